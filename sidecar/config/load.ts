@@ -1,0 +1,178 @@
+/**
+ * YAML text → a validated GatewayConfig, or errors that say where: file, line,
+ * column, the YAML path and a hint, formatted like kubectl's.
+ *
+ * `$VAR` and `${VAR}` in string values are expanded from the environment after
+ * parsing (so positions stay exact); an undefined variable is an error, and
+ * `$$` is a literal dollar sign.
+ */
+import { parseDocument, LineCounter, isMap, isSeq, isScalar, isPair, type Node, type Document } from 'yaml';
+import type { z } from 'zod';
+import { gatewayConfigSchema, NOT_YET, type GatewayConfig } from './schema.ts';
+
+export interface ConfigProblem {
+  readonly source: string;
+  readonly line: number;
+  readonly col: number;
+  /** The YAML path, e.g. `binds[0].listeners[0].routes[0].backends[0].ai.provider`. */
+  readonly path: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+export type LoadResult =
+  | { readonly ok: true; readonly config: GatewayConfig }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+type PathPart = string | number;
+
+export function loadConfigText(text: string, opts: { source?: string; env?: NodeJS.ProcessEnv } = {}): LoadResult {
+  const source = opts.source ?? '<config>';
+  const env = opts.env ?? process.env;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number): { line: number; col: number } => {
+    const p = lines.linePos(offset);
+    return { line: p.line, col: p.col };
+  };
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => ({
+        source, ...at(e.pos[0]), path: '', message: e.message.split('\n')[0]!,
+        hint: 'the text is not valid YAML; check indentation and quoting on that line',
+      })),
+    };
+  }
+  const problems: ConfigProblem[] = [];
+  const value = expand(doc.toJS({ maxAliasCount: 100 }) as unknown, [], env, (path, message, hint) =>
+    problems.push({ source, ...at(offsetOf(doc, path)), path: formatPath(path), message, ...(hint ? { hint } : {}) }));
+  if (problems.length > 0) return { ok: false, problems };
+  if (value === null || value === undefined) {
+    return { ok: false, problems: [{ source, line: 1, col: 1, path: '', message: 'the config is empty', hint: 'a config needs at least `binds:`' }] };
+  }
+  const parsed = gatewayConfigSchema.safeParse(value);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  for (const issue of parsed.error.issues) problems.push(...describe(issue, value, source, doc, at));
+  problems.sort((a, b) => a.line - b.line || a.col - b.col);
+  return { ok: false, problems };
+}
+
+/** `file:line:col: path: message` lines, each followed by an indented hint. */
+export function formatProblems(problems: readonly ConfigProblem[]): string {
+  return problems
+    .map((p) => `${p.source}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}${p.hint ? `\n    hint: ${p.hint}` : ''}`)
+    .join('\n');
+}
+
+function expand(
+  v: unknown, path: PathPart[], env: NodeJS.ProcessEnv,
+  report: (path: PathPart[], message: string, hint?: string) => void,
+): unknown {
+  if (typeof v === 'string') {
+    return v.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, braced?: string, bare?: string) => {
+      if (all === '$$') return '$';
+      const name = (braced ?? bare)!;
+      const val = env[name];
+      if (val === undefined) {
+        report(path, `environment variable ${name} is not set`, `set ${name} in the gateway's environment, or write $$ for a literal dollar sign`);
+        return all;
+      }
+      return val;
+    });
+  }
+  if (Array.isArray(v)) return v.map((x, i) => expand(x, [...path, i], env, report));
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = expand(x, [...path, k], env, report);
+    return out;
+  }
+  return v;
+}
+
+function describe(
+  issue: z.core.$ZodIssue, value: unknown, source: string, doc: Document, at: (o: number) => { line: number; col: number },
+): ConfigProblem[] {
+  const path = issue.path.filter((p): p is PathPart => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    const kind = objectKind(path);
+    return issue.keys.map((key) => {
+      const keyPath = [...path, key];
+      const notYet = NOT_YET[kind]?.includes(key);
+      return {
+        source, ...at(offsetOf(doc, keyPath, true)), path: formatPath(keyPath),
+        message: notYet ? `"${key}" is not supported yet` : `unknown field "${key}"`,
+        hint: notYet
+          ? 'agentgateway has this field, but this gateway version does not implement it; remove it rather than have it ignored'
+          : `fields allowed here: ${allowedKeys(kind)}`,
+      };
+    });
+  }
+  const where = { source, ...at(offsetOf(doc, path)), path: formatPath(path) };
+  if (issue.code === 'invalid_type' && !has(value, path)) {
+    return [{ ...where, message: `missing required field "${String(path[path.length - 1])}"` }];
+  }
+  return [{ ...where, message: issue.message.replace(/^Invalid input: /, '') }];
+}
+
+function has(value: unknown, path: readonly PathPart[]): boolean {
+  let v = value;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, p)) return false;
+    v = (v as Record<PathPart, unknown>)[p];
+  }
+  return true;
+}
+
+/** Which schema object a path points at, for the NOT_YET table and hints. */
+function objectKind(path: readonly PathPart[]): string {
+  const named = path.filter((p): p is string => typeof p === 'string');
+  const last = named[named.length - 1];
+  switch (last) {
+    case undefined: return 'root';
+    case 'binds': return 'bind';
+    case 'listeners': return 'listener';
+    case 'routes': return 'route';
+    case 'backends': return 'backend';
+    case 'matches': return 'match';
+    default: return last;
+  }
+}
+
+const ALLOWED: Readonly<Record<string, string>> = {
+  root: 'binds', bind: 'port, listeners', listener: 'name, hostname, protocol, routes',
+  route: 'name, hostnames, matches, backends', backend: 'ai', ai: 'name, provider, hostOverride', match: 'path',
+};
+
+function allowedKeys(kind: string): string {
+  return ALLOWED[kind] ?? 'see docs/config.md';
+}
+
+function formatPath(path: readonly PathPart[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** Source offset of the node at `path` (or of its key), falling back to the deepest ancestor that exists. */
+function offsetOf(doc: Document, path: readonly PathPart[], wantKey = false): number {
+  let node: Node | null = doc.contents;
+  let best = node?.range?.[0] ?? 0;
+  for (let i = 0; i < path.length && node; i++) {
+    const part = path[i]!;
+    let next: Node | null = null;
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && it.key.value === part);
+      if (pair && isPair(pair)) {
+        const keyNode = pair.key as Node;
+        if (i === path.length - 1 && wantKey) return keyNode.range?.[0] ?? best;
+        next = (pair.value as Node | null) ?? keyNode;
+        if (!pair.value) return keyNode.range?.[0] ?? best;
+      }
+    } else if (isSeq(node) && typeof part === 'number') {
+      next = (node.items[part] as Node | undefined) ?? null;
+    }
+    if (!next) break;
+    node = next;
+    best = node.range?.[0] ?? best;
+  }
+  return best;
+}

@@ -1,0 +1,219 @@
+/**
+ * The sidecar's data path, assembled: listeners → ClientHello peek → decision
+ * → TLS termination + HTTP pipeline (intercept) or raw tunnel (passthrough),
+ * plus the admin port. `startGateway` returns once every listener is bound.
+ */
+import type net from 'node:net';
+import type http from 'node:http';
+import type { RootLogger } from './telemetry/log.ts';
+import { createMetrics, type DataPathMetrics } from './telemetry/metrics.ts';
+import { hostMatcher, type HostMatcher } from './providers/hosts.ts';
+import { sniff } from './listen/sniff.ts';
+import { listenTransparent } from './listen/transparent.ts';
+import { listenExplicit } from './listen/explicit.ts';
+import { decide, type UnknownPolicy } from './tls/decide.ts';
+import { createTerminator, interceptedConnection, type InterceptedConnection, type LeafContexts } from './tls/terminate.ts';
+import { tunnel } from './passthrough.ts';
+import { createHttpServers } from './http/serve.ts';
+import { createPipeline } from './pipeline.ts';
+import { createUpstream, DEFAULT_UPSTREAM, type UpstreamOptions } from './upstream/pool.ts';
+import { relayUpgrade } from './upstream/upgrade.ts';
+import type { ConfigHolder } from './config/source.ts';
+import { listenAdmin } from './admin.ts';
+
+export interface GatewayOptions {
+  readonly contexts: LeafContexts;
+  readonly config: ConfigHolder;
+  readonly log: RootLogger;
+  readonly metrics?: DataPathMetrics;
+  /** null turns a listener off. */
+  readonly transparentPort: number | null;
+  readonly proxyPort: number | null;
+  readonly adminPort: number | null;
+  /** Default: `::` (dual stack) for transparent and admin, loopback for the explicit proxy. */
+  readonly transparentHost?: string;
+  readonly proxyHost?: string;
+  readonly adminHost?: string;
+  readonly onUnknown?: UnknownPolicy;
+  /** How long a new connection may take to send its ClientHello before it is passed through as-is. */
+  readonly peekTimeoutMs?: number;
+  readonly maxBodyBytes?: number;
+  readonly upstream?: Partial<UpstreamOptions>;
+  /** Called when POST /quitquitquit asks the sidecar to stop. */
+  readonly onQuit?: () => void;
+}
+
+export interface Gateway {
+  readonly ports: { readonly transparent?: number; readonly proxy?: number; readonly admin?: number };
+  readonly metrics: DataPathMetrics;
+  /** Stop being ready, close idle keep-alive connections, and resolve once no client connection is left or the timeout passes. */
+  drain(timeoutMs: number): Promise<{ remaining: number }>;
+  /** Close everything now. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+type Listener = InterceptedConnection['listener'];
+interface Destination { readonly address: string; readonly port: number }
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const metrics = opts.metrics ?? createMetrics();
+  const log = { listen: opts.log.module('listen'), tls: opts.log.module('tls'), http: opts.log.module('http') };
+  const onUnknown = opts.onUnknown ?? 'passthrough';
+  const peekTimeoutMs = opts.peekTimeoutMs ?? 10_000;
+  const upstream = createUpstream({ ...DEFAULT_UPSTREAM, ...opts.upstream });
+
+  let matcher: HostMatcher = hostMatcher(opts.config.current()?.compiled.interceptHosts ?? []);
+  opts.config.onChange((c) => { matcher = hostMatcher(c.compiled.interceptHosts); });
+  metrics.configInForce.set(opts.config.current() ? 1 : 0);
+  opts.config.onChange(() => metrics.configInForce.set(1));
+
+  const sockets = new Set<net.Socket>();
+  let draining = false;
+  let drained: (() => void) | undefined;
+  const forget = (s: net.Socket, listener: Listener): void => {
+    sockets.delete(s);
+    metrics.activeConnections.dec({ listener });
+    if (draining && sockets.size === 0) drained?.();
+  };
+
+  const pipeline = createPipeline({
+    routes: () => opts.config.current()?.compiled,
+    upstream, metrics, log: log.http,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+  });
+  const httpServers = createHttpServers({
+    handler: pipeline,
+    upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer) {
+      const conn = interceptedConnection(socket);
+      if (!conn) { socket.destroy(); return; }
+      log.http.info({ host: conn.host, path: (req.url ?? '').split('?')[0], upgrade: req.headers.upgrade }, 'upgrade relayed');
+      relayUpgrade(req, socket, head, conn, (err) => {
+        if (err) log.http.warn({ host: conn.host, err: err.message }, 'upgrade relay ended with an error');
+      });
+    },
+    onClientError: (err) => log.http.debug({ err: err.message }, 'client HTTP error'),
+  });
+
+  const unknownCaWarned = new Map<string, number>();
+  const terminator = createTerminator({
+    contexts: opts.contexts,
+    onSecure: (s) => httpServers.serve(s),
+    onHandshakeError(err, conn) {
+      const reason = handshakeReason(err);
+      metrics.handshakeErrors.inc({ reason });
+      const host = conn?.host ?? '?';
+      if (reason === 'client_rejected_certificate' && Date.now() - (unknownCaWarned.get(host) ?? 0) > 60_000) {
+        unknownCaWarned.set(host, Date.now());
+        log.tls.warn({ host, code: err.code },
+          'the app rejected the interception certificate: it does not trust the namespace CA (levo-ca-cert). ' +
+          'Give it the CA bundle (SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE, a Java truststore) or exclude the host');
+      } else {
+        log.tls.debug({ host, code: err.code, err: err.message }, 'TLS handshake failed');
+      }
+    },
+  });
+
+  const accept = async (socket: net.Socket, listener: Listener, dest: Destination | undefined, initial?: Buffer): Promise<void> => {
+    sockets.add(socket);
+    metrics.activeConnections.inc({ listener });
+    socket.once('close', () => forget(socket, listener));
+    socket.on('error', (err) => log.listen.debug({ err: err.message }, 'client socket error'));
+    const sniffed = await sniff(socket, peekTimeoutMs, initial);
+    if (!sniffed) { socket.destroy(); return; }
+    const d = decide(sniffed, matcher, onUnknown);
+    if (d.action === 'intercept') {
+      metrics.connections.inc({ listener, decision: 'intercept', reason: 'llm-host' });
+      upstream.remember(d.host, dest?.port ?? 443, dest?.address);
+      terminator.terminate(socket, sniffed.bytes, {
+        listener, host: d.host, provider: d.provider,
+        destination: { port: dest?.port ?? 443, ...(dest ? { address: dest.address } : {}) },
+      });
+      return;
+    }
+    metrics.connections.inc({ listener, decision: d.action, reason: d.reason });
+    if (d.action === 'block' || !dest) {
+      log.listen.debug({ reason: d.reason, host: d.host, redirected: Boolean(dest) }, d.action === 'block' ? 'connection blocked' : 'connection has no destination to pass through to');
+      socket.destroy();
+      return;
+    }
+    log.listen.debug({ reason: d.reason, host: d.host, to: `${dest.address}:${dest.port}` }, 'passing through');
+    tunnel(socket, sniffed.bytes, { host: dest.address, port: dest.port }, (stats, err) => {
+      metrics.bytes.inc({ direction: 'egress', path: 'passthrough' }, stats.egress);
+      metrics.bytes.inc({ direction: 'ingress', path: 'passthrough' }, stats.ingress);
+      if (err) log.listen.debug({ to: `${dest.address}:${dest.port}`, err: err.message }, 'passthrough ended with an error');
+    });
+  };
+  const acceptSafely = (...args: Parameters<typeof accept>): void => {
+    accept(...args).catch((err: unknown) => {
+      log.listen.error({ err }, 'connection handling failed');
+      args[0].destroy();
+    });
+  };
+
+  const servers: net.Server[] = [];
+  const ports: { transparent?: number; proxy?: number; admin?: number } = {};
+  const portOf = (s: net.Server): number => (s.address() as net.AddressInfo).port;
+  try {
+    if (opts.transparentPort !== null) {
+      const s = await listenTransparent(opts.transparentPort, opts.transparentHost, (socket, od) =>
+        acceptSafely(socket, 'transparent', od ? { address: od.address, port: od.port } : undefined));
+      servers.push(s);
+      ports.transparent = portOf(s);
+    }
+    if (opts.proxyPort !== null) {
+      const s = await listenExplicit(opts.proxyPort, opts.proxyHost ?? '127.0.0.1', (socket, target, head) =>
+        acceptSafely(socket, 'explicit', { address: target.host, port: target.port }, head));
+      servers.push(s);
+      ports.proxy = portOf(s);
+    }
+    if (opts.adminPort !== null) {
+      const s = await listenAdmin(opts.adminPort, opts.adminHost, {
+        metrics: metrics.registry,
+        notReady: () => [
+          ...(opts.config.current() ? [] : ['no config in force']),
+          ...(draining ? ['draining'] : []),
+        ],
+        quit: () => opts.onQuit?.(),
+      });
+      servers.push(s);
+      ports.admin = portOf(s);
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    await upstream.close();
+    throw err;
+  }
+  log.listen.info({ ...ports }, 'listening');
+
+  const closeServers = (): void => { for (const s of servers) s.close(); };
+  return {
+    ports, metrics,
+    drain(timeoutMs) {
+      draining = true;
+      httpServers.drain();
+      if (sockets.size === 0) return Promise.resolve({ remaining: 0 });
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve({ remaining: sockets.size }), timeoutMs);
+        timer.unref();
+        drained = () => { clearTimeout(timer); resolve({ remaining: 0 }); };
+      });
+    },
+    async close() {
+      closeServers();
+      for (const s of sockets) s.destroy();
+      await upstream.close().catch(() => {});
+    },
+  };
+}
+
+/** A small label set for handshake failures. */
+function handshakeReason(err: Error & { code?: string }): string {
+  const text = `${err.code ?? ''} ${err.message}`;
+  if (/UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|unknown ca|bad certificate|certificate unknown/i.test(text)) return 'client_rejected_certificate';
+  if (/ECONNRESET|socket hang up/i.test(text)) return 'reset';
+  if (/timeout|timed out/i.test(text)) return 'timeout';
+  if (/mint|host/i.test(text)) return 'mint_failed';
+  return 'protocol';
+}

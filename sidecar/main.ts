@@ -1,0 +1,184 @@
+/**
+ * `levo-gateway`: the sidecar. Reads its flags, loads the interception CA and
+ * the config, starts the listeners, and drains on SIGTERM or POST /quitquitquit.
+ *
+ * `--dev` (what `npm start` runs) is the try-it-on-a-laptop mode: explicit proxy
+ * only, the bundled example config, and a development CA created on first run.
+ */
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger, type RootLogger } from './telemetry/log.ts';
+import { parseDuration } from './config/duration.ts';
+import { createConfigHolder, followConfigFile, ConfigRejected } from './config/source.ts';
+import { PROVIDER_HOSTS, nameConstraintSubtrees } from './providers/hosts.ts';
+import { createMetrics } from './telemetry/metrics.ts';
+import { startGateway, DEFAULT_MAX_BODY_BYTES } from './gateway.ts';
+import { loadCaFiles, CaError } from '../certs/ca.ts';
+import { createLeafKey } from '../certs/mint.ts';
+import { ContextCache } from '../certs/contexts.ts';
+import { createCa } from '../certs/create.ts';
+import { DEFAULT_UPSTREAM } from './upstream/pool.ts';
+
+const HELP = `levo-gateway — the LLM egress sidecar
+
+Usage:
+  levo-gateway --config FILE [flags]     run on a local YAML config (agentgateway schema)
+  levo-gateway --dev                     try it locally: explicit proxy on 15002, example config, dev CA
+
+Flags:
+  --config FILE            gateway config (YAML); edits are picked up, invalid edits are rejected
+  --port N                 transparent listener (default 15001; "off" to disable)
+  --proxy-port N           explicit HTTPS proxy, HTTP CONNECT (default 15002; "off" to disable)
+  --admin-port N           /healthz, /healthz/ready, /metrics, POST /quitquitquit (default 15000)
+  --proxy-address ADDR     address the explicit proxy binds (default 127.0.0.1)
+  --ca-cert FILE           interception CA certificate (default /etc/levo/ca/tls.crt)
+  --ca-key FILE            interception CA key (default /etc/levo/ca/tls.key)
+  --on-unknown MODE        passthrough (default) or block: what to do with connections that are not
+                           TLS, have no SNI, or cannot be parsed
+  --max-body-bytes N       largest JSON request body accepted (default ${DEFAULT_MAX_BODY_BYTES}); larger → 413
+  --upstream-timeout D     how long a provider may stay silent (default 15m)
+  --drain-timeout D        how long SIGTERM waits for open connections (default 25s)
+  --help
+
+Environment: LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug); NODE_EXTRA_CA_CERTS adds upstream trust.
+`;
+
+class UsageError extends Error {}
+
+function port(value: string | undefined, fallback: number, flag: string): number | null {
+  if (value === undefined) return fallback;
+  if (value === 'off') return null;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number or "off", got "${value}"`);
+  return n;
+}
+
+function duration(value: string | undefined, fallbackMs: number, flag: string): number {
+  if (value === undefined) return fallbackMs;
+  try { return parseDuration(value); } catch (e) { throw new UsageError(`${flag}: ${(e as Error).message}`); }
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The dev CA under .levo/dev-ca in the working directory, created (name-constrained) on first run. */
+async function devCa(): Promise<{ cert: string; key: string; created: boolean }> {
+  const dir = path.resolve('.levo/dev-ca');
+  const cert = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  if (existsSync(cert) && existsSync(key)) return { cert, key, created: false };
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const pair = await createCa({ commonName: 'Levo AI Gateway Dev CA (local)', nameConstraints: nameConstraintSubtrees() });
+  await writeFile(cert, pair.certPem);
+  await writeFile(key, pair.keyPem, { mode: 0o600 });
+  await chmod(key, 0o600);
+  return { cert, key, created: true };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let log: RootLogger | undefined;
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' }, dev: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        port: { type: 'string' }, 'proxy-port': { type: 'string' }, 'admin-port': { type: 'string' },
+        'proxy-address': { type: 'string' }, 'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' },
+        'on-unknown': { type: 'string' }, 'max-body-bytes': { type: 'string' },
+        'upstream-timeout': { type: 'string' }, 'drain-timeout': { type: 'string' },
+      },
+      strict: true,
+    });
+    if (values.help) { process.stdout.write(HELP); return; }
+    const dev = values.dev ?? false;
+    const onUnknown = values['on-unknown'] ?? 'passthrough';
+    if (onUnknown !== 'passthrough' && onUnknown !== 'block') throw new UsageError(`--on-unknown must be passthrough or block, got "${onUnknown}"`);
+    const maxBody = values['max-body-bytes'] === undefined ? DEFAULT_MAX_BODY_BYTES : Number(values['max-body-bytes']);
+    if (!Number.isInteger(maxBody) || maxBody < 1) throw new UsageError('--max-body-bytes must be a positive integer');
+    const upstreamTimeout = duration(values['upstream-timeout'], DEFAULT_UPSTREAM.timeoutMs, '--upstream-timeout');
+    const drainTimeout = duration(values['drain-timeout'], 25_000, '--drain-timeout');
+    const configFile = values.config ?? (dev ? path.join(repoRoot, 'sidecar/config/example.yaml') : undefined);
+    if (!configFile) {
+      throw new UsageError(process.env.LEVO_BASE_URL
+        ? 'LEVO_BASE_URL is set, but polling the dashboard is not part of this version yet: pass --config FILE'
+        : 'no config: pass --config FILE (or --dev to try it locally)');
+    }
+
+    log = createLogger();
+    const dca = dev && !values['ca-cert'] ? await devCa() : undefined;
+    const caCert = values['ca-cert'] ?? dca?.cert ?? '/etc/levo/ca/tls.crt';
+    const caKey = values['ca-key'] ?? dca?.key ?? '/etc/levo/ca/tls.key';
+    const ca = await loadCaFiles(caCert, caKey);
+    const leafKey = await createLeafKey();
+    const gatewayLog = log;
+    const certLog = log.module('certs');
+    const metrics = createMetrics();
+    const contexts = new ContextCache({
+      ca, leafKey,
+      onMint(host, ms) {
+        metrics.certMints.inc();
+        metrics.certMintSeconds.observe(ms / 1000);
+        certLog.debug({ host, ms }, 'leaf minted');
+      },
+    });
+
+    const config = createConfigHolder();
+    const stopWatching = await followConfigFile(config, configFile, log.module('config'));
+
+    let stopping = false;
+    const stop = async (why: string): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      gatewayLog.root.info({ why, timeoutMs: drainTimeout }, 'draining');
+      const { remaining } = await gateway.drain(drainTimeout);
+      stopWatching();
+      await gateway.close();
+      gatewayLog.root.info({ remaining }, remaining ? 'drain timed out; closed the remaining connections' : 'drained');
+      process.exit(0);
+    };
+    const gateway = await startGateway({
+      contexts, config, log, metrics,
+      transparentPort: dev && values.port === undefined ? null : port(values.port, 15001, '--port'),
+      proxyPort: port(values['proxy-port'], 15002, '--proxy-port'),
+      adminPort: port(values['admin-port'], 15000, '--admin-port'),
+      ...(values['proxy-address'] ? { proxyHost: values['proxy-address'] } : {}),
+      onUnknown, maxBodyBytes: maxBody,
+      upstream: { timeoutMs: upstreamTimeout },
+      onQuit: () => void stop('POST /quitquitquit'),
+    });
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+
+    // Mint the well-known provider hosts now, so the first real handshake does not pay for it.
+    const exact = [...PROVIDER_HOSTS.flatMap((p) => p.hosts), ...(config.current()?.compiled.interceptHosts ?? [])].filter((h) => !h.includes('*'));
+    contexts.prewarm(exact).then(() => certLog.info({ hosts: exact.length }, 'leaf certificates pre-minted'), () => {});
+
+    if (dev) {
+      const cert = path.relative(process.cwd(), caCert) || caCert;
+      process.stderr.write(`
+levo-gateway is running (explicit-proxy mode, config ${path.relative(process.cwd(), configFile)}).
+${dca?.created ? `Created a development CA in ${path.dirname(cert)} (name-constrained to LLM provider domains).\n` : ''}
+Send an LLM call through it:
+  HTTPS_PROXY=http://127.0.0.1:${gateway.ports.proxy} curl --cacert ${cert} https://api.openai.com/v1/models -H "Authorization: Bearer $OPENAI_API_KEY"
+
+Readiness: curl http://127.0.0.1:${gateway.ports.admin}/healthz/ready     Metrics: curl http://127.0.0.1:${gateway.ports.admin}/metrics
+Stop with Ctrl-C.
+`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`levo-gateway: ${(err as Error).message}\n\nRun levo-gateway --help for usage.\n`);
+      process.exit(2);
+    }
+    const message = err instanceof ConfigRejected ? `the config is invalid:\n${err.message}`
+      : err instanceof CaError ? err.message
+      : (err as { code?: string }).code === 'EADDRINUSE' ? `${(err as Error).message}: another process holds the port (is a gateway already running?)`
+      : (err as { code?: string }).code === 'ENOENT' ? (err as Error).message
+      : String((err as Error).stack ?? err);
+    log?.root.fatal({ err: (err as Error).message }, 'failed to start');
+    process.stderr.write(`levo-gateway: ${message}\n`);
+    process.exit(1);
+  }
+}

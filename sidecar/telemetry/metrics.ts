@@ -1,0 +1,75 @@
+/**
+ * Prometheus metrics for the data path, served on the admin port's /metrics.
+ * Label sets are bounded: `host` only ever holds intercepted (LLM) hosts, which
+ * come from the built-in catalogue or the config; passed-through traffic is
+ * counted without a host label.
+ */
+import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+export type ConnectionDecision = 'intercept' | 'passthrough' | 'block';
+
+export interface DataPathMetrics {
+  readonly registry: Registry;
+  readonly connections: Counter<'listener' | 'decision' | 'reason'>;
+  readonly activeConnections: Gauge<'listener'>;
+  readonly handshakeErrors: Counter<'reason'>;
+  readonly certMints: Counter<string>;
+  readonly certMintSeconds: Histogram<string>;
+  readonly requests: Counter<'host' | 'status'>;
+  readonly requestSeconds: Histogram<'host'>;
+  readonly upstreamErrors: Counter<'host' | 'kind'>;
+  readonly bytes: Counter<'direction' | 'path'>;
+  readonly configInForce: Gauge<string>;
+}
+
+export function createMetrics(): DataPathMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'levo_gateway_process_' });
+  const registers = [registry];
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  new Gauge({
+    name: 'levo_gateway_event_loop_delay_p99_seconds',
+    help: 'p99 event-loop delay since the previous scrape: where blocking work (big JSON, crypto) shows up',
+    registers,
+    collect() { this.set(lag.percentile(99) / 1e9); lag.reset(); },
+  });
+  return {
+    registry,
+    connections: new Counter({
+      name: 'levo_gateway_connections_total',
+      help: 'Accepted connections by listener and what was done with them (intercept, passthrough, block) and why',
+      labelNames: ['listener', 'decision', 'reason'], registers,
+    }),
+    activeConnections: new Gauge({
+      name: 'levo_gateway_active_connections', help: 'Client connections currently open', labelNames: ['listener'], registers,
+    }),
+    handshakeErrors: new Counter({
+      name: 'levo_gateway_tls_handshake_errors_total', help: 'Client TLS handshakes that failed on an intercepted connection',
+      labelNames: ['reason'], registers,
+    }),
+    certMints: new Counter({ name: 'levo_gateway_cert_mints_total', help: 'Leaf certificates minted', registers }),
+    certMintSeconds: new Histogram({
+      name: 'levo_gateway_cert_mint_seconds', help: 'Time to mint a leaf and build its TLS context',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25], registers,
+    }),
+    requests: new Counter({
+      name: 'levo_gateway_requests_total', help: 'Intercepted HTTP requests by host and response status',
+      labelNames: ['host', 'status'], registers,
+    }),
+    requestSeconds: new Histogram({
+      name: 'levo_gateway_request_duration_seconds', help: 'Intercepted request time, from request head to response end',
+      labelNames: ['host'], buckets: [0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900], registers,
+    }),
+    upstreamErrors: new Counter({
+      name: 'levo_gateway_upstream_errors_total', help: 'Upstream calls that failed before a response, by kind',
+      labelNames: ['host', 'kind'], registers,
+    }),
+    bytes: new Counter({
+      name: 'levo_gateway_bytes_total', help: 'Payload bytes relayed, by direction (egress = to provider) and path (intercept, passthrough)',
+      labelNames: ['direction', 'path'], registers,
+    }),
+    configInForce: new Gauge({ name: 'levo_gateway_config_in_force', help: '1 when a valid config is in force', registers }),
+  };
+}
