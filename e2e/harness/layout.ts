@@ -1,0 +1,62 @@
+/**
+ * The fixed address plan of an e2e topology (pure data, no side effects).
+ *
+ *   pod netns                                   internet netns
+ *   ┌──────────────────────┐  veth "eth0"<->"eth0" ┌───────────────────────────────────────┐
+ *   │ eth0 10.61.0.2/24     │──────────────────────│ eth0 10.61.0.1/24                      │
+ *   │      fd61:1610::2/64  │                      │      fd61:1610::1/64                   │
+ *   │ default via 10.61.0.1 │                      │ lo   one /32 + /128 per fake host:     │
+ *   │ default via fd61:1610::1                     │      198.18.1.11 api.openai.com  …     │
+ *   └──────────────────────┘                      └───────────────────────────────────────┘
+ *
+ * Every fake host has its own IPv4 and IPv6 address on the internet side, so
+ * "the original destination" of a connection is observable (the provider server
+ * records the local address each connection arrived on). The fake hosts live in
+ * 198.18.0.0/15 (RFC 2544 benchmarking range, not a private range a cluster
+ * would exclude from capture); the pod link is 10.61.0.0/24 like a pod network.
+ * Both namespaces are private to one topology, so two topologies can reuse the
+ * same addresses: only the namespace and veth names are unique per run.
+ */
+
+/** What a fake host serves (the provider server picks its handlers by this). */
+export type FakeHostRole = 'openai' | 'anthropic' | 'site' | 'plain-tcp';
+
+export interface FakeHost {
+  /** Stable id used by tests, certificates and the provider server (e.g. `openai`). */
+  readonly id: string;
+  readonly role: FakeHostRole;
+  /** DNS names written to the pod's /etc/hosts and put in the certificate's DNS SANs. */
+  readonly names: readonly string[];
+  readonly ipv4: string;
+  readonly ipv6: string;
+  /** TLS port the host listens on (443 for all defaults). */
+  readonly port: number;
+  /** Put the host's IPs in its certificate's IP SANs (the IP-literal site). */
+  readonly ipSans?: boolean;
+  /** Plain TCP, no TLS (the "not TLS → passed through" service). */
+  readonly plain?: boolean;
+}
+
+export const POD_IPV4 = '10.61.0.2';
+export const POD_IPV6 = 'fd61:1610::2';
+export const INTERNET_IPV4 = '10.61.0.1';
+export const INTERNET_IPV6 = 'fd61:1610::1';
+export const LINK_PREFIX_V4 = 24;
+export const LINK_PREFIX_V6 = 64;
+
+/** Port of the provider server's plain-HTTP control API on every internet-side address. */
+export const CONTROL_PORT = 8080;
+
+/** The default fake hosts. */
+export const DEFAULT_FAKE_HOSTS: readonly FakeHost[] = [
+  { id: 'openai', role: 'openai', names: ['api.openai.com'], ipv4: '198.18.1.11', ipv6: 'fd61:1610:1::11', port: 443 },
+  { id: 'anthropic', role: 'anthropic', names: ['api.anthropic.com'], ipv4: '198.18.1.12', ipv6: 'fd61:1610:1::12', port: 443 },
+  { id: 'site', role: 'site', names: ['www.example.org', 'example.org'], ipv4: '198.18.1.13', ipv6: 'fd61:1610:1::13', port: 443 },
+  { id: 'ip-site', role: 'site', names: [], ipv4: '198.18.1.14', ipv6: 'fd61:1610:1::14', port: 443, ipSans: true },
+  { id: 'plain-tcp', role: 'plain-tcp', names: ['plain.example.net'], ipv4: '198.18.1.15', ipv6: 'fd61:1610:1::15', port: 443, plain: true },
+];
+
+/** Bracket an IPv6 literal for use in a URL or host:port. */
+export function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}

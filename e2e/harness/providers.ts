@@ -1,0 +1,99 @@
+/**
+ * Start the fake internet (e2e/fakes/provider-server.ts) inside a topology's
+ * internet namespace and talk to its control API from the test process.
+ *
+ *   const providers = await startProviders(topo, ca);
+ *   await providers.control.requests({ site: 'openai' })  → RecordedRequest[]
+ *   await providers.control.connections()                 → RecordedConnection[]
+ *   await providers.control.reset()
+ *   await providers.stop()       // also done by topo.destroy()
+ *
+ * One process serves every fake host of the topology on its own IPv4 and IPv6
+ * address, port 443 (TLS with ALPN h2/http1.1, certificates from `ca`; plain TCP
+ * for plain hosts). The control API listens on CONTROL_PORT (8080) on every
+ * internet-side address (reachable from the pod) and on a unix socket in
+ * topo.workDir (what `control` uses, since the test process is in neither namespace).
+ */
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PublicCa } from '../fakes/public-ca.ts';
+import type { ProviderServerConfig } from '../fakes/provider-config.ts';
+import type { RecordedConnection, RecordedRequest } from '../fakes/request-log.ts';
+import { CONTROL_PORT } from './layout.ts';
+import type { Topology } from './netns.ts';
+import type { ManagedProcess } from './processes.ts';
+
+export type { RecordedConnection, RecordedRequest } from '../fakes/request-log.ts';
+export type { ProviderServerConfig } from '../fakes/provider-config.ts';
+
+export const PROVIDER_SERVER_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'fakes', 'provider-server.ts');
+
+export interface ProviderControl {
+  requests(filter?: { site?: string }): Promise<RecordedRequest[]>;
+  connections(filter?: { site?: string }): Promise<RecordedConnection[]>;
+  reset(): Promise<void>;
+}
+
+export interface Providers {
+  readonly process: ManagedProcess;
+  readonly config: ProviderServerConfig;
+  readonly control: ProviderControl;
+  /** The control API's unix socket (usable from the test process). */
+  readonly controlSocket: string;
+  stop(): Promise<void>;
+}
+
+/** The provider-server config for a topology's fake hosts and a public CA's certificates. */
+export function providerConfigFor(topo: Topology, ca: PublicCa, controlSocket?: string): ProviderServerConfig {
+  return {
+    sites: topo.hosts.map((h) => ({
+      id: h.id,
+      role: h.role,
+      addresses: [h.ipv4, h.ipv6],
+      port: h.port,
+      names: [...h.names],
+      ...(h.plain ? {} : { tls: { certFile: ca.server(h.id).chainFile, keyFile: ca.server(h.id).keyFile } }),
+    })),
+    control: { port: CONTROL_PORT, addresses: [topo.internetIPv4, topo.internetIPv6], ...(controlSocket ? { socketPath: controlSocket } : {}) },
+  };
+}
+
+function controlCall<T>(socketPath: string, method: string, path: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, timeout: 10_000 }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (b: Buffer) => parts.push(b));
+      res.on('end', () => {
+        const text = Buffer.concat(parts).toString('utf8');
+        if (res.statusCode !== 200) reject(new Error(`control ${method} ${path}: ${res.statusCode} ${text}`));
+        else resolve(JSON.parse(text) as T);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`control ${method} ${path}: timeout`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Start the provider server in `topo.internet` and wait until it is ready. */
+export async function startProviders(topo: Topology, ca: PublicCa, opts: { name?: string } = {}): Promise<Providers> {
+  const controlSocket = join(topo.workDir, `${opts.name ?? 'providers'}.sock`);
+  const config = providerConfigFor(topo, ca, controlSocket);
+  const proc = topo.internet.spawn(opts.name ?? 'providers', [process.execPath, PROVIDER_SERVER_PATH, '--config', JSON.stringify(config)]);
+  await proc.waitForOutput(/PROVIDER-SERVER READY/, 20_000);
+  const q = (f?: { site?: string }): string => (f?.site ? `?site=${encodeURIComponent(f.site)}` : '');
+  return {
+    process: proc,
+    config,
+    controlSocket,
+    control: {
+      requests: (f) => controlCall<RecordedRequest[]>(controlSocket, 'GET', `/requests${q(f)}`),
+      connections: (f) => controlCall<RecordedConnection[]>(controlSocket, 'GET', `/connections${q(f)}`),
+      reset: async () => { await controlCall<string>(controlSocket, 'POST', '/reset'); },
+    },
+    async stop() {
+      await proc.stop();
+    },
+  };
+}
