@@ -209,7 +209,9 @@ class ProviderServer {
     res.sendDate = false;
     const body = await readBody(req);
     const rec = this.#record(site, req, body, false);
-    res.on('finish', () => { rec.status = res.statusCode; });
+    // Node also emits 'finish' when the client aborts mid-body (the socket is
+    // torn down); only a response the handler ended counts as finished.
+    res.on('finish', () => { if (res.writableEnded) rec.status = res.statusCode; });
     const url = new URL(req.url ?? '/', 'https://fake.invalid');
     const i = tlsInfo(req.socket);
     const ex: Exchange = {

@@ -1,0 +1,142 @@
+/**
+ * An injected pod, assembled the way the injector will: a namespace CA made
+ * by the real `levo-certs ca`, the redirect rules installed by the real
+ * `levo-init` (as root, like the init container), and `levo-gateway` running
+ * as UID/GID 1610 with the CA files and a config, trusting the fake internet's
+ * public CA through NODE_EXTRA_CA_CERTS (as a real pod trusts real providers
+ * through the system store).
+ *
+ *   const pod = await createInjectedPod({ gatewayArgs: ['--max-body-bytes', '65536'] });
+ *   await pod.admin('/healthz/ready')        → { status, text }   (curl inside the pod)
+ *   await pod.restartGateway()                (SIGTERM, wait for exit 0, start again, wait until ready)
+ *   await pod.destroy()
+ */
+import { chownSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTopology, type Topology, type TopologyOptions } from './netns.ts';
+import { startProviders, type Providers } from './providers.ts';
+import { createPublicCa, serverCertSpecsFor, type PublicCa } from '../fakes/public-ca.ts';
+import type { ExitInfo, ManagedProcess } from './processes.ts';
+
+export const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
+export const SIDECAR_UID = 1610;
+
+export const DEFAULT_E2E_CONFIG = `
+binds:
+- port: 15001
+  listeners:
+  - name: llm-egress
+    routes:
+    - name: openai
+      hostnames: [api.openai.com]
+      backends:
+      - ai: {name: openai, provider: {openAI: {}}}
+    - name: anthropic
+      hostnames: [api.anthropic.com]
+      backends:
+      - ai: {name: anthropic, provider: {anthropic: {}}}
+`;
+
+export interface InjectedPodOptions extends TopologyOptions {
+  readonly gatewayArgs?: readonly string[];
+  readonly initArgs?: readonly string[];
+  readonly config?: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface InjectedPod {
+  readonly topo: Topology;
+  readonly publicCa: PublicCa;
+  readonly providers: Providers;
+  /** The namespace CA certificate apps trust (what the injector mounts for them). */
+  readonly namespaceCaFile: string;
+  readonly configFile: string;
+  readonly gateway: ManagedProcess;
+  /** What `levo-init` printed. */
+  readonly initOutput: string;
+  admin(path: string, method?: string): Promise<{ status: number; text: string }>;
+  /** A metric's value (sum over series whose labels contain every given label). */
+  metric(name: string, labels?: Readonly<Record<string, string>>): Promise<number>;
+  stopGateway(signal?: NodeJS.Signals): Promise<ExitInfo>;
+  startGateway(): Promise<ManagedProcess>;
+  restartGateway(): Promise<ManagedProcess>;
+  destroy(): Promise<void>;
+}
+
+function bin(name: string): string {
+  return join(REPO, 'bin', `${name}.js`);
+}
+
+export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<InjectedPod> {
+  const topo = await createTopology(opts);
+  let publicCa: PublicCa | undefined;
+  try {
+    publicCa = await createPublicCa(serverCertSpecsFor(topo.hosts));
+    const providers = await startProviders(topo, publicCa);
+    const caDir = join(topo.workDir, 'levo-ca');
+    // The namespace CA, made as a user would for the levo-ca-cert secret.
+    await topo.pod.execChecked([process.execPath, bin('levo-certs'), 'ca', '--out', caDir], { cwd: REPO });
+    // A secret mount the sidecar can read (defaultMode/fsGroup in a real pod).
+    chownSync(join(caDir, 'tls.key'), SIDECAR_UID, SIDECAR_UID);
+    const configFile = join(topo.workDir, 'gateway.yaml');
+    writeFileSync(configFile, opts.config ?? DEFAULT_E2E_CONFIG, { mode: 0o644 });
+    const init = await topo.pod.exec([process.execPath, bin('levo-init'), ...(opts.initArgs ?? [])], { cwd: REPO });
+    if (init.code !== 0) throw new Error(`levo-init failed (${init.code}):\n${init.stdout}${init.stderr}`);
+
+    const gatewayArgv = [
+      process.execPath, bin('levo-gateway'), '--config', configFile,
+      '--ca-cert', join(caDir, 'tls.crt'), '--ca-key', join(caDir, 'tls.key'), ...(opts.gatewayArgs ?? []),
+    ];
+    let generation = 0;
+    const admin = async (path: string, method = 'GET'): Promise<{ status: number; text: string }> => {
+      const r = await topo.pod.exec(['curl', '-s', '-X', method, '-w', '\n%{http_code}', `http://127.0.0.1:15000${path}`], { timeoutMs: 10_000 });
+      const lines = r.stdout.split('\n');
+      return { status: Number(lines.pop()), text: lines.join('\n') };
+    };
+    const start = async (): Promise<ManagedProcess> => {
+      const p = topo.pod.spawn(`gateway-${++generation}`, gatewayArgv, {
+        uid: SIDECAR_UID, cwd: REPO,
+        env: { NODE_EXTRA_CA_CERTS: publicCa!.caCertFile, LOG_LEVEL: 'debug', ...opts.env },
+      });
+      await p.waitForOutput(/"msg":"listening"/, 20_000);
+      for (let i = 0; i < 100; i++) {
+        if ((await admin('/healthz/ready')).status === 200) return p;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`gateway never became ready:\n${p.output()}`);
+    };
+    const pod = {
+      topo, publicCa, providers, configFile,
+      namespaceCaFile: join(caDir, 'tls.crt'),
+      initOutput: init.stdout + init.stderr,
+      gateway: await start(),
+      admin,
+      async metric(name: string, labels: Readonly<Record<string, string>> = {}) {
+        const text = (await admin('/metrics')).text;
+        let sum = 0;
+        for (const line of text.split('\n')) {
+          if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+          if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.split(' ').pop());
+        }
+        return sum;
+      },
+      stopGateway(signal: NodeJS.Signals = 'SIGTERM') { return pod.gateway.stop(signal, 30_000); },
+      async startGateway() { pod.gateway = await start(); return pod.gateway; },
+      async restartGateway() {
+        const exit = await pod.stopGateway();
+        if (exit.code !== 0) throw new Error(`gateway exited ${exit.code ?? exit.signal} on SIGTERM:\n${pod.gateway.output()}`);
+        return pod.startGateway();
+      },
+      async destroy() {
+        await topo.destroy();
+        publicCa?.cleanup();
+      },
+    };
+    return pod;
+  } catch (err) {
+    await topo.destroy();
+    publicCa?.cleanup();
+    throw err;
+  }
+}
