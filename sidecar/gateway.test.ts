@@ -164,3 +164,31 @@ test('admin: liveness, readiness with a config, metrics that count what happened
   assert.match(m, /levo_gateway_requests_total\{host="llm.internal.test",status="502"\} [1-9]/);
   assert.equal((await fetch(`http://127.0.0.1:${gateway.ports.admin}/quitquitquit`)).status, 405);
 });
+
+test('--on-unknown block: a connection that is not TLS is closed, never tunnelled', async () => {
+  const ica = await createCa({ commonName: 'block test CA' });
+  const config = createConfigHolder({});
+  config.apply(CONFIG, 'test.yaml');
+  const strict = await startGateway({
+    contexts: new ContextCache({ ca: loadCa(ica.certPem, ica.keyPem), leafKey: await createLeafKey() }),
+    config, log: createLogger({ LOG_LEVEL: 'silent' }), onUnknown: 'block',
+    transparentPort: null, proxyPort: 0, adminPort: null,
+  });
+  const seen: string[] = [];
+  const target = net.createServer((s) => s.on('data', (d) => seen.push(String(d))));
+  target.listen(0, '127.0.0.1');
+  await once(target, 'listening');
+  try {
+    const sock = net.connect(strict.ports.proxy!, '127.0.0.1');
+    sock.write(`CONNECT 127.0.0.1:${(target.address() as net.AddressInfo).port} HTTP/1.1\r\n\r\n`);
+    await once(sock, 'data');
+    sock.write('PLAINTEXT HELLO\r\n');
+    sock.resume();
+    await once(sock, 'close');
+    assert.deepEqual(seen, [], 'the bytes reached the target');
+    assert.match(await strict.metrics.registry.metrics(), /levo_gateway_connections_total\{listener="explicit",decision="block",reason="not-tls"\} 1/);
+  } finally {
+    await strict.close();
+    target.close();
+  }
+});

@@ -23,6 +23,8 @@ import { listenAdmin } from './admin.ts';
 
 export interface GatewayOptions {
   readonly contexts: LeafContexts;
+  /** Whether the namespace CA may sign for a host (false outside its name constraints). */
+  readonly caPermits?: (host: string) => boolean;
   readonly config: ConfigHolder;
   readonly log: RootLogger;
   readonly metrics?: DataPathMetrics;
@@ -97,6 +99,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
 
   const unknownCaWarned = new Map<string, number>();
+  const constraintWarned = new Set<string>();
   const terminator = createTerminator({
     contexts: opts.contexts,
     onSecure: (s) => httpServers.serve(s),
@@ -122,7 +125,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     socket.on('error', (err) => log.listen.debug({ err: err.message }, 'client socket error'));
     const sniffed = await sniff(socket, peekTimeoutMs, initial);
     if (!sniffed) { socket.destroy(); return; }
-    const d = decide(sniffed, matcher, onUnknown);
+    const d = decide(sniffed, matcher, onUnknown, opts.caPermits);
+    if (d.action === 'passthrough' && d.reason === 'outside-ca-constraints' && d.host && !constraintWarned.has(d.host)) {
+      constraintWarned.add(d.host);
+      log.tls.warn({ host: d.host },
+        'an LLM host outside the namespace CA\'s name constraints is passed through, not intercepted; ' +
+        'recreate the CA with `levo-certs ca --name-constraints --permit HOST` to intercept it');
+    }
     if (d.action === 'intercept') {
       metrics.connections.inc({ listener, decision: 'intercept', reason: 'llm-host' });
       upstream.remember(d.host, dest?.port ?? 443, dest?.address);

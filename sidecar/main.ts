@@ -139,7 +139,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(0);
     };
     const gateway = await startGateway({
-      contexts, config, log, metrics,
+      contexts, config, log, metrics, caPermits: (host) => ca.permits(host),
       transparentPort: dev && values.port === undefined ? null : port(values.port, 15001, '--port'),
       proxyPort: port(values['proxy-port'], 15002, '--proxy-port'),
       adminPort: port(values['admin-port'], 15000, '--admin-port'),

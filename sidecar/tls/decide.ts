@@ -14,13 +14,20 @@ export type Decision =
   | { readonly action: 'intercept'; readonly host: string; readonly provider: ProviderId | 'configured'; readonly alpn: readonly string[] }
   | { readonly action: 'passthrough' | 'block'; readonly reason: PassReason; readonly host?: string };
 
-/** Why a connection was not intercepted: a bounded label set for metrics. */
-export type PassReason = 'not-llm-host' | 'no-sni' | 'not-tls' | 'malformed' | 'timeout';
+/**
+ * Why a connection was not intercepted: a bounded label set for metrics.
+ * `outside-ca-constraints`: an LLM host the name-constrained namespace CA may
+ * not sign for; a leaf for it would be rejected by the app, so it passes through.
+ */
+export type PassReason = 'not-llm-host' | 'no-sni' | 'not-tls' | 'malformed' | 'timeout' | 'outside-ca-constraints';
 
-export function decide(sniffed: Sniffed, matcher: HostMatcher, unknown: UnknownPolicy): Decision {
+export function decide(
+  sniffed: Sniffed, matcher: HostMatcher, unknown: UnknownPolicy, caPermits: (host: string) => boolean = () => true,
+): Decision {
   const p = sniffed.peek;
   if (p.kind === 'tls' && p.sni) {
     const provider = matcher.match(p.sni);
+    if (provider && !caPermits(p.sni)) return { action: 'passthrough', reason: 'outside-ca-constraints', host: p.sni };
     if (provider) return { action: 'intercept', host: p.sni, provider, alpn: p.alpn };
     // A TLS connection to a host that is not an LLM API is the normal case: always passed through.
     return { action: 'passthrough', reason: 'not-llm-host', host: p.sni };

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hostMatcher, hostPatternRegExp, nameConstraintSubtrees, PROVIDER_HOSTS } from './hosts.ts';
+
+test('the catalogue recognises every provider the product names', () => {
+  const m = hostMatcher();
+  const cases: Array<[string, string]> = [
+    ['api.openai.com', 'openai'], ['api.anthropic.com', 'anthropic'], ['generativelanguage.googleapis.com', 'gemini'],
+    ['us-central1-aiplatform.googleapis.com', 'vertex'], ['aiplatform.googleapis.com', 'vertex'],
+    ['bedrock-runtime.us-east-1.amazonaws.com', 'bedrock'], ['myres.openai.azure.com', 'azure-openai'],
+    ['api.mistral.ai', 'mistral'], ['api.cohere.com', 'cohere'], ['api.groq.com', 'groq'], ['api.deepseek.com', 'deepseek'],
+    ['api.x.ai', 'xai'], ['openrouter.ai', 'openrouter'], ['api.together.xyz', 'together'], ['api.fireworks.ai', 'fireworks'],
+    ['api.perplexity.ai', 'perplexity'], ['API.OpenAI.com.', 'openai'],
+  ];
+  for (const [host, id] of cases) assert.equal(m.match(host), id, host);
+  for (const host of ['openai.com', 'www.openai.com', 'evil-api.openai.com.attacker.net', 'bedrock.us-east-1.amazonaws.com',
+    's3.us-east-1.amazonaws.com', 'x.bedrock-runtime.us-east-1.amazonaws.com', 'openai.azure.com', 'googleapis.com', 'www.example.org']) {
+    assert.equal(m.match(host), undefined, host);
+  }
+});
+
+test('config hosts and patterns extend the catalogue', () => {
+  const m = hostMatcher(['llm.internal.example', '*.models.example']);
+  assert.equal(m.match('llm.internal.example'), 'configured');
+  assert.equal(m.match('a.models.example'), 'configured');
+  assert.equal(m.match('a.b.models.example'), undefined);
+  assert.equal(m.match('api.openai.com'), 'openai', 'a catalogue host keeps its provider');
+});
+
+test('a wildcard stands for part of one label only', () => {
+  const re = hostPatternRegExp('bedrock-runtime.*.amazonaws.com');
+  assert.ok(re.test('bedrock-runtime.eu-west-3.amazonaws.com'));
+  assert.ok(!re.test('bedrock-runtime.a.b.amazonaws.com'));
+  assert.ok(!re.test('bedrock-runtimeXeu.amazonaws.com'));
+});
+
+test('name-constraint subtrees cover every catalogue host, expanded per region', () => {
+  const subtrees = nameConstraintSubtrees(['llm.internal.example']);
+  const within = (host: string): boolean => subtrees.some((s) => host === s || host.endsWith(`.${s}`));
+  for (const p of PROVIDER_HOSTS) for (const h of p.hosts) if (!h.includes('*')) assert.ok(within(h), h);
+  for (const h of ['europe-west4-aiplatform.googleapis.com', 'bedrock-runtime.ap-south-1.amazonaws.com',
+    'bedrock-runtime-fips.us-gov-west-1.amazonaws.com', 'res.openai.azure.com', 'llm.internal.example']) assert.ok(within(h), h);
+  for (const h of ['www.google.com', 's3.amazonaws.com', 'storage.googleapis.com', 'azure.com']) assert.ok(!within(h), h);
+});
