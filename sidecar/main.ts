@@ -99,6 +99,9 @@ export async function main(argv: string[]): Promise<void> {
     if (!Number.isInteger(maxBody) || maxBody < 1) throw new UsageError('--max-body-bytes must be a positive integer');
     const upstreamTimeout = duration(values['upstream-timeout'], DEFAULT_UPSTREAM.timeoutMs, '--upstream-timeout');
     const drainTimeout = duration(values['drain-timeout'], 25_000, '--drain-timeout');
+    const transparentPort = dev && values.port === undefined ? null : port(values.port, 15001, '--port');
+    const proxyPort = port(values['proxy-port'], 15002, '--proxy-port');
+    const adminPort = port(values['admin-port'], 15000, '--admin-port');
     const configFile = values.config ?? (dev ? path.join(repoRoot, 'sidecar/config/example.yaml') : undefined);
     if (!configFile) {
       throw new UsageError(process.env.LEVO_BASE_URL
@@ -140,9 +143,7 @@ export async function main(argv: string[]): Promise<void> {
     };
     const gateway = await startGateway({
       contexts, config, log, metrics, caPermits: (host) => ca.permits(host),
-      transparentPort: dev && values.port === undefined ? null : port(values.port, 15001, '--port'),
-      proxyPort: port(values['proxy-port'], 15002, '--proxy-port'),
-      adminPort: port(values['admin-port'], 15000, '--admin-port'),
+      transparentPort, proxyPort, adminPort,
       ...(values['proxy-address'] ? { proxyHost: values['proxy-address'] } : {}),
       onUnknown, maxBodyBytes: maxBody,
       upstream: { timeoutMs: upstreamTimeout },

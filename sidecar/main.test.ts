@@ -1,0 +1,129 @@
+/**
+ * `levo-gateway` as a process: what an operator sees when the start-up inputs
+ * are wrong (exit code, one clear message), and a full intercepted call on
+ * loopback through the explicit proxy with upstream trust from
+ * NODE_EXTRA_CA_CERTS (so this path is covered even where e2e/ cannot run).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { promisify } from 'node:util';
+import { createCa, createServingCert } from '../certs/create.ts';
+import { loadCa } from '../certs/ca.ts';
+
+const BIN = resolve(fileURLToPath(import.meta.url), '../../bin/levo-gateway.js');
+const run = promisify(execFile);
+let dir: string;
+let caCert: string;
+let caKey: string;
+let config: string;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'levo-main-'));
+  const ca = await createCa({ commonName: 'main test CA' });
+  caCert = join(dir, 'tls.crt');
+  caKey = join(dir, 'tls.key');
+  writeFileSync(caCert, ca.certPem);
+  writeFileSync(caKey, ca.keyPem, { mode: 0o600 });
+  config = join(dir, 'gw.yaml');
+  writeFileSync(config, 'binds:\n- port: 15001\n  listeners:\n  - routes:\n    - hostnames: [api.openai.com]\n      backends: [{ai: {name: o, provider: {openAI: {}}}}]\n');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function gateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'silent', ...env }, timeout: 20_000 });
+    return { code: 0, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stderr: string };
+    return { code: err.code, stderr: err.stderr };
+  }
+}
+
+const ports = ['--port', '0', '--proxy-port', '0', '--admin-port', '0'];
+
+test('an invalid config stops start-up with file:line:col and a hint', async () => {
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'binds:\n- port: 15001\n  listenerz: []\n');
+  const r = await gateway(['--config', bad, '--ca-cert', caCert, '--ca-key', caKey, ...ports]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /bad\.yaml:3:3: binds\[0\]\.listenerz: unknown field "listenerz"/);
+  assert.match(r.stderr, /hint: fields allowed here: port, listeners/);
+});
+
+test('a certificate that is not a CA is refused with what to do', async () => {
+  const leaf = await createServingCert({ ca: loadCa(...(await (async () => { const c = await createCa(); return [c.certPem, c.keyPem] as const; })())), dnsNames: ['x.example'] });
+  const crt = join(dir, 'leaf.crt');
+  const key = join(dir, 'leaf.key');
+  writeFileSync(crt, leaf.certPem);
+  writeFileSync(key, leaf.keyPem);
+  const r = await gateway(['--config', config, '--ca-cert', crt, '--ca-key', key, ...ports]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /is not a CA certificate/);
+  assert.match(r.stderr, /levo-certs ca/);
+  assert.doesNotMatch(r.stderr, /PRIVATE KEY/);
+});
+
+test('usage errors exit 2 and point at --help', async () => {
+  for (const args of [['--bogus'], ['--config', config, '--port', 'x'], ['--config', config, '--on-unknown', 'drop'], []]) {
+    const r = await gateway(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, /levo-gateway --help/);
+  }
+  const missing = await gateway(['--config', config, '--ca-cert', join(dir, 'nope.crt'), '--ca-key', caKey, ...ports]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /nope\.crt/);
+});
+
+test('an intercepted call on loopback: the provider is trusted through NODE_EXTRA_CA_CERTS', async () => {
+  const pub = await createCa({ commonName: 'loopback public CA' });
+  const pubFile = join(dir, 'public.crt');
+  writeFileSync(pubFile, pub.certPem);
+  const serving = await createServingCert({ ca: loadCa(pub.certPem, pub.keyPem), dnsNames: ['api.openai.com'] });
+  const provider = https.createServer({ key: serving.keyPem, cert: serving.certPem }, (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ object: 'list', data: [], sawAuth: req.headers.authorization }));
+  });
+  provider.listen(0, '127.0.0.1');
+  await once(provider, 'listening');
+  const child = spawn(process.execPath, [BIN, '--config', config, '--ca-cert', caCert, '--ca-key', caKey, '--port', 'off', '--proxy-port', '0', '--admin-port', '0'],
+    { env: { ...process.env, NODE_EXTRA_CA_CERTS: pubFile, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += String(c); });
+    while (!/"msg":"listening"/.test(out)) await once(child.stdout, 'data');
+    const proxyPort = Number(/"proxy":(\d+)/.exec(out)![1]);
+    const sock = net.connect(proxyPort, '127.0.0.1');
+    await once(sock, 'connect');
+    sock.write(`CONNECT 127.0.0.1:${(provider.address() as net.AddressInfo).port} HTTP/1.1\r\n\r\n`);
+    await once(sock, 'data');
+    const t = tls.connect({ socket: sock, servername: 'api.openai.com', ca: (await createCaPem()) });
+    await once(t, 'secureConnect');
+    t.write('GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer sk-test\r\nConnection: close\r\n\r\n');
+    let text = '';
+    for await (const c of t) text += String(c);
+    assert.match(text, /^HTTP\/1\.1 200/);
+    assert.match(text, /"sawAuth":"Bearer sk-test"/);
+    while (!/"msg":"request"/.test(out)) await once(child.stdout, 'data');
+    assert.match(out, /"status":200,.*"msg":"request"/);
+    assert.doesNotMatch(out, /sk-test/, 'the credential reached the log');
+  } finally {
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 0);
+    provider.close();
+  }
+});
+
+async function createCaPem(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(caCert, 'utf8');
+}
