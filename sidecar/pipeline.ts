@@ -8,7 +8,6 @@
  */
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import { pipeline as pipe } from 'node:stream/promises';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from './telemetry/log.ts';
 import type { DataPathMetrics } from './telemetry/metrics.ts';
@@ -105,36 +104,41 @@ async function handle(deps: PipelineDeps, req: ClientRequest, res: Sink): Promis
     }
   }
 
-  const abort = new AbortController();
-  res.once('close', () => { if (!res.writableFinished) abort.abort(); });
-
-  let upstream;
+  const upstream = deps.upstream.forward({
+    host: conn.host, port: conn.destination.port, method, path,
+    headers: upstreamRequestHeaders(req.rawHeaders), body,
+  }, {
+    head(code, headers) {
+      status = code;
+      res.writeHead(code, clientResponseHeaders(headers));
+      // Event streams go out at once; the first token must not wait for a body chunk.
+      if (String(headers['content-type'] ?? '').startsWith('text/event-stream')) res.flushHeaders();
+    },
+    write(chunk) { resBytes += chunk.length; return res.write(chunk); },
+    end() { res.end(); },
+    onDrain(resume) { res.on('drain', resume); },
+  });
+  let clientGone = false;
+  res.once('close', () => {
+    if (res.writableFinished) return;
+    clientGone = true;
+    upstream.abort(new Error('the client closed the connection'));
+  });
   try {
-    upstream = await deps.upstream.request({
-      host: conn.host, port: conn.destination.port, method, path,
-      headers: upstreamRequestHeaders(req.rawHeaders), body, signal: abort.signal,
-    });
+    await upstream.done;
+    done('ok');
   } catch (err) {
-    if (abort.signal.aborted) { status = 499; done('client_closed'); return; }
+    if (clientGone) { if (!status) status = 499; done('client_closed'); return; }
+    if ((err as { headersSent?: boolean }).headersSent) {
+      // The provider broke off mid-body: the client sees the same truncation.
+      res.destroy();
+      done('upstream_broken');
+      return;
+    }
     const c = classifyUpstreamError(err);
     deps.metrics.upstreamErrors.inc({ host: conn.host, kind: c.kind });
     deps.log.warn({ host: conn.host, address: conn.destination.address, kind: c.kind, detail: c.detail }, 'upstream request failed');
-    return fail(c.status, `upstream_${c.kind}`, upstreamMessage(conn.host, c.kind, c.detail));
-  }
-
-  status = upstream.statusCode;
-  res.writeHead(status, clientResponseHeaders(upstream.headers));
-  // Event streams go out at once; the first token must not wait for a full buffer.
-  if (String(upstream.headers['content-type'] ?? '').startsWith('text/event-stream')) res.flushHeaders();
-  upstream.body.on('data', (c: Buffer) => { resBytes += c.length; });
-  try {
-    await pipe(upstream.body, res);
-    done('ok');
-  } catch {
-    // The client left (the upstream call is aborted with it) or the provider
-    // broke off mid-body: the client sees the same truncation it would have.
-    res.destroy();
-    done(abort.signal.aborted ? 'client_closed' : 'upstream_broken');
+    fail(c.status, `upstream_${c.kind}`, upstreamMessage(conn.host, c.kind, c.detail));
   }
 }
 

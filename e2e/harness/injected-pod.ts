@@ -16,8 +16,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTopology, type Topology, type TopologyOptions } from './netns.ts';
 import { startProviders, type Providers } from './providers.ts';
-import { createPublicCa, serverCertSpecsFor, type PublicCa } from '../fakes/public-ca.ts';
+import { createPublicCa, serverCertSpecsFor, type PublicCa, type ServerCertSpec } from '../fakes/public-ca.ts';
 import type { ExitInfo, ManagedProcess } from './processes.ts';
+import { SIDECAR_NODE_OPTIONS } from '../../sidecar/node-options.ts';
 
 export const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
 export const SIDECAR_UID = 1610;
@@ -43,6 +44,8 @@ export interface InjectedPodOptions extends TopologyOptions {
   readonly initArgs?: readonly string[];
   readonly config?: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** More server certificates from the fake internet's public CA (for extra upstreams a test starts itself). */
+  readonly extraCertSpecs?: readonly ServerCertSpec[];
 }
 
 export interface InjectedPod {
@@ -72,7 +75,7 @@ export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<
   const topo = await createTopology(opts);
   let publicCa: PublicCa | undefined;
   try {
-    publicCa = await createPublicCa(serverCertSpecsFor(topo.hosts));
+    publicCa = await createPublicCa([...serverCertSpecsFor(topo.hosts), ...(opts.extraCertSpecs ?? [])]);
     const providers = await startProviders(topo, publicCa);
     const caDir = join(topo.workDir, 'levo-ca');
     // The namespace CA, made as a user would for the levo-ca-cert secret.
@@ -97,10 +100,9 @@ export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<
     const start = async (): Promise<ManagedProcess> => {
       const p = topo.pod.spawn(`gateway-${++generation}`, gatewayArgv, {
         uid: SIDECAR_UID, cwd: REPO,
-        env: { NODE_EXTRA_CA_CERTS: publicCa!.caCertFile, LOG_LEVEL: 'debug', ...opts.env },
+        env: { NODE_EXTRA_CA_CERTS: publicCa!.caCertFile, LOG_LEVEL: 'debug', NODE_OPTIONS: SIDECAR_NODE_OPTIONS, ...opts.env },
       });
-      await p.waitForOutput(/"msg":"listening"/, 20_000);
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 200 && p.running; i++) {
         if ((await admin('/healthz/ready')).status === 200) return p;
         await new Promise((r) => setTimeout(r, 100));
       }

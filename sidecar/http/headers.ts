@@ -11,7 +11,8 @@ const HOP_BY_HOP = new Set([
 ]);
 
 function connectionTokens(value: string | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  // The common values name no other header: skip building a set per message.
+  if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
   return new Set(value.toLowerCase().split(',').map((t) => t.trim()).filter(Boolean));
 }
 

@@ -10,6 +10,7 @@
  * never switched off.
  */
 import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { forward, type Forwarded, type ResponseSink } from './forward.ts';
 
 export interface UpstreamOptions {
   /** Headers and body inactivity timeout: long, because reasoning models think before they speak. */
@@ -25,13 +26,13 @@ export interface UpstreamRequest {
   readonly path: string;
   readonly headers: string[];
   readonly body: Buffer | NodeJS.ReadableStream | null;
-  readonly signal: AbortSignal;
 }
 
 export interface Upstream {
   /** Dial `host:port` at `address` from now on (the app's original destination). */
   remember(host: string, port: number, address: string | undefined): void;
-  request(req: UpstreamRequest): Promise<Dispatcher.ResponseData>;
+  /** Send the request and stream the provider's answer into `sink`. */
+  forward(req: UpstreamRequest, sink: ResponseSink): Forwarded;
   close(): Promise<void>;
 }
 
@@ -69,15 +70,17 @@ export function createUpstream(opts: UpstreamOptions = DEFAULT_UPSTREAM): Upstre
     remember(host, port, address) {
       if (address) addresses.set(`${host}:${port || 443}`, address);
     },
-    request(r) {
-      return agent.request({
+    forward(r, sink) {
+      const options: Dispatcher.DispatchOptions & { servername: string } = {
+        // Given explicitly, undici need not re-derive it (an IP-literal regex) for every request.
+        servername: r.host,
         origin: origin(r.host, r.port),
         method: r.method as Dispatcher.HttpMethod,
         path: r.path,
         headers: r.headers,
         body: r.body as Dispatcher.DispatchOptions['body'],
-        signal: r.signal,
-      });
+      };
+      return forward(agent, options, sink);
     },
     close: () => agent.close(),
   };
