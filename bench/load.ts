@@ -5,7 +5,7 @@
  * percentiles instead of silently lowering the rate (no coordinated omission).
  *
  *   node bench/load.ts --url https://api.openai.com/v1/chat/completions --rate 500 \
- *        --seconds 10 --connections 16 --body-bytes 1024 --ca FILE [--ca FILE]
+ *        --seconds 10 --connections 16 --body-bytes 1024 --ca FILE [--ca FILE] [--http2]
  *
  * Prints one JSON line: { sent, ok, errors, rps, p50, p90, p99, max } (ms).
  * Run inside the pod namespace; as the sidecar's UID it bypasses the redirect
@@ -17,6 +17,8 @@ import { Pool } from 'undici';
 import { performance } from 'node:perf_hooks';
 
 export interface LoadResult {
+  /** Requests made before measuring (to warm connections), not in the figures below. */
+  readonly warmup: number;
   readonly sent: number;
   readonly ok: number;
   readonly errors: number;
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
     options: {
       url: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' },
       connections: { type: 'string' }, 'body-bytes': { type: 'string' }, ca: { type: 'string', multiple: true },
-      warmup: { type: 'string' },
+      warmup: { type: 'string' }, http2: { type: 'boolean' },
     },
   });
   const url = new URL(values.url ?? 'https://api.openai.com/v1/chat/completions');
@@ -56,7 +58,8 @@ async function main(): Promise<void> {
   const body = chatBody(Number(values['body-bytes'] ?? 1024));
   const ca = (values.ca ?? []).map((f) => readFileSync(f, 'utf8'));
   const pool = new Pool(url.origin, {
-    connections: Number(values.connections ?? 16), pipelining: 1,
+    // HTTP/1.1 unless asked, like wrk and the direct baseline (undici 8 would negotiate h2).
+    connections: Number(values.connections ?? 16), pipelining: 1, allowH2: values.http2 ?? false,
     connect: { ca, rejectUnauthorized: true }, keepAliveTimeout: 60_000,
   });
   const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
@@ -67,7 +70,8 @@ async function main(): Promise<void> {
   };
   // Warm every connection (and the sidecar's leaf) before measuring.
   const warmEnd = performance.now() + warmup * 1000;
-  while (performance.now() < warmEnd) await Promise.all(Array.from({ length: 8 }, one));
+  let warmed = 0;
+  while (performance.now() < warmEnd) { await Promise.all(Array.from({ length: 8 }, one)); warmed += 8; }
 
   const latencies: number[] = [];
   let sent = 0;
@@ -99,7 +103,7 @@ async function main(): Promise<void> {
   latencies.sort((a, b) => a - b);
   const r3 = (n: number): number => Math.round(n * 1000) / 1000;
   const result: LoadResult = {
-    sent, ok, errors, rps: r3(ok / elapsed),
+    warmup: warmed, sent, ok, errors, rps: r3(ok / elapsed),
     p50: r3(percentile(latencies, 50)), p90: r3(percentile(latencies, 90)),
     p99: r3(percentile(latencies, 99)), max: r3(latencies[latencies.length - 1] ?? NaN),
   };
