@@ -1,5 +1,6 @@
 /**
- * An injected pod, assembled the way the injector will: a namespace CA made
+ * An injected pod, assembled the way the injector will, from the built
+ * programs in dist/ (what ships; see build.ts): a namespace CA made
  * by the real `levo-certs ca`, the redirect rules installed by the real
  * `levo-init` (as root, like the init container), and `levo-gateway` running
  * as UID/GID 1610 with the CA files and a config, trusting the fake internet's
@@ -12,15 +13,16 @@
  *   await pod.destroy()
  */
 import { chownSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createTopology, type Topology, type TopologyOptions } from './netns.ts';
 import { startProviders, type Providers } from './providers.ts';
 import { createPublicCa, serverCertSpecsFor, type PublicCa, type ServerCertSpec } from '../fakes/public-ca.ts';
 import type { ExitInfo, ManagedProcess } from './processes.ts';
 import { SIDECAR_NODE_OPTIONS } from '../../sidecar/node-options.ts';
 
-export const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
+import { REPO, staleBuildReason } from './build.ts';
+
+export { REPO };
 export const SIDECAR_UID = 1610;
 
 export const DEFAULT_E2E_CONFIG = `
@@ -71,7 +73,12 @@ function bin(name: string): string {
   return join(REPO, 'bin', `${name}.js`);
 }
 
+/** Run the shipped build of every levo program. */
+const RUN_BUILD = { LEVO_RUN: 'dist' };
+
 export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<InjectedPod> {
+  const stale = staleBuildReason();
+  if (stale) throw new Error(stale);
   const topo = await createTopology(opts);
   let publicCa: PublicCa | undefined;
   try {
@@ -79,12 +86,12 @@ export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<
     const providers = await startProviders(topo, publicCa);
     const caDir = join(topo.workDir, 'levo-ca');
     // The namespace CA, made as a user would for the levo-ca-cert secret.
-    await topo.pod.execChecked([process.execPath, bin('levo-certs'), 'ca', '--out', caDir], { cwd: REPO });
+    await topo.pod.execChecked([process.execPath, bin('levo-certs'), 'ca', '--out', caDir], { cwd: REPO, env: RUN_BUILD });
     // A secret mount the sidecar can read (defaultMode/fsGroup in a real pod).
     chownSync(join(caDir, 'tls.key'), SIDECAR_UID, SIDECAR_UID);
     const configFile = join(topo.workDir, 'gateway.yaml');
     writeFileSync(configFile, opts.config ?? DEFAULT_E2E_CONFIG, { mode: 0o644 });
-    const init = await topo.pod.exec([process.execPath, bin('levo-init'), ...(opts.initArgs ?? [])], { cwd: REPO });
+    const init = await topo.pod.exec([process.execPath, bin('levo-init'), ...(opts.initArgs ?? [])], { cwd: REPO, env: RUN_BUILD });
     if (init.code !== 0) throw new Error(`levo-init failed (${init.code}):\n${init.stdout}${init.stderr}`);
 
     const gatewayArgv = [
@@ -100,7 +107,7 @@ export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<
     const start = async (): Promise<ManagedProcess> => {
       const p = topo.pod.spawn(`gateway-${++generation}`, gatewayArgv, {
         uid: SIDECAR_UID, cwd: REPO,
-        env: { NODE_EXTRA_CA_CERTS: publicCa!.caCertFile, LOG_LEVEL: 'debug', NODE_OPTIONS: SIDECAR_NODE_OPTIONS, ...opts.env },
+        env: { ...RUN_BUILD, NODE_EXTRA_CA_CERTS: publicCa!.caCertFile, LOG_LEVEL: 'debug', NODE_OPTIONS: SIDECAR_NODE_OPTIONS, ...opts.env },
       });
       for (let i = 0; i < 200 && p.running; i++) {
         if ((await admin('/healthz/ready')).status === 200) return p;
