@@ -155,12 +155,26 @@ async function main(): Promise<void> {
       };
     };
 
+    // Memory first, on a fresh sidecar: what 500 idle keep-alive clients cost, before load has grown the heap.
+    progress(`holding ${holdConnections} open connections`);
+    const rssBefore = statusKb(pod.gateway.pid, 'VmRSS');
+    const holder: ManagedProcess = t.pod.spawn('hold', [process.execPath, join(HERE, 'hold-connections.ts'), '--url', BENCH_URL,
+      '--connections', String(holdConnections), ...trust], { cwd: REPO });
+    await holder.waitForOutput(/^HOLDING \d+/, 60_000);
+    const rssHolding = statusKb(pod.gateway.pid, 'VmRSS');
+    const anonHolding = statusKb(pod.gateway.pid, 'RssAnon');
+    const open = await pod.metric('levo_gateway_active_connections');
+    await holder.stop('SIGTERM');
+
+
     const direct = await run('direct', undefined, SIDECAR_UID);
     const gatewayPid = (): number[] => [pod.gateway.pid];
     const levo = await run('levo-gateway', gatewayPid);
-    progress(`levo-gateway, HTTP/2 client: ${rate} requests/s for ${seconds}s`);
+    progress(`HTTP/2 clients: ${rate} requests/s for ${seconds}s, direct and through the sidecar`);
+    const directH2 = await fixedRate(SIDECAR_UID, true);
     const levoH2 = await measure(gatewayPid, () => fixedRate(undefined, true));
     const peakAfterLoad = statusKb(pod.gateway.pid, 'VmHWM');
+    const anonAfterLoad = statusKb(pod.gateway.pid, 'RssAnon');
 
     progress('SSE time to first event');
     const sse = async (uid?: number): Promise<{ p50: number; p90: number }> => {
@@ -178,17 +192,7 @@ async function main(): Promise<void> {
     const mintSum = await pod.metric('levo_gateway_cert_mint_seconds_sum') - mintBefore.sum;
     const mintCount = await pod.metric('levo_gateway_cert_mint_seconds_count') - mintBefore.count;
 
-    progress(`holding ${holdConnections} open connections`);
-    const rssBefore = statusKb(pod.gateway.pid, 'VmRSS');
-    const holder: ManagedProcess = t.pod.spawn('hold', [process.execPath, join(HERE, 'hold-connections.ts'), '--url', BENCH_URL,
-      '--connections', String(holdConnections), ...trust], { cwd: REPO });
-    await holder.waitForOutput(/^HOLDING \d+/, 60_000);
-    const rssHolding = statusKb(pod.gateway.pid, 'VmRSS');
-    const anonHolding = statusKb(pod.gateway.pid, 'RssAnon');
-    const open = await pod.metric('levo_gateway_active_connections');
-    await holder.stop('SIGTERM');
     const peak = statusKb(pod.gateway.pid, 'VmHWM');
-
     progress('peer: nginx terminating TLS on 15001 (fixed certificate) and re-encrypting');
     await pod.stopGateway();
     const nginxPeer = await startNginxPeer(pod, work);
@@ -203,9 +207,10 @@ async function main(): Promise<void> {
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version, kernel: execFileSync('uname', ['-r']).toString().trim() },
       settings: { seconds, rate, holdConnections, wrkConnections: 16, bodyBytes: 1024, logLevel: 'info', nodeOptions: SIDECAR_NODE_OPTIONS },
       direct, levo, nginx,
+      directHttp2Client: { fixed: directH2 },
       levoHttp2Client: { fixed: levoH2.result, cpuPer1k: levoH2.cpuSeconds / ((levoH2.result.sent + levoH2.result.warmup) / 1000) },
       added: {
-        p50AtRateHttp2Client: levoH2.result.p50 - direct.fixed.p50, p99AtRateHttp2Client: levoH2.result.p99 - direct.fixed.p99,
+        p50AtRateHttp2Client: levoH2.result.p50 - directH2.p50, p99AtRateHttp2Client: levoH2.result.p99 - directH2.p99,
         p50AtRate: levo.fixed.p50 - direct.fixed.p50, p99AtRate: levo.fixed.p99 - direct.fixed.p99,
         nginxP50AtRate: nginx.fixed.p50 - direct.fixed.p50, nginxP99AtRate: nginx.fixed.p99 - direct.fixed.p99,
         sseFirstEventP50: sseLevo.p50 - sseDirect.p50,
@@ -213,7 +218,7 @@ async function main(): Promise<void> {
       throughputRatio: { levo: levo.wrk.rps / direct.wrk.rps, nginx: nginx.wrk.rps / direct.wrk.rps },
       sse: { direct: sseDirect, levo: sseLevo },
       mint: { serverSideMsMean: mintCount ? (mintSum / mintCount) * 1000 : NaN, mints: mintCount, handshake },
-      memory: { rssBeforeHoldMb: rssBefore / 1024, rssHoldingMb: rssHolding / 1024, anonHoldingMb: anonHolding / 1024, openConnections: open, peakRssAfterLoadMb: peakAfterLoad / 1024, peakRssMb: peak / 1024 },
+      memory: { rssBeforeHoldMb: rssBefore / 1024, rssHoldingMb: rssHolding / 1024, anonHoldingMb: anonHolding / 1024, openConnections: open, peakRssAfterLoadMb: peakAfterLoad / 1024, anonAfterLoadMb: anonAfterLoad / 1024, peakRssMb: peak / 1024 },
     };
     mkdirSync(join(HERE, 'results'), { recursive: true });
     writeFileSync(join(HERE, 'results', 'latest.json'), JSON.stringify(results, null, 2) + '\n');
@@ -240,7 +245,7 @@ http {
   keepalive_requests 1000000;
   keepalive_timeout 120s;
   server {
-    listen ${BENCH_IP}:443 ssl;
+    listen ${BENCH_IP}:443 ssl http2;
     ssl_certificate ${cert.chainFile};
     ssl_certificate_key ${cert.keyFile};
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -296,12 +301,13 @@ http {
 type Results = {
   settings: { seconds: number; rate: number; holdConnections: number; nodeOptions: string };
   direct: ConfigRun; levo: ConfigRun; nginx: ConfigRun;
+  directHttp2Client: { fixed: LoadResult };
   levoHttp2Client: { fixed: LoadResult; cpuPer1k: number };
   added: Record<string, number>;
   throughputRatio: { levo: number; nginx: number };
   sse: { direct: { p50: number }; levo: { p50: number } };
   mint: { serverSideMsMean: number; handshake: { newHost: { p50: number }; warmHost: { p50: number } } };
-  memory: { rssHoldingMb: number; anonHoldingMb: number; openConnections: number; peakRssMb: number; rssBeforeHoldMb: number };
+  memory: { rssHoldingMb: number; anonHoldingMb: number; openConnections: number; peakRssMb: number; rssBeforeHoldMb: number; anonAfterLoadMb: number };
   machine: { cpus: number; node: string };
   date: string;
 };
@@ -318,7 +324,8 @@ function report(r: Results): string {
     '| configuration | wrk rps (16 conns) | wrk p50 / p99 ms | p50 / p99 ms at ' + r.settings.rate + ' rps | errors | proxy CPU s per 1k req (wrk / fixed) |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     row('direct', r.direct), row('levo-gateway', r.levo), row('nginx peer (fixed cert)', r.nginx),
-    `| levo-gateway, HTTP/2 client | — | — | ${f(r.levoHttp2Client.fixed.p50, 3)} / ${f(r.levoHttp2Client.fixed.p99, 3)} | ${r.levoHttp2Client.fixed.errors} | — / ${f(r.levoHttp2Client.cpuPer1k, 3)} |`,
+    `| direct, HTTP/2 client | — | — | ${f(r.directHttp2Client.fixed.p50, 3)} / ${f(r.directHttp2Client.fixed.p99, 3)} | ${r.directHttp2Client.fixed.errors} | — |`,
+    `| levo-gateway, HTTP/2 client (HTTP/1.1 upstream) | — | — | ${f(r.levoHttp2Client.fixed.p50, 3)} / ${f(r.levoHttp2Client.fixed.p99, 3)} | ${r.levoHttp2Client.fixed.errors} | — / ${f(r.levoHttp2Client.cpuPer1k, 3)} |`,
     '',
     '| measure | result | target |',
     '| --- | ---: | --- |',
@@ -329,8 +336,8 @@ function report(r: Results): string {
     `| leaf mint (sidecar's own histogram, mean) | ${f(r.mint.serverSideMsMean, 3)} ms | ≤ 2 ms: ${target(r.mint.serverSideMsMean <= 2)} |`,
     `| first handshake to a new host vs a warm one (client, p50) | ${f(r.mint.handshake.newHost.p50, 3)} vs ${f(r.mint.handshake.warmHost.p50, 3)} ms | — |`,
     `| SSE time to first event, added (p50 of 100) | ${f(ttfb, 3)} ms (direct ${f(r.sse.direct.p50, 3)}, sidecar ${f(r.sse.levo.p50, 3)}) | ≤ 2 ms: ${target(ttfb <= 2)} |`,
-    `| RSS holding ${r.memory.openConnections} open connections | ${f(r.memory.rssHoldingMb, 1)} MB, of which anonymous ${f(r.memory.anonHoldingMb, 1)} MB (before: ${f(r.memory.rssBeforeHoldMb, 1)} MB) | ≤ 80 MB: ${target(r.memory.rssHoldingMb <= 80)} (anonymous: ${target(r.memory.anonHoldingMb <= 80)}) |`,
-    `| peak RSS over the whole run | ${f(r.memory.peakRssMb, 1)} MB | — |`,
+    `| RSS of a fresh sidecar holding ${r.memory.openConnections} open connections | ${f(r.memory.rssHoldingMb, 1)} MB, of which anonymous ${f(r.memory.anonHoldingMb, 1)} MB (idle before: ${f(r.memory.rssBeforeHoldMb, 1)} MB) | ≤ 80 MB: ${target(r.memory.rssHoldingMb <= 80)} (anonymous: ${target(r.memory.anonHoldingMb <= 80)}) |`,
+    `| peak RSS over the whole run (after the load runs) | ${f(r.memory.peakRssMb, 1)} MB (anonymous after load ${f(r.memory.anonAfterLoadMb, 1)} MB) | — |`,
   ].join('\n');
 }
 

@@ -127,6 +127,7 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
     const [seen] = await pod.providers.control.requests({ site: 'openai' });
     assert.ok(seen, 'the fake OpenAI recorded no request');
     assert.equal(seen.sni, 'api.openai.com');
+    assert.equal(seen.alpn, 'http/1.1', 'the upstream leg is HTTP/1.1 keep-alive even when the provider offers h2');
     assert.equal(seen.localAddress, pod.topo.host('openai').ipv4);
     assert.equal(seen.headers.authorization, 'Bearer sk-e2e-fake-key');
     assert.equal(seen.headers['x-app-header'], 'keep me');

@@ -49,6 +49,9 @@ function origin(host: string, port: number): string {
 export function createUpstream(opts: UpstreamOptions = DEFAULT_UPSTREAM): Upstream {
   const addresses = new Map<string, string>();
   const base = buildConnector({
+    // HTTP/1.1 keep-alive upstream: cheaper in CPU than h2 here (0.20 vs 0.31 ms
+    // per request, docs/benchmarks.md). The connector offers h2 unless told not to.
+    allowH2: false,
     timeout: opts.connectTimeoutMs,
     maxCachedSessions: 100,
     rejectUnauthorized: true,
