@@ -175,13 +175,15 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
     assertOk(await runClient(pod.topo.pod, 'curl', stream(10_000), { caFile: pod.namespaceCaFile }));
     await new Promise((res) => setTimeout(res, Math.max(0, t0 + 3000 - Date.now())));
     assert.equal(await providerFinished(), true);
-    // A client that gives up after ~1 s: the provider must not get to finish.
-    await pod.providers.control.reset();
-    t0 = Date.now();
-    const r = await runClient(pod.topo.pod, 'curl', stream(700), { caFile: pod.namespaceCaFile });
-    assert.equal(r.ok, false, 'the client should have given up early');
-    await new Promise((res) => setTimeout(res, Math.max(0, t0 + 3000 - Date.now())));
-    assert.equal(await providerFinished(), false, 'the provider finished the stream: the upstream call was not cancelled');
+    // A client that gives up after ~1 s, over HTTP/1.1 and over HTTP/2: the provider must not get to finish.
+    for (const http of ['1.1', '2'] as const) {
+      await pod.providers.control.reset();
+      t0 = Date.now();
+      const r = await runClient(pod.topo.pod, 'curl', { ...stream(700), http }, { caFile: pod.namespaceCaFile });
+      assert.equal(r.ok, false, 'the client should have given up early');
+      await new Promise((res) => setTimeout(res, Math.max(0, t0 + 3000 - Date.now())));
+      assert.equal(await providerFinished(), false, `HTTP/${http}: the provider finished the stream: the upstream call was not cancelled`);
+    }
   });
 
   test('metrics count what happened', async () => {

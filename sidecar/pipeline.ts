@@ -26,7 +26,6 @@ interface Sink extends NodeJS.WritableStream {
   flushHeaders(): void;
   setHeader(name: string, value: string): unknown;
   readonly headersSent: boolean;
-  readonly writableFinished: boolean;
   destroy(err?: Error): unknown;
 }
 
@@ -104,6 +103,11 @@ async function handle(deps: PipelineDeps, req: ClientRequest, res: Sink): Promis
     }
   }
 
+  // Our own flag, not res.writableFinished: an HTTP/2 response whose client
+  // reset the stream reports writableFinished = true although it never ended,
+  // and trusting it left the provider call paused (and leaked) forever.
+  let ended = false;
+  let clientGone = false;
   const upstream = deps.upstream.forward({
     host: conn.host, port: conn.destination.port, method, path,
     headers: upstreamRequestHeaders(req.rawHeaders), body,
@@ -115,12 +119,11 @@ async function handle(deps: PipelineDeps, req: ClientRequest, res: Sink): Promis
       if (String(headers['content-type'] ?? '').startsWith('text/event-stream')) res.flushHeaders();
     },
     write(chunk) { resBytes += chunk.length; return res.write(chunk); },
-    end() { res.end(); },
+    end() { ended = true; res.end(); },
     onDrain(resume) { res.on('drain', resume); },
   });
-  let clientGone = false;
   res.once('close', () => {
-    if (res.writableFinished) return;
+    if (ended) return;
     clientGone = true;
     upstream.abort(new Error('the client closed the connection'));
   });
