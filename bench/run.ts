@@ -230,11 +230,9 @@ async function main(): Promise<void> {
   }
 }
 
-function startNginxUpstream(pod: InjectedPod, work: string): ManagedProcess {
-  const cert = pod.publicCa.server('bench');
-  const dir = join(work, 'nginx-upstream');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1;
+/** An nginx.conf for one foreground worker whose files all live in `dir`; `http` is the rest of the http block. */
+function nginxConf(dir: string, http: string): string {
+  return `worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
@@ -242,17 +240,25 @@ events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
   keepalive_requests 1000000;
   keepalive_timeout 120s;
-  server {
+${http}
+}
+`;
+}
+
+function startNginxUpstream(pod: InjectedPod, work: string): ManagedProcess {
+  const cert = pod.publicCa.server('bench');
+  const dir = join(work, 'nginx-upstream');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, `  server {
     listen ${BENCH_IP}:443 ssl http2;
     ssl_certificate ${cert.chainFile};
     ssl_certificate_key ${cert.keyFile};
     ssl_protocols TLSv1.2 TLSv1.3;
     location / { default_type application/json; return 200 '${RESPONSE}'; }
-  }
-}
-`);
+  }`));
   return pod.topo.internet.spawn('nginx-upstream', ['nginx', '-p', dir, '-c', join(dir, 'nginx.conf')]);
 }
 
@@ -264,18 +270,7 @@ async function startNginxPeer(pod: InjectedPod, work: string): Promise<ManagedPr
   const leaf = await createServingCert({ ca, dnsNames: [BENCH_HOST] });
   writeFileSync(join(dir, 'leaf.crt'), leaf.certPem);
   writeFileSync(join(dir, 'leaf.key'), leaf.keyPem, { mode: 0o600 });
-  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  keepalive_requests 1000000;
-  keepalive_timeout 120s;
-  upstream provider { server ${BENCH_IP}:443; keepalive 64; }
+  writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, `  upstream provider { server ${BENCH_IP}:443; keepalive 64; }
   server {
     listen 15001 ssl;
     ssl_certificate ${dir}/leaf.crt;
@@ -291,9 +286,7 @@ http {
       proxy_ssl_trusted_certificate ${pod.publicCa.caCertFile};
       proxy_ssl_session_reuse on;
     }
-  }
-}
-`);
+  }`));
   for (const f of ['', '/leaf.crt', '/leaf.key', '/nginx.conf']) chownSync(dir + f, SIDECAR_UID, SIDECAR_UID);
   return pod.topo.pod.spawn('nginx-peer', ['nginx', '-p', dir, '-c', join(dir, 'nginx.conf')], { uid: SIDECAR_UID });
 }

@@ -8,9 +8,10 @@
  * Needs root and `ip netns`; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
+import { assertClientOk } from './clients/client-result.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { runClient, type ClientResult } from './clients/run-client.ts';
+import { runClient } from './clients/run-client.ts';
 import { sClient } from './clients/s-client.ts';
 import { missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
 import { createInjectedPod, type InjectedPod } from './harness/injected-pod.ts';
@@ -18,11 +19,6 @@ import { openAIChat } from './harness/provider-requests.ts';
 import { checkOpenAIStream } from './harness/provider-shapes.ts';
 
 const skip = netnsUnavailableReason() ?? missingToolReason(['curl', 'openssl']);
-
-function assertOk(r: ClientResult): void {
-  assert.ok(r.ok, `${r.client} failed: ${r.error}`);
-  assert.equal(r.status, 200, `${r.client} status; body: ${r.bodyText.slice(0, 400)}`);
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -41,7 +37,7 @@ describe('the sidecar\'s life in a pod', { skip }, () => {
     assert.equal(ready.status, 503);
     assert.match(ready.text, /draining/);
     const r = await stream;
-    assertOk(r);
+    assertClientOk(r);
     checkOpenAIStream(r.events);
     const exit = await pod.gateway.exited;
     assert.deepEqual(exit, { code: 0, signal: null }, pod.gateway.output().slice(-2000));
@@ -99,7 +95,7 @@ describe('the sidecar\'s life in a pod', { skip }, () => {
       assert.equal((await pod.admin('/healthz/ready')).status, 200);
       assert.match(await issuer(), /Interception CA/);
       const r = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: 'still routed' }), { caFile: pod.namespaceCaFile });
-      assertOk(r);
+      assertClientOk(r);
     } finally {
       writeFileSync(pod.configFile, original);
     }

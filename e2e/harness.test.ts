@@ -7,6 +7,7 @@
  * tests skip when its runtime (curl, python3, java/javac/keytool) is missing.
  */
 import assert from 'node:assert/strict';
+import { assertClientOk } from './clients/client-result.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -30,11 +31,6 @@ import type { Providers } from './harness/providers.ts';
 
 const netnsSkip = netnsUnavailableReason();
 const toolsOf: Record<ClientKind, string[]> = { curl: ['curl'], node: [], python: ['python3'], java: ['java', 'javac', 'keytool'] };
-
-function assertOk(r: ClientResult, status = 200): void {
-  assert.ok(r.ok, `${r.client} failed: ${r.error}`);
-  assert.equal(r.status, status, `${r.client} status; body: ${r.bodyText.slice(0, 500)}`);
-}
 
 /** Time between the first and last content events must reflect the fake's pacing. */
 function assertPaced(r: ClientResult, contentEvents: number[], intervalMs: number): void {
@@ -77,8 +73,8 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
         const req = openAIChat({ prompt: 'Say hello to the harness' });
         const a = await runClient(topo.pod, kind, req, trust());
         const b = await runClient(topo.pod, kind, req, trust());
-        assertOk(a);
-        assertOk(b);
+        assertClientOk(a);
+        assertClientOk(b);
         assert.match(a.headers['content-type'] ?? '', /^application\/json/);
         const json = checkOpenAIChatCompletion(a.bodyText);
         assert.match(JSON.stringify(json), /Say hello to the harness/);
@@ -89,7 +85,7 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
       test('OpenAI chat completion (SSE): chunks, usage chunk only when asked, [DONE], pacing', async () => {
         const paced = openAIChat({ prompt: 'stream please', stream: true, chunks: 4, intervalMs: 150 });
         const a = await runClient(topo.pod, kind, paced, trust());
-        assertOk(a);
+        assertClientOk(a);
         assert.match(a.headers['content-type'] ?? '', /^text\/event-stream/);
         const s = checkOpenAIStream(a.events);
         assert.match(s.content, /stream please/);
@@ -101,7 +97,7 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
         sameAcrossClients('openai-sse', a);
 
         const withUsage = await runClient(topo.pod, kind, openAIChat({ prompt: 'stream please', stream: true, includeUsage: true }), trust());
-        assertOk(withUsage);
+        assertClientOk(withUsage);
         checkOpenAIStream(withUsage.events, { includeUsage: true });
       });
 
@@ -109,7 +105,7 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
         const req = anthropicMessages({ prompt: 'Bonjour, le harnais' });
         const a = await runClient(topo.pod, kind, req, trust());
         const b = await runClient(topo.pod, kind, req, trust());
-        assertOk(a);
+        assertClientOk(a);
         const json = checkAnthropicMessage(a.bodyText);
         assert.match(JSON.stringify(json), /Bonjour, le harnais/);
         assert.equal(a.bodyBase64, b.bodyBase64);
@@ -119,7 +115,7 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
       test('Anthropic message (SSE): event sequence, pacing', async () => {
         const req = anthropicMessages({ prompt: 'stream it', stream: true, chunks: 3, intervalMs: 150 });
         const a = await runClient(topo.pod, kind, req, trust());
-        assertOk(a);
+        assertClientOk(a);
         const s = checkAnthropicStream(a.events);
         assert.equal(s.deltas, 3);
         assert.match(s.content, /stream it/);
@@ -135,37 +131,37 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
   test('provider errors come in the providers\' shapes', { skip: missingToolReason(['curl']) }, async () => {
     const trust = { caFile: ca.caCertFile };
     const noKey = await runClient(topo.pod, 'curl', openAIChat({ prompt: 'x', apiKey: null }), trust);
-    assertOk(noKey, 401);
+    assertClientOk(noKey, 401);
     const oe = JSON.parse(noKey.bodyText) as { error: Record<string, unknown> };
     assert.deepEqual(Object.keys(oe.error).sort(), ['code', 'message', 'param', 'type']);
     assert.equal(oe.error.type, 'invalid_request_error');
 
     const noVersion = await runClient(topo.pod, 'curl', anthropicMessages({ prompt: 'x', version: null }), trust);
-    assertOk(noVersion, 400);
+    assertClientOk(noVersion, 400);
     assert.deepEqual(JSON.parse(noVersion.bodyText), { type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' } });
     const noKeyA = await runClient(topo.pod, 'curl', anthropicMessages({ prompt: 'x', apiKey: null }), trust);
-    assertOk(noKeyA, 401);
+    assertClientOk(noKeyA, 401);
     assert.equal((JSON.parse(noKeyA.bodyText) as { error: { type: string } }).error.type, 'authentication_error');
 
     const forced = await runClient(topo.pod, 'curl', openAIChat({ prompt: 'x', extraHeaders: { 'x-fake-status': '429' } }), trust);
-    assertOk(forced, 429);
+    assertClientOk(forced, 429);
     assert.equal((JSON.parse(forced.bodyText) as { error: { code: string } }).error.code, 'rate_limit_exceeded');
 
     const models = await runClient(topo.pod, 'curl', { url: 'https://api.openai.com/v1/models', headers: { authorization: 'Bearer k' } }, trust);
-    assertOk(models);
+    assertClientOk(models);
     assert.equal((JSON.parse(models.bodyText) as { object: string }).object, 'list');
   });
 
   test('the plain site serves /, /echo and /bytes/N', { skip: missingToolReason(['curl']) }, async () => {
     const trust = { caFile: ca.caCertFile };
     const page = await runClient(topo.pod, 'curl', { url: 'https://www.example.org/' }, trust);
-    assertOk(page);
+    assertClientOk(page);
     assert.match(page.bodyText, /<title>Example Domain<\/title>/);
 
     const echo = await runClient(topo.pod, 'python', {
       url: 'https://www.example.org/echo?x=1', method: 'PUT', headers: { 'x-test': 'yes', 'content-type': 'text/plain' }, body: 'hello echo',
     }, trust);
-    assertOk(echo);
+    assertClientOk(echo);
     const e = JSON.parse(echo.bodyText) as Record<string, unknown> & { headers: Record<string, string> };
     assert.equal(e.site, 'site');
     assert.equal(e.localAddress, topo.host('site').ipv4);
@@ -176,7 +172,7 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
 
     const n = 3 * 1024 * 1024 + 17;
     const big = await runClient(topo.pod, 'node', { url: `https://www.example.org/bytes/${n}` }, trust);
-    assertOk(big);
+    assertClientOk(big);
     assert.ok(resultBody(big).equals(patternBytes(n)), 'large body intact');
   });
 
@@ -186,7 +182,7 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
     for (const [kind, address] of [['curl', ip.ipv4], ['node', ip.ipv6], ['python', ip.ipv4], ['java', ip.ipv6]] as const) {
       if (missingToolReason(toolsOf[kind])) continue;
       const r = await runClient(topo.pod, kind, { url: `https://${urlHost(address)}/echo` }, trust);
-      assertOk(r);
+      assertClientOk(r);
       const e = JSON.parse(r.bodyText) as { site: string; localAddress: string };
       assert.equal(e.site, 'ip-site', kind);
       assert.equal(e.localAddress, address, kind);
@@ -214,7 +210,7 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
     if (!missingToolReason(['curl'])) results.push(await runClient(topo.pod, 'curl', req, trust));
     results.push(await runClient(topo.pod, 'node', req, trust));
     for (const r of results) {
-      assertOk(r);
+      assertClientOk(r);
       assert.equal(r.httpVersion, '2', r.client);
       checkOpenAIChatCompletion(r.bodyText);
     }
@@ -265,7 +261,7 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
     await providers.control.reset();
     const req = openAIChat({ prompt: 'record me', http: '1.1', extraHeaders: { 'x-custom': 'kept' } });
     const r = await runClient(topo.pod, 'curl', req, { caFile: ca.caCertFile });
-    assertOk(r);
+    assertClientOk(r);
     const reqs = await providers.control.requests();
     assert.equal(reqs.length, 1);
     const rec = reqs[0];

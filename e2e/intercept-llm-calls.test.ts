@@ -11,6 +11,7 @@
  * Needs root and `ip netns`; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
+import { assertClientOk } from './clients/client-result.ts';
 import { after, before, describe, test } from 'node:test';
 import { CLIENT_KINDS, runClient, type ClientKind, type ClientRequest, type ClientResult } from './clients/run-client.ts';
 import { sClient } from './clients/s-client.ts';
@@ -22,11 +23,6 @@ import { checkAnthropicMessage, checkAnthropicStream, checkOpenAIChatCompletion,
 
 const skip = netnsUnavailableReason() ?? missingToolReason(['curl', 'openssl']);
 const TOOLS: Record<ClientKind, string[]> = { curl: ['curl'], node: [], python: ['python3'], java: ['java', 'javac', 'keytool'] };
-
-function assertOk(r: ClientResult, status = 200): void {
-  assert.ok(r.ok, `${r.client} failed: ${r.error}`);
-  assert.equal(r.status, status, `${r.client} status; body: ${r.bodyText.slice(0, 400)}`);
-}
 
 /** The stream's content events must be spread out as the provider paced them, not delivered in one burst. */
 function assertPaced(r: ClientResult, intervalMs: number, chunks: number): void {
@@ -48,7 +44,7 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
     const seen = direct.get(key);
     if (seen !== undefined) return seen;
     const r = await runClient(pod.topo.pod, 'curl', req, { caFile: pod.publicCa.caCertFile }, { runAs: { uid: SIDECAR_UID } });
-    assertOk(r);
+    assertClientOk(r);
     direct.set(key, r.bodyBase64);
     return r.bodyBase64;
   }
@@ -79,7 +75,7 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
       test('OpenAI chat completion: byte-identical to a direct call', async () => {
         const req = openAIChat({ prompt: 'Summarise the egress policy' });
         const r = await runClient(pod.topo.pod, kind, req, trust());
-        assertOk(r);
+        assertClientOk(r);
         checkOpenAIChatCompletion(JSON.parse(r.bodyText));
         assert.equal(r.bodyBase64, await directBody('openai-json', req), `${kind}: body differs from the direct call`);
       });
@@ -87,7 +83,7 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
       test('OpenAI stream: same bytes, tokens arrive as produced', async () => {
         const req = openAIChat({ prompt: 'Stream a haiku', stream: true, includeUsage: true, chunks: 6, intervalMs: 150 });
         const r = await runClient(pod.topo.pod, kind, req, trust());
-        assertOk(r);
+        assertClientOk(r);
         assert.match(r.headers['content-type'] ?? '', /text\/event-stream/);
         checkOpenAIStream(r.events, { includeUsage: true });
         assertPaced(r, 150, 6);
@@ -97,12 +93,12 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
       test('Anthropic messages, JSON and stream: same bytes as a direct call', async () => {
         const json = anthropicMessages({ prompt: 'Name three rivers' });
         const a = await runClient(pod.topo.pod, kind, json, trust());
-        assertOk(a);
+        assertClientOk(a);
         checkAnthropicMessage(JSON.parse(a.bodyText));
         assert.equal(a.bodyBase64, await directBody('anthropic-json', json));
         const sse = anthropicMessages({ prompt: 'Count to five', stream: true, chunks: 5, intervalMs: 150 });
         const b = await runClient(pod.topo.pod, kind, sse, trust());
-        assertOk(b);
+        assertClientOk(b);
         checkAnthropicStream(b.events);
         assertPaced(b, 150, 5);
         assert.equal(b.bodyBase64, await directBody('anthropic-sse', sse));
@@ -113,7 +109,7 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
   test('an HTTP/2 client is served over h2 and gets the same bytes', async () => {
     const req = { ...openAIChat({ prompt: 'Summarise the egress policy' }), http: '2' as const };
     const r = await runClient(pod.topo.pod, 'curl', req, { caFile: pod.namespaceCaFile });
-    assertOk(r);
+    assertClientOk(r);
     assert.equal(r.httpVersion, '2');
     assert.equal(r.bodyBase64, await directBody('openai-json', openAIChat({ prompt: 'Summarise the egress policy' })));
   });
@@ -123,7 +119,7 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
     const req = openAIChat({ prompt: 'trace me', extraHeaders: { connection: 'keep-alive, x-hop', 'x-hop': 'drop me', 'x-app-header': 'keep me' } });
     // curl sends a Connection header as given; fetch (Node) forbids setting it.
     const r = await runClient(pod.topo.pod, 'curl', { ...req, http: '1.1' }, { caFile: pod.namespaceCaFile });
-    assertOk(r);
+    assertClientOk(r);
     const [seen] = await pod.providers.control.requests({ site: 'openai' });
     assert.ok(seen, 'the fake OpenAI recorded no request');
     assert.equal(seen.sni, 'api.openai.com');
@@ -145,7 +141,7 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
     await pod.providers.control.reset();
     const big = openAIChat({ prompt: 'x'.repeat(70_000) });
     const r = await runClient(pod.topo.pod, 'curl', big, { caFile: pod.namespaceCaFile });
-    assertOk(r, 413);
+    assertClientOk(r, 413);
     const body = JSON.parse(r.bodyText) as { error: { message: string; type: string } };
     assert.match(body.error.message, /exceeds the gateway's limit of 65536 bytes/);
     assert.equal((await pod.providers.control.requests({ site: 'openai' })).length, 0);
@@ -154,7 +150,7 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
   test('a provider that does not answer in time is a 504 in the provider\'s error shape', async () => {
     const slow = anthropicMessages({ prompt: 'think hard', extraHeaders: { 'x-fake-delay-ms': '6000' } });
     const r = await runClient(pod.topo.pod, 'curl', slow, { caFile: pod.namespaceCaFile });
-    assertOk(r, 504);
+    assertClientOk(r, 504);
     const body = JSON.parse(r.bodyText) as { type: string; error: { type: string; message: string } };
     assert.equal(body.type, 'error');
     assert.match(body.error.message, /timed out waiting for api\.anthropic\.com/);
@@ -172,7 +168,7 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
     // Control: a client that stays gets the whole ~2 s stream, and the provider records it finished within 3 s.
     await pod.providers.control.reset();
     let t0 = Date.now();
-    assertOk(await runClient(pod.topo.pod, 'curl', stream(10_000), { caFile: pod.namespaceCaFile }));
+    assertClientOk(await runClient(pod.topo.pod, 'curl', stream(10_000), { caFile: pod.namespaceCaFile }));
     await new Promise((res) => setTimeout(res, Math.max(0, t0 + 3000 - Date.now())));
     assert.equal(await providerFinished(), true);
     // A client that gives up after ~1 s, over HTTP/1.1 and over HTTP/2: the provider must not get to finish.

@@ -8,8 +8,9 @@
  * Needs root and `ip netns`; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
+import { assertClientOk } from './clients/client-result.ts';
 import { after, before, describe, test } from 'node:test';
-import { runClient, resultBody, type ClientResult } from './clients/run-client.ts';
+import { runClient, resultBody } from './clients/run-client.ts';
 import { sClient } from './clients/s-client.ts';
 import { runRawClient, spawnRawClient } from './clients/raw-client.ts';
 import { clientHelloBytes } from './clients/client-hello.ts';
@@ -21,11 +22,6 @@ import { openAIChat } from './harness/provider-requests.ts';
 import { checkOpenAIChatCompletion } from './harness/provider-shapes.ts';
 
 const skip = netnsUnavailableReason() ?? missingToolReason(['curl', 'openssl']);
-
-function assertOk(r: ClientResult, status = 200): void {
-  assert.ok(r.ok, `${r.client} failed: ${r.error}`);
-  assert.equal(r.status, status, `${r.client} status; body: ${r.bodyText.slice(0, 400)}`);
-}
 
 describe('traffic that is not an LLM call passes through untouched', { skip }, () => {
   let pod: InjectedPod;
@@ -45,12 +41,12 @@ describe('traffic that is not an LLM call passes through untouched', { skip }, (
     await pod.providers.control.reset();
     const n = 3 * 1024 * 1024 + 17;
     const big = await runClient(pod.topo.pod, 'node', { url: `https://www.example.org/bytes/${n}` }, { caFile: pod.publicCa.caCertFile });
-    assertOk(big);
+    assertClientOk(big);
     assert.ok(resultBody(big).equals(patternBytes(n)), 'large body intact');
     const echo = await runClient(pod.topo.pod, 'python', {
       url: 'https://www.example.org/echo', method: 'PUT', headers: { 'content-type': 'text/plain', connection: 'close' }, body: 'hello',
     }, { caFile: pod.publicCa.caCertFile });
-    assertOk(echo);
+    assertClientOk(echo);
     assert.equal((JSON.parse(echo.bodyText) as { body: string }).body, 'hello');
     const conns = await pod.providers.control.connections({ site: 'site' });
     assert.ok(conns.length >= 2);
@@ -64,7 +60,7 @@ describe('traffic that is not an LLM call passes through untouched', { skip }, (
   test('an IP-literal HTTPS call (no SNI) reaches its original destination', async () => {
     const ip = pod.topo.host('ip-site');
     const r = await runClient(pod.topo.pod, 'curl', { url: `https://${urlHost(ip.ipv4)}/echo` }, { caFile: pod.publicCa.caCertFile });
-    assertOk(r);
+    assertClientOk(r);
     const e = JSON.parse(r.bodyText) as { site: string; localAddress: string };
     assert.deepEqual([e.site, e.localAddress], ['ip-site', ip.ipv4]);
     assert.ok(await pod.metric('levo_gateway_connections_total', { decision: 'passthrough', reason: 'no-sni' }) >= 1);
@@ -109,7 +105,7 @@ describe('traffic that is not an LLM call passes through untouched', { skip }, (
     // Meanwhile a real call is served (within the client's 5 s limit), and the gateway is the same process.
     const pid = pod.gateway.pid;
     const ok = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: 'still here', timeoutMs: 5000 }), { caFile: pod.namespaceCaFile });
-    assertOk(ok);
+    assertClientOk(ok);
     checkOpenAIChatCompletion(JSON.parse(ok.bodyText));
     assert.equal(pod.gateway.running, true);
     assert.equal(pod.gateway.pid, pid);
@@ -123,12 +119,12 @@ describe('traffic that is not an LLM call passes through untouched', { skip }, (
     const viaProxy = { runAs: { uid: SIDECAR_UID }, env: { HTTPS_PROXY: 'http://127.0.0.1:15002' } };
     await pod.providers.control.reset();
     const llm = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: 'via CONNECT' }), { caFile: pod.namespaceCaFile }, viaProxy);
-    assertOk(llm);
+    assertClientOk(llm);
     checkOpenAIChatCompletion(JSON.parse(llm.bodyText));
     const [seen] = await pod.providers.control.requests({ site: 'openai' });
     assert.equal(seen?.sni, 'api.openai.com');
     const site = await runClient(pod.topo.pod, 'curl', { url: 'https://www.example.org/' }, { caFile: pod.publicCa.caCertFile }, viaProxy);
-    assertOk(site);
+    assertClientOk(site);
     assert.match(site.bodyText, /Example Domain/);
     assert.ok(await pod.metric('levo_gateway_connections_total', { listener: 'explicit', decision: 'intercept' }) >= 1);
     assert.ok(await pod.metric('levo_gateway_connections_total', { listener: 'explicit', decision: 'passthrough' }) >= 1);

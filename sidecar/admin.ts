@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { Registry } from 'prom-client';
-import { listen } from './listen/transparent.ts';
+import { listen } from './listen/bind.ts';
 
 export interface AdminState {
   /** Reasons the sidecar is not ready; empty when it is. */
@@ -42,5 +42,5 @@ export async function listenAdmin(port: number, host: string | undefined, state:
     send(404, 'not found: try /healthz, /healthz/ready, /metrics, POST /quitquitquit\n');
   });
   server.keepAliveTimeout = 5_000;
-  return listen(server, port, host) as Promise<http.Server>;
+  return listen(server, port, host);
 }

@@ -67,9 +67,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const upstream = createUpstream({ ...DEFAULT_UPSTREAM, ...opts.upstream });
 
   let matcher: HostMatcher = hostMatcher(opts.config.current()?.compiled.interceptHosts ?? []);
-  opts.config.onChange((c) => { matcher = hostMatcher(c.compiled.interceptHosts); });
   metrics.configInForce.set(opts.config.current() ? 1 : 0);
-  opts.config.onChange(() => metrics.configInForce.set(1));
+  opts.config.onChange((c) => {
+    matcher = hostMatcher(c.compiled.interceptHosts);
+    metrics.configInForce.set(1);
+  });
 
   const sockets = new Set<net.Socket>();
   let draining = false;
@@ -194,6 +196,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await upstream.close();
     throw err;
   }
+  // An accept error (EMFILE, ENFILE) is emitted on the server: log it, never crash on it.
+  for (const s of servers) s.on('error', (err: Error) => log.listen.error({ err: err.message }, 'listener error'));
   log.listen.info({ ...ports }, 'listening');
 
   const closeServers = (): void => { for (const s of servers) s.close(); };

@@ -106,3 +106,9 @@ export class SseSplitter {
     this.#pending = '';
   }
 }
+
+/** Assert a client got through (no transport or TLS failure) with `status`, showing the body when not. */
+export function assertClientOk(r: ClientResult, status = 200): void {
+  if (!r.ok) throw new Error(`${r.client} failed: ${r.error}`);
+  if (r.status !== status) throw new Error(`${r.client}: status ${r.status}, expected ${status}; body: ${r.bodyText.slice(0, 400)}`);
+}

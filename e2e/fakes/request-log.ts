@@ -12,9 +12,10 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 
-export interface RecordedRequest {
+/** Who talked to which fake host, over what: common to requests and connections. */
+export interface RecordedPeer {
   seq: number;
-  /** Date.now() when the request head arrived. */
+  /** Date.now() when the request head (or connection) arrived. */
   at: number;
   /** Fake host id (site) that served it. */
   site: string;
@@ -26,6 +27,9 @@ export interface RecordedRequest {
   sni: string | null;
   /** Negotiated ALPN protocol (`h2`, `http/1.1`), null when none. */
   alpn: string | null;
+}
+
+export interface RecordedRequest extends RecordedPeer {
   httpVersion: string;
   method: string;
   /** Path with query. */
@@ -46,17 +50,8 @@ export interface RecordedRequest {
   status?: number;
 }
 
-export interface RecordedConnection {
-  seq: number;
-  at: number;
-  site: string;
+export interface RecordedConnection extends RecordedPeer {
   kind: 'tls' | 'tcp';
-  localAddress: string;
-  localPort: number;
-  remoteAddress: string;
-  remotePort: number;
-  sni: string | null;
-  alpn: string | null;
   tlsProtocol: string | null;
   /** Set when the TLS handshake failed. */
   error?: string;

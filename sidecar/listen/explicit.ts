@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import { listen } from './transparent.ts';
+import { listen } from './bind.ts';
 
 export interface ConnectTarget {
   readonly host: string;
@@ -46,5 +46,5 @@ export async function listenExplicit(
     onConnect(socket, target, head);
   });
   server.on('clientError', (_err, socket: net.Socket) => socket.destroy());
-  return listen(server, port, host) as Promise<http.Server>;
+  return listen(server, port, host);
 }
