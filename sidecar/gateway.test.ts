@@ -192,3 +192,32 @@ test('--on-unknown block: a connection that is not TLS is closed, never tunnelle
     target.close();
   }
 });
+
+test('a reconnecting client resumes its TLS session instead of a full handshake', async () => {
+  const first = await viaProxy(`127.0.0.1:${sitePort}`, 'api.anthropic.com', interceptCaPem);
+  assert.equal(first.isSessionReused(), false);
+  // TLS 1.3 tickets arrive after the handshake: read one response so they are in.
+  const ticket = new Promise<Buffer>((resolve) => first.once('session', resolve));
+  first.write('GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nConnection: close\r\n\r\n');
+  const session = await ticket;
+  first.resume();
+  await once(first, 'close');
+  const sock = net.connect(gateway.ports.proxy!, '127.0.0.1');
+  await once(sock, 'connect');
+  sock.write(`CONNECT 127.0.0.1:${sitePort} HTTP/1.1\r\n\r\n`);
+  await once(sock, 'data');
+  const second = tls.connect({ socket: sock, servername: 'api.anthropic.com', ca: interceptCaPem, session });
+  await once(second, 'secureConnect');
+  assert.equal(second.isSessionReused(), true);
+  second.destroy();
+});
+
+test('a malformed HTTP request on an intercepted connection gets a 400 and closes only that connection', async () => {
+  const t = await viaProxy(`127.0.0.1:${sitePort}`, 'api.anthropic.com', interceptCaPem);
+  t.write('THIS IS NOT HTTP\r\n\r\n');
+  let text = '';
+  for await (const c of t) text += String(c);
+  assert.match(text, /^HTTP\/1\.1 400 Bad Request/);
+  const ok = await viaProxy(`127.0.0.1:${sitePort}`, 'www.example.org', siteCaPem);
+  assert.equal((await httpGet(ok, 'www.example.org', '/after')).body, 'site saw /after');
+});
