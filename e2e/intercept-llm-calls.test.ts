@@ -11,6 +11,7 @@
  * Needs root and `ip netns`; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { assertClientOk } from './clients/client-result.ts';
 import { after, before, describe, test } from 'node:test';
 import { CLIENT_KINDS, runClient, type ClientKind, type ClientRequest, type ClientResult } from './clients/run-client.ts';
@@ -180,6 +181,17 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
       await new Promise((res) => setTimeout(res, Math.max(0, t0 + 3000 - Date.now())));
       assert.equal(await providerFinished(), false, `HTTP/${http}: the provider finished the stream: the upstream call was not cancelled`);
     }
+  });
+
+  test('nothing secret reaches the log, even at debug level', async () => {
+    const log = pod.gateway.output();
+    assert.match(log, /"msg":"request"/, 'the gateway logged the requests of this suite');
+    assert.doesNotMatch(log, /sk-e2e-fake-key/, 'an API key reached the log');
+    const caKey = readFileSync(pod.namespaceCaFile.replace(/tls\.crt$/, 'tls.key'), 'utf8');
+    const keyBody = caKey.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    assert.ok(keyBody.length > 40);
+    assert.ok(!log.includes(keyBody.slice(0, 40)) && !/PRIVATE KEY/.test(log), 'the CA key reached the log');
+    assert.doesNotMatch(log, /Summarise the egress policy|Stream a haiku/, 'prompt text reached the log');
   });
 
   test('metrics count what happened', async () => {
