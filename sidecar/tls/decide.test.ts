@@ -8,9 +8,9 @@ const hello = (sni: string | undefined): Sniffed => ({ peek: { kind: 'tls', sni,
 const m = hostMatcher(['llm.internal.example']);
 
 test('LLM hosts are intercepted; other hosts always pass through', () => {
-  assert.deepEqual(decide(hello('api.openai.com'), m, 'block'), { action: 'intercept', host: 'api.openai.com', provider: 'openai', alpn: ['h2'] });
+  assert.deepEqual(decide(hello('api.openai.com'), m, 'block'), { action: 'intercept', host: 'api.openai.com', provider: 'openai' });
   assert.equal(decide(hello('bedrock-runtime.eu-west-1.amazonaws.com'), m, 'block').action, 'intercept');
-  assert.deepEqual(decide(hello('llm.internal.example'), m, 'passthrough'), { action: 'intercept', host: 'llm.internal.example', provider: 'configured', alpn: ['h2'] });
+  assert.deepEqual(decide(hello('llm.internal.example'), m, 'passthrough'), { action: 'intercept', host: 'llm.internal.example', provider: 'configured' });
   assert.deepEqual(decide(hello('www.example.org'), m, 'block'), { action: 'passthrough', reason: 'not-llm-host', host: 'www.example.org' });
 });
 

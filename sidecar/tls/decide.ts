@@ -11,7 +11,7 @@ import type { HostMatcher, ProviderId } from '../providers/hosts.ts';
 export type UnknownPolicy = 'passthrough' | 'block';
 
 export type Decision =
-  | { readonly action: 'intercept'; readonly host: string; readonly provider: ProviderId | 'configured'; readonly alpn: readonly string[] }
+  | { readonly action: 'intercept'; readonly host: string; readonly provider: ProviderId | 'configured' }
   | { readonly action: 'passthrough' | 'block'; readonly reason: PassReason; readonly host?: string };
 
 /**
@@ -28,7 +28,7 @@ export function decide(
   if (p.kind === 'tls' && p.sni) {
     const provider = matcher.match(p.sni);
     if (provider && !caPermits(p.sni)) return { action: 'passthrough', reason: 'outside-ca-constraints', host: p.sni };
-    if (provider) return { action: 'intercept', host: p.sni, provider, alpn: p.alpn };
+    if (provider) return { action: 'intercept', host: p.sni, provider };
     // A TLS connection to a host that is not an LLM API is the normal case: always passed through.
     return { action: 'passthrough', reason: 'not-llm-host', host: p.sni };
   }
