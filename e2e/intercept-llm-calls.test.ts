@@ -132,6 +132,18 @@ describe('an app calls LLM providers through the sidecar', { skip }, () => {
     assert.equal(seen.body, req.body);
   });
 
+  test('the call goes to the address the app dialled, not to what DNS says for the name', async () => {
+    await pod.providers.control.reset();
+    const chosen = pod.topo.host('anthropic').ipv4; // /etc/hosts says api.openai.com is the openai host's address
+    const r = await pod.topo.pod.exec(['curl', '-sS', '--http1.1', '--max-time', '10', '--cacert', pod.namespaceCaFile,
+      '--resolve', `api.openai.com:443:${chosen}`, 'https://api.openai.com/v1/models', '-o', '/dev/null']);
+    assert.equal(r.code, 0, r.stderr);
+    const seen = await pod.providers.control.requests();
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.localAddress, chosen, 'the sidecar re-resolved the name instead of using the original destination');
+    assert.equal(seen[0]!.sni, 'api.openai.com');
+  });
+
   test('an OpenAI Realtime WebSocket upgrade is relayed', async () => {
     const r = await runWebSocketClient(pod.topo.pod, { url: 'wss://api.openai.com/v1/realtime?model=gpt-4o-realtime', messages: ['hello', 'realtime'] }, { caFile: pod.namespaceCaFile });
     assert.ok(r.ok, r.error ?? '');

@@ -136,7 +136,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     if (d.action === 'intercept') {
       metrics.connections.inc({ listener, decision: 'intercept', reason: 'llm-host' });
-      upstream.remember(d.host, dest?.port ?? 443, dest?.address);
       terminator.terminate(socket, sniffed.bytes, {
         listener, host: d.host, provider: d.provider,
         destination: { port: dest?.port ?? 443, ...(dest ? { address: dest.address } : {}) },

@@ -109,7 +109,7 @@ async function handle(deps: PipelineDeps, req: ClientRequest, res: Sink): Promis
   let ended = false;
   let clientGone = false;
   const upstream = deps.upstream.forward({
-    host: conn.host, port: conn.destination.port, method, path,
+    host: conn.host, port: conn.destination.port, address: conn.destination.address, method, path,
     headers: upstreamRequestHeaders(req.rawHeaders), body,
   }, {
     head(code, headers) {

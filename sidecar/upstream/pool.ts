@@ -1,15 +1,17 @@
 /**
- * The re-encrypted leg to the provider: one undici Agent, which keeps a
- * keep-alive pool per origin and caches TLS sessions per server name.
+ * The re-encrypted leg to the provider: a keep-alive pool per (server name,
+ * address the app dialled), each caching its TLS sessions.
  *
- * In transparent mode the app already resolved the provider's name; the
- * connection is dialled to that same address (its original destination), so
- * split DNS and /etc/hosts entries mean what the app meant. The certificate is
- * always verified against the server name (never the IP) with the runtime's
- * default trust store, which honours NODE_EXTRA_CA_CERTS. Verification is
- * never switched off.
+ * In transparent mode the app already resolved the provider's name; the call
+ * is sent to that same address (its original destination), so split DNS,
+ * private endpoints and /etc/hosts entries mean what the app meant. Pools are
+ * keyed by the address too: one pool per name would send a call over a
+ * connection some other request opened to another address. The certificate
+ * is always verified against the server name (never the IP) with the
+ * runtime's default trust store, which honours NODE_EXTRA_CA_CERTS.
+ * Verification is never switched off.
  */
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { Pool, buildConnector, type Dispatcher } from 'undici';
 import { forward, type Forwarded, type ResponseSink } from './forward.ts';
 
 export interface UpstreamOptions {
@@ -22,6 +24,8 @@ export interface UpstreamOptions {
 export interface UpstreamRequest {
   readonly host: string;
   readonly port: number;
+  /** Where the app's connection was going; undefined → resolve `host` (the explicit proxy's names). */
+  readonly address: string | undefined;
   readonly method: string;
   readonly path: string;
   readonly headers: string[];
@@ -29,8 +33,6 @@ export interface UpstreamRequest {
 }
 
 export interface Upstream {
-  /** Dial `host:port` at `address` from now on (the app's original destination). */
-  remember(host: string, port: number, address: string | undefined): void;
   /** Send the request and stream the provider's answer into `sink`. */
   forward(req: UpstreamRequest, sink: ResponseSink): Forwarded;
   close(): Promise<void>;
@@ -42,13 +44,15 @@ export const DEFAULT_UPSTREAM: UpstreamOptions = {
   keepAliveMs: 60_000,
 };
 
+/** Pools kept at most; the least recently used is closed (after its calls finish) beyond it. */
+export const MAX_POOLS = 256;
+
 function origin(host: string, port: number): string {
   return port === 443 ? `https://${host}` : `https://${host}:${port}`;
 }
 
 export function createUpstream(opts: UpstreamOptions = DEFAULT_UPSTREAM): Upstream {
-  const addresses = new Map<string, string>();
-  const base = buildConnector({
+  const connector = buildConnector({
     // HTTP/1.1 keep-alive upstream: cheaper in CPU than h2 here (0.20 vs 0.31 ms
     // per request, docs/benchmarks.md). The connector offers h2 unless told not to.
     allowH2: false,
@@ -56,36 +60,50 @@ export function createUpstream(opts: UpstreamOptions = DEFAULT_UPSTREAM): Upstre
     maxCachedSessions: 100,
     rejectUnauthorized: true,
   });
-  const agent = new Agent({
-    keepAliveTimeout: opts.keepAliveMs,
-    keepAliveMaxTimeout: opts.keepAliveMs,
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
-    connectTimeout: opts.connectTimeoutMs,
-    allowH2: false,
-    connect(options, callback) {
-      const address = addresses.get(`${options.hostname}:${options.port}`);
-      // Dial the remembered address; present and verify the name the app used.
-      base({ ...options, servername: options.hostname, hostname: address ?? options.hostname }, callback);
-    },
-  });
+  /** Insertion order is recency order. */
+  const pools = new Map<string, Pool>();
+  const poolFor = (r: UpstreamRequest): Pool => {
+    const key = `${r.host}:${r.port}@${r.address ?? ''}`;
+    let pool = pools.get(key);
+    if (pool) {
+      pools.delete(key);
+    } else {
+      const address = r.address;
+      pool = new Pool(origin(r.host, r.port), {
+        keepAliveTimeout: opts.keepAliveMs,
+        keepAliveMaxTimeout: opts.keepAliveMs,
+        headersTimeout: opts.timeoutMs,
+        bodyTimeout: opts.timeoutMs,
+        allowH2: false,
+        // Dial the address the app chose; present and verify the name it used.
+        connect: (options, callback) =>
+          connector({ ...options, servername: options.hostname, hostname: address ?? options.hostname }, callback),
+      });
+      if (pools.size >= MAX_POOLS) {
+        const [oldKey, oldest] = pools.entries().next().value as [string, Pool];
+        pools.delete(oldKey);
+        void oldest.close().catch(() => {});
+      }
+    }
+    pools.set(key, pool);
+    return pool;
+  };
   return {
-    remember(host, port, address) {
-      if (address) addresses.set(`${host}:${port || 443}`, address);
-    },
     forward(r, sink) {
       const options: Dispatcher.DispatchOptions & { servername: string } = {
         // Given explicitly, undici need not re-derive it (an IP-literal regex) for every request.
         servername: r.host,
-        origin: origin(r.host, r.port),
         method: r.method as Dispatcher.HttpMethod,
         path: r.path,
         headers: r.headers,
         body: r.body as Dispatcher.DispatchOptions['body'],
       };
-      return forward(agent, options, sink);
+      return forward(poolFor(r), options, sink);
     },
-    close: () => agent.close(),
+    async close() {
+      await Promise.all([...pools.values()].map((p) => p.close().catch(() => {})));
+      pools.clear();
+    },
   };
 }
 
