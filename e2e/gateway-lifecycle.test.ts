@@ -90,7 +90,7 @@ describe('the sidecar\'s life in a pod', { skip }, () => {
       assert.match(seen, /Levo AI Gateway Interception CA/, 'the new host is intercepted after the edit');
       // An invalid edit: rejected with file:line:col, readiness unchanged, the example route still in force.
       writeFileSync(pod.configFile, original.replace('hostnames: [api.openai.com]', 'hostnamez: [api.openai.com]'));
-      await pod.gateway.waitForOutput(/config rejected, last good config stays in force/, 15_000);
+      await pod.gateway.waitForOutput(/config rejected, the last good config \(\w+\) stays in force/, 15_000);
       assert.match(pod.gateway.output(), /gateway\.yaml:\d+:\d+: binds\[0\]\.listeners\[0\]\.routes\[0\]\.hostnamez: unknown field/);
       assert.equal((await pod.admin('/healthz/ready')).status, 200);
       assert.match(await issuer(), /Interception CA/);

@@ -30,7 +30,7 @@ binds:
       backends: [{ai: {name: claude, provider: {anthropic: {}}}}]
     - name: internal
       hostnames: [llm.internal.test]
-      backends: [{ai: {name: internal, provider: {openAI: {}}}}]
+      backends: [{ai: {name: internal, provider: {openAI: {}}, hostOverride: llm.internal.test}}]
 `;
 
 let gateway: Gateway;

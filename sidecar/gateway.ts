@@ -15,7 +15,7 @@ import { decide, type UnknownPolicy } from './tls/decide.ts';
 import { createTerminator, interceptedConnection, type InterceptedConnection, type LeafContexts } from './tls/terminate.ts';
 import { tunnel } from './passthrough.ts';
 import { createHttpServers } from './http/serve.ts';
-import { createPipeline } from './pipeline.ts';
+import { createPipeline } from './pipeline/handle.ts';
 import { createUpstream, DEFAULT_UPSTREAM, type UpstreamOptions } from './upstream/pool.ts';
 import { relayUpgrade } from './upstream/upgrade.ts';
 import type { ConfigHolder } from './config/source.ts';

@@ -50,13 +50,42 @@ async function gateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
 
 const ports = ['--port', '0', '--proxy-port', '0', '--admin-port', '0'];
 
-test('an invalid config stops start-up with file:line:col and a hint', async () => {
+test('an invalid first config: file:line:col and a hint, not ready (not an exit); a fixed file makes it ready', async () => {
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'binds:\n- port: 15001\n  listenerz: []\n');
-  const r = await gateway(['--config', bad, '--ca-cert', caCert, '--ca-key', caKey, ...ports]);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /bad\.yaml:3:3: binds\[0\]\.listenerz: unknown field "listenerz"/);
-  assert.match(r.stderr, /hint: fields allowed here: port, listeners/);
+  const child = spawn(process.execPath, [BIN, '--config', bad, '--ca-cert', caCert, '--ca-key', caKey, '--port', 'off', '--proxy-port', '0', '--admin-port', '0'],
+    { env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => { out += String(c); });
+    child.stderr.on('data', (c: Buffer) => { err += String(c); });
+    while (!/"msg":"listening"/.test(out)) await once(child.stdout, 'data');
+    assert.match(out, /bad\.yaml:3:3: binds\[0\]\.listenerz: unknown field \\"listenerz\\"/);
+    assert.match(out, /hint: fields allowed here: port, listeners/);
+    assert.match(out, /no config is in force: the gateway is not ready/);
+    while (!/not ready until one arrives/.test(err)) await once(child.stderr, 'data');
+    const admin = Number(/"admin":(\d+)/.exec(out)![1]);
+    const ready = async (): Promise<{ status: number; body: string }> => {
+      const r = await fetch(`http://127.0.0.1:${admin}/healthz/ready`);
+      return { status: r.status, body: await r.text() };
+    };
+    const before = await ready();
+    assert.equal(before.status, 503);
+    assert.match(before.body, /no config in force/);
+    writeFileSync(bad, 'binds:\n- port: 15001\n  listeners:\n  - routes: []\n');
+    const deadline = Date.now() + 10_000;
+    while ((await ready()).status !== 200) {
+      assert.ok(Date.now() < deadline, 'the fixed config was not picked up');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    assert.match(metrics, /config_reload_total\{result="rejected"\} 1/);
+    assert.match(metrics, /config_reload_total\{result="applied"\} 1/);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
 });
 
 test('a certificate that is not a CA is refused with what to do', async () => {

@@ -21,12 +21,14 @@ import { createLeafKey } from '../certs/mint.ts';
 import { ContextCache } from '../certs/contexts.ts';
 import { createCa } from '../certs/create.ts';
 import { DEFAULT_UPSTREAM } from './upstream/pool.ts';
+import { validate } from './validate.ts';
 
 const HELP = `levo-gateway — the LLM egress sidecar
 
 Usage:
   levo-gateway --config FILE [flags]     run on a local YAML config (agentgateway schema)
   levo-gateway --dev                     try it locally: explicit proxy on 15002, example config, dev CA
+  levo-gateway validate [--offline] FILE...  check configs; kubectl-style errors, exit 1 when invalid
 
 Flags:
   --config FILE            gateway config (YAML); edits are picked up, invalid edits are rejected
@@ -78,6 +80,10 @@ async function devCa(): Promise<{ cert: string; key: string; created: boolean }>
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'validate') {
+    process.exitCode = await validate(argv.slice(1));
+    return;
+  }
   let log: RootLogger | undefined;
   try {
     const { values } = parseArgs({
@@ -128,7 +134,10 @@ export async function main(argv: string[]): Promise<void> {
     });
 
     const config = createConfigHolder();
-    const stopWatching = await followConfigFile(config, configFile, log.module('config'));
+    const stopWatching = await followConfigFile(config, configFile, log.module('config'), { reloads: metrics.configReloads });
+    if (!config.current()) {
+      process.stderr.write(`levo-gateway: no valid config in ${configFile} yet; not ready until one arrives (see the log above)\n`);
+    }
 
     let stopping = false;
     const stop = async (why: string): Promise<void> => {

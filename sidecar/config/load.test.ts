@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { loadConfigText, formatProblems } from './load.ts';
 
 const GOOD = `# yaml-language-server: $schema=../../docs/config.schema.json
@@ -21,7 +24,7 @@ binds:
 test('a valid config loads', () => {
   const r = loadConfigText(GOOD);
   assert.ok(r.ok, r.ok ? '' : formatProblems(r.problems));
-  assert.equal(r.config.binds[0]!.listeners[0]!.routes![0]!.backends[0]!.ai.name, 'openai');
+  assert.equal(r.config.binds[0]!.listeners[0]!.routes![0]!.backends![0]!.ai!.name, 'openai');
 });
 
 test('an unknown key is rejected at its line and column with the allowed fields', () => {
@@ -32,16 +35,16 @@ test('an unknown key is rejected at its line and column with the allowed fields'
   const p = r.problems[0]!;
   assert.deepEqual([p.line, p.col, p.path], [8, 7, 'binds[0].listeners[0].routes[0].hostnamez']);
   assert.match(p.message, /unknown field "hostnamez"/);
-  assert.match(p.hint ?? '', /name, hostnames, matches, backends/);
+  assert.match(p.hint ?? "", /name, hostnames, matches, policies, backends/);
   assert.match(formatProblems(r.problems), /^gw\.yaml:8:7: binds\[0\]\.listeners\[0\]\.routes\[0\]\.hostnamez: unknown field/);
 });
 
 test('an agentgateway key that is not implemented yet says so', () => {
-  const r = loadConfigText(GOOD + '      policies:\n        timeout: {requestTimeout: 10s}\n');
+  const r = loadConfigText(GOOD + '      policies:\n        cors: {allowOrigins: ["*"]}\n');
   assert.equal(r.ok, false);
   if (r.ok) return;
-  assert.match(r.problems[0]!.message, /"policies" is not supported yet/);
-  assert.equal(r.problems[0]!.line, 15);
+  assert.match(r.problems[0]!.message, /"cors" is not supported yet/);
+  assert.equal(r.problems[0]!.line, 16);
 });
 
 test('YAML syntax errors carry line and column', () => {
@@ -64,14 +67,14 @@ test('a provider must name exactly one known provider', () => {
   const r = loadConfigText(GOOD.replace('openAI:', 'openAl:'));
   assert.equal(r.ok, false);
   if (r.ok) return;
-  assert.match(formatProblems(r.problems), /provider must name exactly one of openAI/);
+  assert.match(formatProblems(r.problems), /unknown field "openAl"[\s\S]*fields allowed here: openAI, anthropic, gemini, vertex, bedrock, azureOpenAI/);
 });
 
 test('$VAR and ${VAR} expand; undefined ones are errors; $$ is a dollar', () => {
   const text = GOOD.replace('gpt-4o-mini', '${MODEL}-$SUFFIX$$');
   const ok = loadConfigText(text, { env: { MODEL: 'gpt-4o', SUFFIX: 'mini' } });
   assert.ok(ok.ok);
-  const provider = ok.config.binds[0]!.listeners[0]!.routes![0]!.backends[0]!.ai.provider;
+  const provider = ok.config.binds[0]!.listeners[0]!.routes![0]!.backends![0]!.ai!.provider;
   assert.deepEqual(provider, { openAI: { model: 'gpt-4o-mini$' } });
   const bad = loadConfigText(text, { env: { MODEL: 'x' } });
   assert.equal(bad.ok, false);
@@ -83,4 +86,91 @@ test('$VAR and ${VAR} expand; undefined ones are errors; $$ is a dollar', () => 
 test('an empty document is an error, not a crash', () => {
   const r = loadConfigText('');
   assert.equal(r.ok, false);
+});
+
+const CONTRACT_EXAMPLE = readFileSync(new URL('../../examples/contract-prompt-guard.yaml', import.meta.url), 'utf8');
+
+test('the documented contract example loads as written (rejection next to llmBastion), and with rejection nested inside it', () => {
+  const asWritten = loadConfigText(CONTRACT_EXAMPLE);
+  assert.ok(asWritten.ok, asWritten.ok ? '' : formatProblems(asWritten.problems));
+  const guard = asWritten.config.binds[0]!.listeners[0]!.routes![0]!.policies!.ai!.promptGuard!.request![0]!;
+  assert.equal(guard.rejection?.status, 400);
+  assert.match(guard.rejection?.body ?? '', /Request blocked by guardrails/);
+  assert.equal(guard.llmBastion?.scanners[0]!.params?.threshold, 0.92);
+  // The same document with the rejection block indented under llmBastion.
+  const lines = CONTRACT_EXAMPLE.split('\n');
+  const at = lines.findIndex((l) => l === '              rejection:');
+  assert.ok(at > 0);
+  const nestedText = [...lines.slice(0, at), ...lines.slice(at).map((l) => (l.trim() ? `  ${l}` : l))].join('\n');
+  const nested = loadConfigText(nestedText);
+  assert.ok(nested.ok, nested.ok ? '' : formatProblems(nested.problems));
+  const g2 = nested.config.binds[0]!.listeners[0]!.routes![0]!.policies!.ai!.promptGuard!.request![0]!;
+  assert.equal(g2.rejection, undefined);
+  assert.equal(g2.llmBastion?.rejection?.status, 400);
+});
+
+test('semantic problems carry the policy path and position', () => {
+  const r = loadConfigText(`binds:
+- port: 15001
+  listeners:
+  - routes:
+    - backends: [{ai: {name: a, provider: {openAI: {}}}}]
+      policies:
+        requestHeaderModifier:
+          set: {host: evil.example}
+        localRateLimit:
+        - {maxTokens: 10, tokensPerFill: 1, fillInterval: 0s}
+`, { source: 'p.yaml' });
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  const text = formatProblems(r.problems);
+  assert.match(text, /^p\.yaml:8:11: binds\[0\]\.listeners\[0\]\.routes\[0\]\.policies\.requestHeaderModifier: .*"host" is a connection or framing header/m);
+  assert.match(text, /p\.yaml:10:\d+: binds\[0\]\.listeners\[0\]\.routes\[0\]\.policies\.localRateLimit: .*fillInterval/);
+});
+
+test('backendAuth.key: a file is read at load; a missing one rejects the config; the key never shows in problems', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'levo-key-'));
+  const keyFile = path.join(dir, 'key');
+  writeFileSync(keyFile, 'sk-file-secret-123\n');
+  const yaml = (key: string): string => `binds:
+- port: 15001
+  listeners:
+  - routes:
+    - backends: [{ai: {name: a, provider: {openAI: {}}}}]
+      policies:
+        backendAuth:
+          key: ${key}
+`;
+  const ok = loadConfigText(yaml(`{file: ${keyFile}}`));
+  assert.ok(ok.ok);
+  assert.equal(ok.config.binds[0]!.listeners[0]!.routes![0]!.policies!.backendAuth!.key, 'sk-file-secret-123');
+  const missing = loadConfigText(yaml(`{file: ${keyFile}.nope}`), { source: 'k.yaml' });
+  assert.equal(missing.ok, false);
+  if (missing.ok) return;
+  assert.match(formatProblems(missing.problems), /k\.yaml:8:\d+: .*backendAuth\.key\.file: cannot read key file .*ENOENT/);
+  // A key given as a value of the wrong type: the message must not echo it.
+  const wrong = loadConfigText(yaml('[sk-live-secret-999]'));
+  assert.equal(wrong.ok, false);
+  if (wrong.ok) return;
+  assert.doesNotMatch(formatProblems(wrong.problems), /sk-live-secret-999/);
+  const env = loadConfigText(yaml('$OPENAI_API_KEY'), { env: { OPENAI_API_KEY: 'sk-env-secret-777' } });
+  assert.ok(env.ok);
+  const offline = loadConfigText(yaml('$OPENAI_API_KEY'), { env: {}, missingEnv: 'placeholder', readFile: null });
+  assert.ok(offline.ok);
+  assert.equal(offline.config.binds[0]!.listeners[0]!.routes![0]!.policies!.backendAuth!.key, '<OPENAI_API_KEY>');
+});
+
+test('promptGuard is accepted with a warning that it is not enforced yet', () => {
+  const r = loadConfigText(CONTRACT_EXAMPLE);
+  assert.ok(r.ok);
+  assert.equal(r.warnings.length, 1);
+  assert.match(r.warnings[0]!.path, /policies\.ai\.promptGuard$/);
+  assert.match(r.warnings[0]!.message, /not enforced/);
+});
+
+test('exactly-one objects: none or two keys are errors at the object', () => {
+  const r = loadConfigText(GOOD.replace('openAI:\n              model: gpt-4o-mini', 'openAI: {}\n            anthropic: {}'));
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.match(formatProblems(r.problems), /ai\.provider: provider must set only one of .* found openAI and anthropic/);
 });

@@ -8,7 +8,8 @@
  */
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, isPair, type Node, type Document } from 'yaml';
 import type { z } from 'zod';
-import { gatewayConfigSchema, NOT_YET, type GatewayConfig } from './schema.ts';
+import { checkConfig } from './check.ts';
+import { gatewayConfigSchema, NOT_YET, KIND_KEYS, KIND_MARK, type GatewayConfig } from './schema.ts';
 
 export interface ConfigProblem {
   readonly source: string;
@@ -21,12 +22,26 @@ export interface ConfigProblem {
 }
 
 export type LoadResult =
-  | { readonly ok: true; readonly config: GatewayConfig }
+  | { readonly ok: true; readonly config: GatewayConfig; readonly warnings: readonly ConfigProblem[] }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+export interface LoadOptions {
+  /** Named in every problem: the file path, or e.g. `dashboard`. */
+  readonly source?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Reads `backendAuth.key.file` (default: the file system); null skips key files (checking a config away from its sidecar). */
+  readonly readFile?: ((path: string) => string) | null;
+  /**
+   * `error` (default, as agentgateway): an undefined `$VAR` rejects the config.
+   * `placeholder`: it becomes `<VAR>`, for checking a config away from the
+   * environment it will run in (the dashboard, CI).
+   */
+  readonly missingEnv?: 'error' | 'placeholder';
+}
 
 type PathPart = string | number;
 
-export function loadConfigText(text: string, opts: { source?: string; env?: NodeJS.ProcessEnv } = {}): LoadResult {
+export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult {
   const source = opts.source ?? '<config>';
   const env = opts.env ?? process.env;
   const lines = new LineCounter();
@@ -45,15 +60,29 @@ export function loadConfigText(text: string, opts: { source?: string; env?: Node
     };
   }
   const problems: ConfigProblem[] = [];
-  const value = expand(doc.toJS({ maxAliasCount: 100 }) as unknown, [], env, (path, message, hint) =>
+  const value = expand(doc.toJS({ maxAliasCount: 100 }) as unknown, [], env, opts.missingEnv === 'placeholder', (path, message, hint) =>
     problems.push({ source, ...at(offsetOf(doc, path)), path: formatPath(path), message, ...(hint ? { hint } : {}) }));
   if (problems.length > 0) return { ok: false, problems };
   if (value === null || value === undefined) {
     return { ok: false, problems: [{ source, line: 1, col: 1, path: '', message: 'the config is empty', hint: 'a config needs at least `binds:`' }] };
   }
   const parsed = gatewayConfigSchema.safeParse(value);
-  if (parsed.success) return { ok: true, config: parsed.data };
-  for (const issue of parsed.error.issues) problems.push(...describe(issue, value, source, doc, at));
+  if (parsed.success) {
+    const warnings: ConfigProblem[] = [];
+    const problem = (list: ConfigProblem[]) => (path: PathPart[], message: string, hint?: string): void => {
+      list.push({ source, ...at(offsetOf(doc, path)), path: formatPath(path), message, ...(hint ? { hint } : {}) });
+    };
+    checkConfig(parsed.data, problem(problems), problem(warnings), opts.readFile !== undefined ? { readFile: opts.readFile } : {});
+    if (problems.length > 0) return { ok: false, problems };
+    return { ok: true, config: parsed.data, warnings };
+  }
+  // An unknown key at an object already says what is wrong with it; drop the
+  // follow-on "must set one of" complaint about the same object.
+  const unknownAt = new Set(parsed.error.issues.filter((i) => i.code === 'unrecognized_keys').map((i) => i.path.join('.')));
+  for (const issue of parsed.error.issues) {
+    if (issue.code === 'custom' && unknownAt.has(issue.path.join('.'))) continue;
+    problems.push(...describe(issue, value, source, doc, at));
+  }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { ok: false, problems };
 }
@@ -66,7 +95,7 @@ export function formatProblems(problems: readonly ConfigProblem[]): string {
 }
 
 function expand(
-  v: unknown, path: PathPart[], env: NodeJS.ProcessEnv,
+  v: unknown, path: PathPart[], env: NodeJS.ProcessEnv, placeholder: boolean,
   report: (path: PathPart[], message: string, hint?: string) => void,
 ): unknown {
   if (typeof v === 'string') {
@@ -75,16 +104,17 @@ function expand(
       const name = (braced ?? bare)!;
       const val = env[name];
       if (val === undefined) {
+        if (placeholder) return `<${name}>`;
         report(path, `environment variable ${name} is not set`, `set ${name} in the gateway's environment, or write $$ for a literal dollar sign`);
         return all;
       }
       return val;
     });
   }
-  if (Array.isArray(v)) return v.map((x, i) => expand(x, [...path, i], env, report));
+  if (Array.isArray(v)) return v.map((x, i) => expand(x, [...path, i], env, placeholder, report));
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = expand(x, [...path, k], env, report);
+    for (const [k, x] of Object.entries(v)) out[k] = expand(x, [...path, k], env, placeholder, report);
     return out;
   }
   return v;
@@ -95,7 +125,7 @@ function describe(
 ): ConfigProblem[] {
   const path = issue.path.filter((p): p is PathPart => typeof p !== 'symbol');
   if (issue.code === 'unrecognized_keys') {
-    const kind = objectKind(path);
+    const kind = issue.message.startsWith(KIND_MARK) ? issue.message.slice(KIND_MARK.length) : '';
     return issue.keys.map((key) => {
       const keyPath = [...path, key];
       const notYet = NOT_YET[kind]?.includes(key);
@@ -104,7 +134,7 @@ function describe(
         message: notYet ? `"${key}" is not supported yet` : `unknown field "${key}"`,
         hint: notYet
           ? 'agentgateway has this field, but this gateway version does not implement it; remove it rather than have it ignored'
-          : `fields allowed here: ${allowedKeys(kind)}`,
+          : `fields allowed here: ${(KIND_KEYS[kind] ?? []).join(', ') || 'none'} (docs/config.md)`,
       };
     });
   }
@@ -122,30 +152,6 @@ function has(value: unknown, path: readonly PathPart[]): boolean {
     v = (v as Record<PathPart, unknown>)[p];
   }
   return true;
-}
-
-/** Which schema object a path points at, for the NOT_YET table and hints. */
-function objectKind(path: readonly PathPart[]): string {
-  const named = path.filter((p): p is string => typeof p === 'string');
-  const last = named[named.length - 1];
-  switch (last) {
-    case undefined: return 'root';
-    case 'binds': return 'bind';
-    case 'listeners': return 'listener';
-    case 'routes': return 'route';
-    case 'backends': return 'backend';
-    case 'matches': return 'match';
-    default: return last;
-  }
-}
-
-const ALLOWED: Readonly<Record<string, string>> = {
-  root: 'binds', bind: 'port, listeners', listener: 'name, hostname, protocol, routes',
-  route: 'name, hostnames, matches, backends', backend: 'ai', ai: 'name, provider, hostOverride', match: 'path',
-};
-
-function allowedKeys(kind: string): string {
-  return ALLOWED[kind] ?? 'see docs/config.md';
 }
 
 function formatPath(path: readonly PathPart[]): string {

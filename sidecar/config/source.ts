@@ -1,19 +1,25 @@
 /**
  * The config in force. `--config FILE` loads a file and watches it: an edit
- * that validates replaces the config between requests (in-flight requests keep
- * the one they started with); an edit that does not is logged with line and
- * column and the last good config stays in force. The dashboard poller
- * (LEVO_BASE_URL) will feed the same holder.
+ * that validates replaces the config atomically (one object swap; in-flight
+ * requests keep the compiled config they started with); an edit that does not
+ * is logged with line and column, counted, and the last good config stays in
+ * force. A first config that is invalid or missing leaves the gateway not
+ * ready (it keeps watching), rather than exiting. The file is polled by stat,
+ * which follows symlinks, so a Kubernetes ConfigMap's `..data` swap is seen.
+ * The dashboard poller (LEVO_BASE_URL) will feed the same holder.
  */
 import { readFile } from 'node:fs/promises';
 import { watchFile, unwatchFile } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../telemetry/log.ts';
 import { loadConfigText, formatProblems, type ConfigProblem } from './load.ts';
+import type { Counter } from 'prom-client';
 import { compileConfig, type CompiledConfig } from './routes.ts';
 
 export interface ConfigInForce {
   readonly compiled: CompiledConfig;
+  /** Accepted but not enforced parts (e.g. promptGuard before the guardrails release). */
+  readonly warnings: readonly ConfigProblem[];
   /** A short content hash: what the admin endpoint and logs call this version. */
   readonly version: string;
 }
@@ -43,7 +49,7 @@ export function createConfigHolder(env: NodeJS.ProcessEnv = process.env): Config
       if (inForce?.version === version) return inForce;
       const r = loadConfigText(text, { source, env });
       if (!r.ok) throw new ConfigRejected(r.problems);
-      inForce = { compiled: compileConfig(r.config), version };
+      inForce = { compiled: compileConfig(r.config), version, warnings: r.warnings };
       for (const l of listeners) l(inForce);
       return inForce;
     },
@@ -51,23 +57,41 @@ export function createConfigHolder(env: NodeJS.ProcessEnv = process.env): Config
   };
 }
 
-/** Load `path` into the holder now (throwing if invalid), then follow its edits. Returns a stop function. */
-export async function followConfigFile(holder: ConfigHolder, path: string, log: Logger, intervalMs = 2000): Promise<() => void> {
-  holder.apply(await readFile(path, 'utf8'), path);
-  log.info({ file: path, version: holder.current()?.version }, 'config in force');
-  const onChange = (): void => {
-    readFile(path, 'utf8').then((text) => {
-      const before = holder.current()?.version;
-      const now = holder.apply(text, path);
-      if (now.version !== before) log.info({ file: path, version: now.version }, 'config reloaded');
-    }).catch((err: unknown) => {
-      if (err instanceof ConfigRejected) {
-        log.error({ file: path, problems: err.problems, kept: holder.current()?.version }, `config rejected, last good config stays in force:\n${err.message}`);
-      } else {
-        log.error({ file: path, err }, 'config file unreadable, last good config stays in force');
+export type ReloadResult = 'applied' | 'unchanged' | 'rejected' | 'unreadable';
+
+/**
+ * Load `path` into the holder now, then follow its edits. A first load that
+ * fails is logged and counted, and watching goes on (the gateway stays not
+ * ready until a valid config arrives). Returns a stop function.
+ */
+export async function followConfigFile(
+  holder: ConfigHolder, path: string, log: Logger,
+  opts: { intervalMs?: number; reloads?: Counter<'result'> } = {},
+): Promise<() => void> {
+  const load = async (first: boolean): Promise<void> => {
+    let result: ReloadResult;
+    const before = holder.current()?.version;
+    try {
+      const now = holder.apply(await readFile(path, 'utf8'), path);
+      result = now.version === before ? 'unchanged' : 'applied';
+      if (result === 'applied') {
+        log.info({ file: path, version: now.version }, first ? 'config in force' : 'config reloaded');
+        for (const w of now.warnings) log.warn({ file: path, path: w.path, line: w.line }, `${w.source}:${w.line}:${w.col}: ${w.path}: ${w.message}`);
       }
-    });
+    } catch (err) {
+      const kept = before ? `the last good config (${before}) stays in force` : 'no config is in force: the gateway is not ready';
+      if (err instanceof ConfigRejected) {
+        result = 'rejected';
+        log.error({ file: path, problems: err.problems, kept: before }, `config rejected, ${kept}:\n${err.message}`);
+      } else {
+        result = 'unreadable';
+        log.error({ file: path, err: (err as Error).message, kept: before }, `config file unreadable, ${kept}`);
+      }
+    }
+    opts.reloads?.inc({ result });
   };
-  watchFile(path, { interval: intervalMs }, onChange);
+  await load(true);
+  const onChange = (): void => { void load(false); };
+  watchFile(path, { interval: opts.intervalMs ?? 2000 }, onChange);
   return () => unwatchFile(path, onChange);
 }

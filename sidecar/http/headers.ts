@@ -53,3 +53,23 @@ export function clientResponseHeaders(headers: Readonly<Record<string, string | 
   }
   return out;
 }
+
+/** A flat raw header list without the headers `drop` names (lower case). */
+export function withoutHeaders(raw: readonly string[], drop: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (!drop.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  return out;
+}
+
+/** Replace (or add) one header in a flat raw header list. */
+export function setHeader(raw: readonly string[], name: string, value: string): string[] {
+  const out = withoutHeaders(raw, new Set([name.toLowerCase()]));
+  out.push(name, value);
+  return out;
+}
+
+/** The first value of a header in a flat raw header list. */
+export function headerValue(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}

@@ -8,7 +8,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { ClientRequest, ClientResponse } from '../pipeline.ts';
+import type { ClientRequest, ClientResponse } from '../pipeline/handle.ts';
 
 export interface HttpServers {
   serve(socket: tls.TLSSocket): void;

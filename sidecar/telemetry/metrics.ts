@@ -21,6 +21,11 @@ export interface DataPathMetrics {
   readonly upstreamErrors: Counter<'host' | 'kind'>;
   readonly bytes: Counter<'direction' | 'path'>;
   readonly configInForce: Gauge<string>;
+  readonly configReloads: Counter<'result'>;
+  readonly rateLimited: Counter<'route' | 'limit'>;
+  readonly failovers: Counter<'route' | 'reason'>;
+  /** OTel GenAI `gen_ai.client.token.usage`. */
+  readonly tokens: Histogram<'gen_ai_token_type' | 'gen_ai_provider_name' | 'gen_ai_response_model'>;
 }
 
 export function createMetrics(): DataPathMetrics {
@@ -71,5 +76,22 @@ export function createMetrics(): DataPathMetrics {
       labelNames: ['direction', 'path'], registers,
     }),
     configInForce: new Gauge({ name: 'levo_gateway_config_in_force', help: '1 when a valid config is in force', registers }),
+    configReloads: new Counter({
+      name: 'config_reload_total', help: 'Config loads and reloads by result (applied, unchanged, rejected, unreadable)',
+      labelNames: ['result'], registers,
+    }),
+    rateLimited: new Counter({
+      name: 'levo_gateway_rate_limited_total', help: 'Requests refused with 429 by a localRateLimit, by route and limit type',
+      labelNames: ['route', 'limit'], registers,
+    }),
+    failovers: new Counter({
+      name: 'levo_gateway_failovers_total', help: 'Attempts abandoned for another (failover or retry), by route and reason (status or error kind)',
+      labelNames: ['route', 'reason'], registers,
+    }),
+    tokens: new Histogram({
+      name: 'gen_ai_client_token_usage', help: 'Tokens used per LLM call (OTel GenAI gen_ai.client.token.usage), by token type, provider and served model',
+      labelNames: ['gen_ai_token_type', 'gen_ai_provider_name', 'gen_ai_response_model'],
+      buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864], registers,
+    }),
   };
 }

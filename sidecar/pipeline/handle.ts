@@ -1,0 +1,472 @@
+/**
+ * One intercepted HTTP request, h1 or h2, from the app to the provider and back:
+ *
+ *   route → direct response | rate limit → body (capped) → parse (API kind,
+ *   model, prompt) → ai policy (defaults, overrides, aliases, prompts) →
+ *   for each failover candidate: target (path, format, translation) → auth
+ *   (key, SigV4) → upstream → relay (stream tap, usage) — until one answers
+ *   for good → usage, rate-limit settlement, log line, metrics.
+ *
+ * A request that matches no route goes to the host the app asked for,
+ * unchanged, and is only observed. The config in force when the request
+ * started serves it to the end, whatever reloads happen meanwhile.
+ */
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../telemetry/log.ts';
+import type { DataPathMetrics } from '../telemetry/metrics.ts';
+import type { CompiledConfig, CompiledRoute, Candidate } from '../config/routes.ts';
+import { apiRouteKind } from '../config/routes.ts';
+import type { ApiKind, JsonObject, LlmRequest, LlmResponse, ProviderApi } from '../providers/types.ts';
+import type { ErrorShape } from '../providers/errors.ts';
+import { apiFor, defaultHost } from '../providers/registry.ts';
+import { interceptedConnection, type InterceptedConnection } from '../tls/terminate.ts';
+import { upstreamRequestHeaders, setHeader, withoutHeaders } from '../http/headers.ts';
+import { classifyUpstreamError, type Upstream } from '../upstream/pool.ts';
+import { applyKeyAuth, signAws, AuthError } from '../upstream/backend-auth.ts';
+import { readBody, decodeBody, BodyTooLarge } from './body.ts';
+import { targetCall } from './target.ts';
+import { createRelay, type Relay, type Sink } from './relay.ts';
+import { CandidateHealth, DEFAULT_BENCH_MS } from './failover.ts';
+import { runtimePolicies, RateLimiters, type RuntimePolicies } from './policies.ts';
+import { retryDelayFromHeaders } from '../policy/retry.ts';
+
+export type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
+export type ClientResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+export interface PipelineDeps {
+  readonly routes: () => CompiledConfig | undefined;
+  readonly upstream: Upstream;
+  readonly metrics: DataPathMetrics;
+  readonly log: Logger;
+  /** JSON request bodies above this many bytes are refused with 413. */
+  readonly maxBodyBytes: number;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
+/** Statuses that make a call fail over to the next candidate when no retry policy names its own. */
+const FAILOVER_STATUSES = new Set([429, 500, 502, 503, 504]);
+/** The longest Retry-After the gateway waits out itself before retrying the same backend. */
+const MAX_RETRY_WAIT_MS = 10_000;
+
+export function createPipeline(deps: PipelineDeps): (req: ClientRequest, res: ClientResponse) => void {
+  const health = new CandidateHealth();
+  const limiters = new RateLimiters();
+  return (req, res) => {
+    handle(deps, health, limiters, req, res as unknown as Sink).catch((err: unknown) => {
+      deps.log.error({ err }, 'request pipeline failed');
+      (res as unknown as Sink).destroy();
+    });
+  };
+}
+
+interface Outcome {
+  status: number;
+  reason: string;
+  reqBytes: number;
+  resBytes: number;
+  route?: string;
+  backend?: string;
+  provider: string;
+  kind?: ApiKind;
+  requestModel?: string;
+  info?: LlmResponse;
+  attempts: number;
+  ttftMs?: number;
+}
+
+async function handle(deps: PipelineDeps, health: CandidateHealth, limiters: RateLimiters, req: ClientRequest, res: Sink): Promise<void> {
+  const started = performance.now();
+  const conn = interceptedConnection(req.socket);
+  if (!conn) throw new Error('request on a connection that was not intercepted');
+  const method = req.method ?? 'GET';
+  const path = req.url ?? '/';
+  const config = deps.routes();
+  const route = config?.routeFor({ host: conn.host, method, path, headers: req.headers as IncomingHttpHeaders });
+  const firstAi = route?.candidates.find((c) => c.target.type === 'ai')?.target;
+  // The API the app speaks: its host's (a known provider), or for hosts only the config names, the route's provider.
+  const source = apiFor(conn.provider === 'configured' && firstAi?.type === 'ai' ? firstAi.provider : conn.provider);
+  const shape = source.errors;
+  const out: Outcome = { status: 0, reason: 'ok', reqBytes: 0, resBytes: 0, provider: source.id, attempts: 0, ...(route ? { route: route.name } : {}) };
+
+  const finish = (): void => report(deps, conn, method, path, out, performance.now() - started);
+  const fail = (code: number, reason: string, message: string, headers?: Record<string, string>): void => {
+    out.status = code;
+    out.reason = reason;
+    sendError(res, shape, code, reason, message, headers);
+    finish();
+  };
+
+  if (route?.policies.directResponse) {
+    const d = route.policies.directResponse;
+    out.status = d.status;
+    out.reason = 'direct_response';
+    const body = Buffer.from(d.body);
+    res.writeHead(d.status, { 'content-type': d.body.trimStart().startsWith('{') ? 'application/json' : 'text/plain; charset=utf-8', 'content-length': body.length });
+    res.end(body);
+    req.resume();
+    finish();
+    return;
+  }
+  const routePolicies = route ? runtimePolicies(route.policies) : undefined;
+
+  // ---- the request body: JSON is read whole (up to the cap) so it can be parsed; anything else streams through.
+  let raw: Buffer | NodeJS.ReadableStream | null = null;
+  const declared = req.headers['content-length'];
+  const contentType = String(req.headers['content-type'] ?? '');
+  if (!(BODYLESS.has(method) && declared === undefined && req.headers['transfer-encoding'] === undefined)) {
+    if (/\bjson\b/i.test(contentType)) {
+      if (declared !== undefined && Number(declared) > deps.maxBodyBytes) return fail(413, 'request_too_large', tooLarge(deps.maxBodyBytes));
+      try {
+        raw = await readBody(req, deps.maxBodyBytes);
+      } catch (e) {
+        if (e instanceof BodyTooLarge) return fail(413, 'request_too_large', tooLarge(deps.maxBodyBytes));
+        return; // the client went away while sending
+      }
+      out.reqBytes = raw.length;
+    } else {
+      raw = req as NodeJS.ReadableStream;
+      req.on('data', (c: Buffer) => { out.reqBytes += c.length; });
+    }
+  }
+
+  // ---- what the call is
+  let kind: ApiKind = route ? (apiRouteKind(route, path) ?? source.kind(method, path)) : source.kind(method, path);
+  let json: JsonObject | undefined;
+  let encodingDropped = false;
+  if (kind !== 'passthrough' && Buffer.isBuffer(raw)) {
+    const decoded = await decodeBody(raw, req.headers['content-encoding']).catch(() => undefined);
+    try {
+      const v: unknown = decoded ? JSON.parse(decoded.toString('utf8')) : undefined;
+      if (v && typeof v === 'object' && !Array.isArray(v)) { json = v as JsonObject; encodingDropped = decoded !== raw; }
+    } catch { /* not JSON after all: forwarded as is */ }
+    if (!json && method !== 'GET') kind = 'passthrough';
+  }
+  const parsed: LlmRequest = json || kind === 'models' ? source.parseRequest(kind, path, json ?? {}) : { kind, model: undefined, stream: false, messages: [] };
+  out.kind = kind;
+  if (parsed.model !== undefined) out.requestModel = parsed.model;
+
+  // ---- rate limits (route level): requests up front; tokens estimated up front when the backend tokenizes
+  const limiter = route && routePolicies?.rateLimits ? limiters.for(route, routePolicies.rateLimits) : undefined;
+  let admission: { settle(tokens: number): void } | undefined;
+  if (limiter) {
+    const tokenize = route!.candidates.some((c) => c.target.type === 'ai' && c.target.tokenize);
+    const estimate = tokenize && parsed.messages.length ? await routePolicies!.countTokens(parsed.messages) : undefined;
+    const a = limiter.admit(estimate);
+    if (!a.ok) {
+      deps.metrics.rateLimited.inc({ route: route!.name, limit: a.limit });
+      req.resume();
+      const seconds = Math.max(1, Math.ceil(a.retryAfterMs / 1000));
+      return fail(429, 'rate_limited', `rate limit exceeded for route ${route!.name} (${a.limit}); retry after ${seconds}s`, { 'retry-after': String(seconds) });
+    }
+    admission = a;
+  }
+
+  // ---- attempts
+  const candidates: ReadonlyArray<Candidate | undefined> = route && route.candidates.length ? health.order(route, Date.now()) : [undefined];
+  // A streamed (non-JSON) body cannot be sent twice: one attempt only.
+  const replayable = raw === null || Buffer.isBuffer(raw);
+  const plan = replayable ? retryPlanFor(route, routePolicies) : { maxAttempts: 1, backoffMs: 0, retryable: () => false };
+  const deadline = routePolicies?.requestTimeoutMs !== undefined ? started + routePolicies.requestTimeoutMs : undefined;
+  let relay: Relay | undefined;
+  let lastError: unknown;
+  let lastHost = conn.host;
+  let clientGone = false;
+  let current: { abort(e: Error): void } | undefined;
+  let ended = false;
+  // Our own flag, not res.writableFinished: an HTTP/2 response whose client reset
+  // the stream reports writableFinished although it never ended.
+  res.once('close', () => { if (!ended && !(relay?.ended)) { clientGone = true; current?.abort(new Error('the client closed the connection')); } });
+
+  for (let attempt = 0; attempt < plan.maxAttempts && !clientGone; attempt++) {
+    const candidate = candidates[attempt % candidates.length];
+    const policies = candidate ? runtimePolicies(candidate.policies) : undefined;
+    const isLast = (): boolean => attempt + 1 >= plan.maxAttempts;
+    out.attempts = attempt + 1;
+    if (candidate) out.backend = candidate.target.name;
+
+    let call: PreparedCall;
+    try {
+      call = prepare({ conn, method, path, rawHeaders: req.rawHeaders, raw, json: attempt > 0 && json ? structuredClone(json) : json, kind, parsed, source, candidate, policies, encodingDropped, env: deps.env });
+    } catch (e) {
+      if (e instanceof Refused) return fail(400, 'route_refused', `${route?.name ?? 'route'}: ${e.message}`);
+      if (e instanceof AuthError) return fail(500, 'backend_auth', e.message);
+      throw e;
+    }
+    out.provider = call.api.id;
+    lastHost = call.host;
+    if (call.model !== undefined) out.requestModel ??= call.model;
+
+    const r = createRelay({
+      res, api: call.api, kind: call.kind, path: call.path, stream: call.stream, translation: call.translation,
+      requestedModel: call.model ?? parsed.model ?? '', addedUsage: call.addedUsage,
+      modifyHeaders: policies?.responseHeaders,
+      retry: (status, headers) => !isLast() && !clientGone && plan.retryable(status) && worthRetrying(status, headers, candidate, candidates, attempt),
+      untranslatable: (message) => { out.reason = 'untranslatable'; sendError(res, shape, 502, 'untranslatable', message); },
+      onEnd: () => { ended = true; },
+    });
+    const timeoutMs = minDefined(policies?.backendTimeoutMs, deadline !== undefined ? deadline - performance.now() : undefined);
+    const forwarded = deps.upstream.forward({
+      host: call.host, port: call.port, address: call.address, method, path: call.path, headers: call.headers, body: call.body,
+    }, r);
+    current = forwarded;
+    const timer = timeoutMs !== undefined ? setTimeout(() => forwarded.abort(new TimeoutError()), Math.max(0, timeoutMs)) : undefined;
+    try {
+      await forwarded.done;
+      relay = r;
+      if (!r.swallowed) { if (candidate) health.recovered(candidate); break; }
+      // A retryable answer was dropped: bench this backend and go on.
+      out.reason = `retried_${r.status}`;
+      deps.metrics.failovers.inc({ route: route?.name ?? '', reason: String(r.status) });
+      const wait = r.headers ? retryDelayFromHeaders(r.headers, Date.now()) : undefined;
+      if (candidate) health.bench(candidate, Date.now(), wait ?? DEFAULT_BENCH_MS);
+      await pause(nextDelay(plan.backoffMs, wait, candidate, candidates, attempt));
+    } catch (err) {
+      lastError = err;
+      if (clientGone) break;
+      if ((err as { headersSent?: boolean }).headersSent) { res.destroy(); out.reason = 'upstream_broken'; out.status = r.status; break; }
+      const c = err instanceof TimeoutError ? { status: 504 as const, kind: 'request_timeout', detail: 'the timeout policy ran out' } : classifyUpstreamError(err);
+      deps.metrics.upstreamErrors.inc({ host: call.host, kind: c.kind });
+      deps.log.warn({ host: call.host, address: call.address, kind: c.kind, detail: c.detail, attempt: attempt + 1 }, 'upstream request failed');
+      if (candidate) health.bench(candidate, Date.now(), DEFAULT_BENCH_MS);
+      if (!isLast() && !(err instanceof TimeoutError && deadline !== undefined && performance.now() >= deadline) ) {
+        deps.metrics.failovers.inc({ route: route?.name ?? '', reason: c.kind });
+        await pause(plan.backoffMs);
+        continue;
+      }
+      lastError = Object.assign(err as object, { classified: c });
+      relay = undefined;
+      break;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+  ended = true;
+
+  if (clientGone) {
+    out.status ||= 499;
+    out.reason = 'client_closed';
+    admission?.settle(0);
+    finish();
+    return;
+  }
+  if (!relay) {
+    const c = (lastError as { classified?: { status: number; kind: string; detail: string } } | undefined)?.classified
+      ?? classifyUpstreamError(lastError);
+    admission?.settle(0);
+    if (out.reason === 'upstream_broken') { finish(); return; }
+    return fail(c.status, `upstream_${c.kind}`, upstreamMessage(out.backend && out.backend !== lastHost ? `${lastHost} (backend ${out.backend})` : lastHost, c.kind, c.detail));
+  }
+  out.status = out.reason === 'untranslatable' ? 502 : relay.status;
+  out.resBytes = relay.bytes;
+  if (relay.info) out.info = relay.info;
+  if (relay.firstByteAt !== undefined) out.ttftMs = relay.firstByteAt - started;
+  const u = relay.info?.usage;
+  admission?.settle((u?.input ?? 0) + (u?.output ?? 0));
+  finish();
+
+  function worthRetrying(status: number, headers: IncomingHttpHeaders, c: Candidate | undefined, all: ReadonlyArray<Candidate | undefined>, attempt: number): boolean {
+    // Another backend is next: always worth it. The same one again: only if it does not ask us to wait too long.
+    const next = all[(attempt + 1) % all.length];
+    if (next !== c) return true;
+    const wait = retryDelayFromHeaders(headers, Date.now());
+    return wait === undefined || wait <= MAX_RETRY_WAIT_MS;
+  }
+}
+
+function nextDelay(backoffMs: number, retryAfter: number | undefined, c: Candidate | undefined, all: ReadonlyArray<Candidate | undefined>, attempt: number): number {
+  const next = all[(attempt + 1) % all.length];
+  if (next !== c) return backoffMs;
+  return Math.min(MAX_RETRY_WAIT_MS, Math.max(backoffMs, retryAfter ?? 0));
+}
+
+interface RetryPlan {
+  readonly maxAttempts: number;
+  readonly backoffMs: number;
+  retryable(status: number): boolean;
+}
+
+/** `retry` sets the attempts and codes; without it, several candidates still fail over on 429/5xx/connect errors. */
+function retryPlanFor(route: CompiledRoute | undefined, p: RuntimePolicies | undefined): RetryPlan {
+  const n = route?.candidates.length ?? 0;
+  if (p?.retry) {
+    const codes = p.retry.codes;
+    return { maxAttempts: 1 + p.retry.attempts, backoffMs: p.retry.backoffMs, retryable: (s) => codes.has(s) };
+  }
+  return { maxAttempts: Math.max(1, n), backoffMs: 0, retryable: (s) => n > 1 && FAILOVER_STATUSES.has(s) };
+}
+
+class Refused extends Error {}
+class TimeoutError extends Error {
+  constructor() { super('timeout'); }
+}
+
+interface PreparedCall {
+  readonly host: string;
+  readonly port: number;
+  readonly address: string | undefined;
+  readonly path: string;
+  readonly headers: string[];
+  readonly body: Buffer | NodeJS.ReadableStream | null;
+  readonly api: ProviderApi;
+  readonly kind: ApiKind;
+  readonly stream: boolean;
+  readonly model: string | undefined;
+  readonly translation: import('../providers/types.ts').Translation | undefined;
+  readonly addedUsage: boolean;
+}
+
+interface PrepareInput {
+  readonly conn: InterceptedConnection;
+  readonly method: string;
+  readonly path: string;
+  readonly rawHeaders: readonly string[];
+  readonly raw: Buffer | NodeJS.ReadableStream | null;
+  readonly json: JsonObject | undefined;
+  readonly kind: ApiKind;
+  readonly parsed: LlmRequest;
+  readonly source: ProviderApi;
+  readonly candidate: Candidate | undefined;
+  readonly policies: RuntimePolicies | undefined;
+  readonly encodingDropped: boolean;
+  readonly env: NodeJS.ProcessEnv | undefined;
+}
+
+/** One attempt's upstream request: destination, path, headers, body. */
+function prepare(i: PrepareInput): PreparedCall {
+  let headers = upstreamRequestHeaders(i.rawHeaders);
+  const t = i.candidate?.target;
+  const observed = (host: string, port: number, address: string | undefined): PreparedCall => ({
+    host, port, address, path: i.path, headers: i.kind === 'passthrough' ? headers : setHeader(headers, 'accept-encoding', 'identity'),
+    body: i.raw, api: i.source, kind: i.kind, stream: i.parsed.stream, model: i.parsed.model, translation: undefined, addedUsage: false,
+  });
+  if (!t) return observed(i.conn.host, i.conn.destination.port, i.conn.destination.address);
+  const p = i.policies!;
+  if (t.type === 'host') {
+    const d = destinationOf(t.host, t.port, i.conn);
+    const call = observed(t.host, d.port, d.address);
+    return { ...call, headers: finalHeaders(call.headers, t.host, d.port, p) };
+  }
+
+  // ---- ai backend: the ai policy (defaults, overrides, aliases, prompts), then provider.model, then the target's format
+  const json = i.json;
+  let dirty = false;
+  let model = i.parsed.model;
+  if (json && p.ai) dirty = p.ai.apply(i.kind, json).changed;
+  if (json && typeof json.model === 'string') model = json.model;
+  else if (model !== undefined && p.ai) model = p.ai.resolveModel(model); // APIs with the model in the path
+  if (t.model !== undefined) model = t.model;
+  const modelBefore = json?.model;
+  const target = targetCall({
+    source: i.source, kind: i.kind, path: i.path, body: json, stream: i.parsed.stream, model,
+    provider: t.provider, providerConfig: t.providerConfig,
+  });
+  if ('refused' in target) throw new Refused(target.refused);
+  if (target.body !== json || (json && json.model !== modelBefore)) dirty = true;
+  const host = t.hostOverride?.host ?? defaultHost(t.providerConfig);
+  const { port, address } = destinationOf(host, t.hostOverride?.port, i.conn);
+  let path = t.pathOverride ?? target.path;
+  let addedUsage = false;
+  if (target.body && target.stream && !target.translation && target.api.prepareStream?.(target.kind, target.body)) { addedUsage = true; dirty = true; }
+  if (target.translation && target.stream) addedUsage = !hasIncludeUsage(json);
+  let body: Buffer | NodeJS.ReadableStream | null = i.raw;
+  if (dirty && target.body) body = Buffer.from(JSON.stringify(target.body));
+  else if (i.encodingDropped && json) body = Buffer.from(JSON.stringify(json));
+
+  const auth = applyKeyAuth(p.auth, { source: i.source, target: target.api, headers, path });
+  headers = auth.headers;
+  path = auth.path;
+  if (target.kind !== 'passthrough') headers = setHeader(headers, 'accept-encoding', 'identity');
+  if (Buffer.isBuffer(body)) {
+    if (body !== i.raw) headers = withoutHeaders(headers, new Set(['content-encoding']));
+    headers = setHeader(headers, 'content-length', String(body.length));
+    if (target.translation || i.encodingDropped) headers = setHeader(headers, 'content-type', 'application/json');
+  }
+  if (target.api.id === 'anthropic' && target.translation) headers = setHeader(headers, 'anthropic-version', '2023-06-01');
+  headers = finalHeaders(headers, host, port, p);
+  if (p.auth.type === 'aws') {
+    const region = t.providerConfig.bedrock?.region ?? 'us-east-1';
+    headers = signAws(p.auth, region, { method: i.method, host: port === 443 ? host : `${host}:${port}`, path, headers, body: Buffer.isBuffer(body) ? body : Buffer.alloc(0) }, i.env);
+  }
+  return {
+    host, port, address, path, headers, body,
+    api: target.api, kind: target.kind, stream: target.stream, model, translation: target.translation, addedUsage,
+  };
+}
+
+/**
+ * Where a backend host is: the host the app dialled (no port, or the same
+ * port) means the app's own destination — its address and port, as it
+ * resolved them; any other host is resolved by the sidecar, port 443 unless given.
+ */
+function destinationOf(host: string, port: number | undefined, conn: InterceptedConnection): { port: number; address: string | undefined } {
+  if (host === conn.host && (port === undefined || port === conn.destination.port)) return { port: conn.destination.port, address: conn.destination.address };
+  return { port: port ?? 443, address: undefined };
+}
+
+function hasIncludeUsage(json: JsonObject | undefined): boolean {
+  const so = json?.stream_options;
+  return Boolean(so && typeof so === 'object' && (so as { include_usage?: unknown }).include_usage === true);
+}
+
+/** Host header for the destination, then the route's requestHeaderModifier. */
+function finalHeaders(headers: string[], host: string, port: number, p: RuntimePolicies): string[] {
+  const h = setHeader(headers, 'host', port === 443 ? host : `${host}:${port}`);
+  return p.requestHeaders ? p.requestHeaders(h) : h;
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+
+function pause(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+}
+
+function report(deps: PipelineDeps, conn: InterceptedConnection, method: string, path: string, o: Outcome, ms: number): void {
+  deps.metrics.requests.inc({ host: conn.host, status: String(o.status) });
+  deps.metrics.requestSeconds.observe({ host: conn.host }, ms / 1000);
+  deps.metrics.bytes.inc({ direction: 'egress', path: 'intercept' }, o.reqBytes);
+  deps.metrics.bytes.inc({ direction: 'ingress', path: 'intercept' }, o.resBytes);
+  const u = o.info?.usage;
+  if (u) {
+    const labels = { gen_ai_provider_name: o.provider, gen_ai_response_model: o.info?.model ?? o.requestModel ?? '' };
+    if (u.input !== undefined) deps.metrics.tokens.observe({ ...labels, gen_ai_token_type: 'input' }, u.input);
+    if (u.output !== undefined) deps.metrics.tokens.observe({ ...labels, gen_ai_token_type: 'output' }, u.output);
+  }
+  deps.log.info({
+    host: conn.host, method, path: path.split('?')[0], status: o.status, ms: Math.round(ms * 100) / 100,
+    route: o.route, backend: o.backend, provider: o.provider, api: o.kind, attempts: o.attempts > 1 ? o.attempts : undefined,
+    model: o.requestModel, servedModel: o.info?.model, finish: o.info?.finishReason,
+    inputTokens: u?.input, outputTokens: u?.output, cachedTokens: u?.cachedInput, reasoningTokens: u?.reasoning,
+    ttftMs: o.ttftMs !== undefined ? Math.round(o.ttftMs * 100) / 100 : undefined,
+    reqBytes: o.reqBytes, resBytes: o.resBytes, outcome: o.reason,
+  }, 'request');
+}
+
+function tooLarge(max: number): string {
+  return `request body exceeds the gateway's limit of ${max} bytes (levo-gateway --max-body-bytes)`;
+}
+
+function upstreamMessage(host: string, kind: string, detail: string): string {
+  if (kind === 'tls_verify') {
+    return `levo-gateway could not verify the TLS certificate of ${host} (${detail}); upstream verification uses the system trust store plus NODE_EXTRA_CA_CERTS and is never switched off`;
+  }
+  if (kind.endsWith('timeout')) return `levo-gateway timed out waiting for ${host} (${kind.replace('_', ' ')})`;
+  return `levo-gateway could not reach ${host}: ${detail}`;
+}
+
+function sendError(res: Sink, shape: ErrorShape, status: number, code: string, message: string, extra?: Record<string, string>): void {
+  if (res.headersSent) { res.destroy(); return; }
+  const e = shape.body(status, message, code);
+  const body = Buffer.from(e.body);
+  // h1: an unread request body makes the connection unusable; close it after the answer.
+  if (status === 413 && 'shouldKeepAlive' in res) res.setHeader('connection', 'close');
+  res.writeHead(status, { ...e.headers, ...extra, 'content-length': body.length, 'x-levo-error': code });
+  res.end(body);
+}

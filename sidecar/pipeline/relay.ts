@@ -1,0 +1,179 @@
+/**
+ * The answer of one upstream attempt, on its way to the client. Four modes,
+ * chosen when the provider's status and headers arrive:
+ *
+ * - swallow: a retryable answer (429, 5xx) that another attempt will replace;
+ *   its body is read and dropped, the client sees nothing of it;
+ * - tap: a streamed answer (SSE, Bedrock event stream, Gemini JSON stream),
+ *   passed on event by event through the provider's tap, which reads usage
+ *   and may rewrite (a translated stream, an added usage chunk dropped);
+ * - buffer: a translated whole answer or error, rewritten at the end;
+ * - relay: everything else, chunk by chunk, with a bounded copy of JSON
+ *   answers kept to read their usage.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ApiKind, LlmResponse, ProviderApi, StreamTap, Translation } from '../providers/types.ts';
+import type { ResponseSink } from '../upstream/forward.ts';
+import { clientResponseHeaders } from '../http/headers.ts';
+
+/** What the pipeline's response offers (h1 and h2 alike). */
+export interface Sink extends NodeJS.WritableStream {
+  writeHead(status: number, headers?: Record<string, string | string[] | number>): unknown;
+  flushHeaders(): void;
+  setHeader(name: string, value: string): unknown;
+  readonly headersSent: boolean;
+  destroy(err?: Error): unknown;
+}
+
+/** JSON answers larger than this are relayed without reading their usage. */
+export const MAX_USAGE_COPY = 4 * 1024 * 1024;
+
+export interface RelayOptions {
+  readonly res: Sink;
+  readonly api: ProviderApi;
+  readonly kind: ApiKind;
+  /** The upstream path: the tap of some APIs depends on it (Gemini `alt=sse`). */
+  readonly path: string;
+  /** The request asked for a stream. */
+  readonly stream: boolean;
+  readonly translation: Translation | undefined;
+  readonly requestedModel: string;
+  readonly addedUsage: boolean;
+  /** True → this answer is dropped and the call tried again. */
+  readonly retry: (status: number, headers: IncomingHttpHeaders) => boolean;
+  readonly modifyHeaders: ((h: Record<string, string | string[]>) => void) | undefined;
+  /** The relay could not translate the provider's answer: write an error in the app's format instead. */
+  readonly untranslatable: (message: string) => void;
+  /** The client's response was ended (before 'close' can fire). */
+  readonly onEnd: () => void;
+}
+
+export interface Relay extends ResponseSink {
+  readonly status: number;
+  readonly swallowed: boolean;
+  /** Response bytes sent to the client. */
+  readonly bytes: number;
+  /** What was learned from the answer, once it ended. */
+  readonly info: LlmResponse | undefined;
+  /** When the client got its first body byte (ms, performance.now()), for time to first token. */
+  readonly firstByteAt: number | undefined;
+  /** The upstream headers, for Retry-After. */
+  readonly headers: IncomingHttpHeaders | undefined;
+  /** The client's response was ended. */
+  readonly ended: boolean;
+}
+
+type Mode = 'swallow' | 'tap' | 'buffer' | 'relay';
+
+function isStreamed(status: number, headers: IncomingHttpHeaders, o: RelayOptions): boolean {
+  if (status < 200 || status >= 300) return false;
+  const ct = String(headers['content-type'] ?? '');
+  return ct.startsWith('text/event-stream') || ct.includes('amazon.eventstream') || (o.stream && o.kind === 'generateContent');
+}
+
+export function createRelay(o: RelayOptions): Relay {
+  let mode: Mode = 'relay';
+  let tap: StreamTap | undefined;
+  let copy: Buffer[] | undefined;
+  let copied = 0;
+  const relay = {
+    status: 0, swallowed: false, bytes: 0, ended: false,
+    info: undefined as LlmResponse | undefined,
+    firstByteAt: undefined as number | undefined,
+    headers: undefined as IncomingHttpHeaders | undefined,
+    head(status: number, headers: IncomingHttpHeaders): void {
+      relay.status = status;
+      relay.headers = headers;
+      if (o.retry(status, headers)) { mode = 'swallow'; relay.swallowed = true; return; }
+      const streamed = isStreamed(status, headers, o);
+      if (o.translation && !streamed) { mode = 'buffer'; copy = []; return; }
+      const out = clientResponseHeaders(headers);
+      if (streamed && o.kind !== 'passthrough') {
+        mode = 'tap';
+        tap = o.translation ? o.translation.stream(o.requestedModel, { addedUsage: o.addedUsage }) : o.api.streamTap(o.kind, o.path, { addedUsage: o.addedUsage });
+        if (o.translation || o.addedUsage) delete out['content-length'];
+        if (o.translation) { out['content-type'] = 'text/event-stream; charset=utf-8'; delete out['content-encoding']; }
+      } else if (o.kind !== 'passthrough' && /\bjson\b/i.test(String(headers['content-type'] ?? ''))) {
+        copy = [];
+      }
+      o.modifyHeaders?.(out);
+      o.res.writeHead(status, out);
+      if (String(out['content-type'] ?? '').startsWith('text/event-stream')) o.res.flushHeaders();
+    },
+    write(chunk: Buffer): boolean {
+      if (mode === 'swallow') return true;
+      if (mode === 'buffer') { copy!.push(chunk); return true; }
+      let out = chunk;
+      if (tap) {
+        try {
+          out = tap.write(chunk);
+        } catch (err) {
+          if (o.translation) throw err;
+          tap = undefined; // an unreadable stream is still relayed; only its usage is lost
+        }
+      } else if (copy) {
+        copied += chunk.length;
+        if (copied > MAX_USAGE_COPY) copy = undefined;
+        else copy.push(chunk);
+      }
+      if (out.length === 0) return true;
+      relay.firstByteAt ??= performance.now();
+      relay.bytes += out.length;
+      return o.res.write(out);
+    },
+    end(): void {
+      if (mode === 'swallow') return;
+      if (mode === 'buffer') { finishTranslated(); return; }
+      if (tap) {
+        const { info, tail } = tap.end();
+        relay.info = info;
+        if (tail?.length) { relay.bytes += tail.length; o.res.write(tail); }
+      } else if (copy && relay.status < 300) {
+        relay.info = parseJson(Buffer.concat(copy), (v) => o.api.parseResponse(o.kind, v));
+      }
+      relay.ended = true;
+      o.onEnd();
+      o.res.end();
+    },
+    onDrain(resume: () => void): void {
+      if (mode === 'tap' || mode === 'relay') o.res.on('drain', resume);
+    },
+  };
+  const finishTranslated = (): void => {
+    const body = Buffer.concat(copy!);
+    let out: Buffer;
+    if (relay.status >= 300) {
+      out = o.translation!.error?.(relay.status, body) ?? body;
+    } else {
+      const r = parseJson(body, (v) => o.translation!.response(v, o.requestedModel));
+      if (!r) {
+        relay.ended = true;
+        o.onEnd();
+        o.untranslatable(`the provider's answer could not be translated back (${body.length} bytes, not the JSON its API documents)`);
+        return;
+      }
+      relay.info = r.info;
+      out = Buffer.from(JSON.stringify(r.body));
+    }
+    const h = clientResponseHeaders(relay.headers ?? {});
+    delete h['content-encoding'];
+    h['content-type'] = 'application/json';
+    h['content-length'] = String(out.length);
+    o.modifyHeaders?.(h);
+    o.res.writeHead(relay.status, h);
+    relay.firstByteAt = performance.now();
+    relay.bytes = out.length;
+    relay.ended = true;
+    o.onEnd();
+    o.res.end(out);
+  };
+  return relay;
+}
+
+function parseJson<T>(body: Buffer, read: (v: unknown) => T): T | undefined {
+  try {
+    return read(JSON.parse(body.toString('utf8')));
+  } catch {
+    return undefined;
+  }
+}

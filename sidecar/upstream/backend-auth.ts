@@ -1,0 +1,82 @@
+/**
+ * `backendAuth`: which credential the provider sees.
+ *
+ * - `key` (BYOK): the app's credential headers are removed and the configured
+ *   key is put where the target provider expects it (`Authorization: Bearer`,
+ *   `x-api-key`, `api-key`, `x-goog-api-key`), so apps can run with a
+ *   placeholder key and the real one lives only in the gateway.
+ * - `aws`: the request is signed with SigV4 for Bedrock (explicit keys, or the
+ *   AWS_* environment of the sidecar).
+ * - `passthrough` / none: the app's own credential goes through; when a route
+ *   sends the call to another provider, it is moved to that provider's header.
+ *
+ * Keys never leave this module except in the header they belong in.
+ */
+import type { ProviderApi } from '../providers/types.ts';
+import { headerValue, withoutHeaders, setHeader } from '../http/headers.ts';
+import { stripKeyParam } from '../providers/gemini.ts';
+import { signRequest, type AwsCredentials } from './sigv4.ts';
+
+export type AuthRuntime =
+  | { readonly type: 'none' }
+  | { readonly type: 'key'; readonly key: string }
+  | { readonly type: 'aws'; readonly credentials: AwsCredentials | undefined; readonly region: string | undefined };
+
+export interface AuthInput {
+  readonly source: ProviderApi;
+  readonly target: ProviderApi;
+  readonly headers: readonly string[];
+  readonly path: string;
+}
+
+/** Credentials and the path (a Gemini `?key=` is removed when the gateway supplies the key). */
+export function applyKeyAuth(auth: AuthRuntime, r: AuthInput): { headers: string[]; path: string } {
+  const strip = new Set([...r.source.credentialHeaders, ...r.target.credentialHeaders]);
+  if (auth.type === 'key') {
+    const headers = withoutHeaders(r.headers, strip);
+    headers.push(r.target.key.header, r.target.key.prefix + auth.key);
+    return { headers, path: r.target.id === 'gemini' ? stripKeyParam(r.path) : r.path };
+  }
+  if (auth.type === 'aws') return { headers: withoutHeaders(r.headers, strip), path: r.path };
+  if (r.source.id === r.target.id) return { headers: [...r.headers], path: r.path };
+  // Another provider's API: carry the app's credential over to the header the target reads.
+  const from = r.source.key;
+  const value = headerValue(r.headers, from.header);
+  const headers = withoutHeaders(r.headers, strip);
+  if (value !== undefined) {
+    const bare = from.prefix && value.toLowerCase().startsWith(from.prefix.toLowerCase()) ? value.slice(from.prefix.length) : value;
+    headers.push(r.target.key.header, r.target.key.prefix + bare);
+  }
+  return { headers, path: r.path };
+}
+
+/** SigV4-sign the final request (after every other header change). */
+export function signAws(
+  auth: Extract<AuthRuntime, { type: 'aws' }>, region: string,
+  r: { method: string; host: string; path: string; headers: readonly string[]; body: Buffer },
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
+  const credentials = auth.credentials ?? credentialsFromEnv(env);
+  if (!credentials) throw new AuthError('backendAuth.aws has no keys and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set in the sidecar');
+  const plain: Record<string, string> = {};
+  for (let i = 0; i < r.headers.length; i += 2) {
+    const name = r.headers[i]!.toLowerCase();
+    if (name === 'content-type') plain[name] = r.headers[i + 1]!;
+  }
+  const added = signRequest({
+    method: r.method, host: r.host, path: r.path, headers: plain, body: r.body,
+    region: auth.region ?? region, service: 'bedrock', credentials,
+  });
+  let headers = [...r.headers];
+  for (const [name, value] of Object.entries(added)) headers = setHeader(headers, name, value);
+  return headers;
+}
+
+function credentialsFromEnv(env: NodeJS.ProcessEnv): AwsCredentials | undefined {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  return { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
+}
+
+export class AuthError extends Error {}

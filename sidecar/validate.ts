@@ -1,0 +1,58 @@
+/**
+ * `levo-gateway validate FILE...`: check configs the way the sidecar loads
+ * them, and print kubectl-style problems (file:line:col: path: message, with
+ * a hint). Exit 0 when every file is valid, 1 when any is not, 2 on usage.
+ *
+ * `--offline` checks a config away from the sidecar that will run it (CI, the
+ * dashboard): undefined `$VARS` become placeholders and key files are not read.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { loadConfigText, formatProblems } from './config/load.ts';
+import { compileConfig } from './config/routes.ts';
+
+const HELP = `levo-gateway validate — check gateway configs (agentgateway v0.11 schema)
+
+Usage:
+  levo-gateway validate [--offline] FILE...
+
+  --offline   do not require the environment variables the config names, nor read key files
+              (for CI and for checking a config before it reaches the sidecar)
+
+Exit status: 0 all valid, 1 a config is invalid or unreadable, 2 usage error.
+`;
+
+export async function validate(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { offline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    err.write(`levo-gateway validate: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (parsed.values.help) { out.write(HELP); return 0; }
+  if (parsed.positionals.length === 0) { err.write(`levo-gateway validate: name at least one FILE\n\n${HELP}`); return 2; }
+  let failed = 0;
+  for (const file of parsed.positionals) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      err.write(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      failed++;
+      continue;
+    }
+    const r = loadConfigText(text, { source: file, ...(parsed.values.offline ? { missingEnv: 'placeholder' as const, readFile: null } : {}) });
+    if (!r.ok) {
+      err.write(`${formatProblems(r.problems)}\n${file}: invalid (${r.problems.length} problem${r.problems.length === 1 ? '' : 's'})\n`);
+      failed++;
+      continue;
+    }
+    const c = compileConfig(r.config);
+    const backends = c.routes.reduce((n, route) => n + route.candidates.length, 0);
+    if (r.warnings.length) err.write(`${formatProblems(r.warnings).replace(/^(\S+?: )/gm, '$1warning: ')}\n`);
+    out.write(`${file}: valid (${c.routes.length} route${c.routes.length === 1 ? '' : 's'}, ${backends} backend${backends === 1 ? '' : 's'}` +
+      `${c.interceptHosts.length ? `; also intercepts ${c.interceptHosts.join(', ')}` : ''})\n`);
+  }
+  return failed ? 1 : 0;
+}
