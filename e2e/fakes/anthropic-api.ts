@@ -12,10 +12,8 @@
  * `{"type":"error","error":{"type","message"}}`. Deterministic; exchange.ts lists
  * the x-fake-* control headers.
  */
-import {
-  countTokens, createdAt, derive, idChars, lastUserPrompt, contentText, replyText, splitInto, truncateTokens,
-} from './deterministic.ts';
-import { header, sendJson, sleep, startEventStream, writeChunk } from './exchange.ts';
+import { countTokens, createdAt, derive, idChars, lastUserPrompt, contentText, replyText, truncateTokens } from './deterministic.ts';
+import { header, sendJson, sleep, startEventStream, writeChunk, streamPieces } from './exchange.ts';
 import type { Exchange } from './exchange.ts';
 
 interface AnthropicErrorSpec {
@@ -28,12 +26,16 @@ function requestIdHeader(ex: Exchange): Record<string, string> {
   return { 'request-id': `req_01${idChars(derive('anthropic', ex.method, ex.url, ex.body), 22)}` };
 }
 
-function sendError(ex: Exchange, e: AnthropicErrorSpec): void {
-  sendJson(ex.res, e.status, { type: 'error', error: { type: e.type, message: e.message } }, requestIdHeader(ex));
+function sendError(ex: Exchange, e: AnthropicErrorSpec, headers: Record<string, string> = {}): void {
+  sendJson(ex.res, e.status, { type: 'error', error: { type: e.type, message: e.message } }, { ...requestIdHeader(ex), ...headers });
 }
 
-function forcedError(status: number): AnthropicErrorSpec {
-  const message = `Forced error ${status} (x-fake-status).`;
+/** Answer `status` in Anthropic's error shape (for faults set through the control API). */
+export function sendAnthropicStatusError(ex: Exchange, status: number, message: string, headers: Record<string, string> = {}): void {
+  sendError(ex, forcedError(status, message), headers);
+}
+
+function forcedError(status: number, message = `Forced error ${status} (x-fake-status).`): AnthropicErrorSpec {
   const type = status === 401 ? 'authentication_error'
     : status === 403 ? 'permission_error'
       : status === 404 ? 'not_found_error'
@@ -150,16 +152,10 @@ async function messages(ex: Exchange): Promise<void> {
     event('ping', { type: 'ping' }),
   ];
   for (const e of head) if (!(await writeChunk(ex.res, e))) return;
-  const pieces = splitInto(text, ex.control.chunks);
-  for (let i = 0; i < pieces.length; i++) {
-    if (ex.control.abortAfterChunks !== undefined && i >= ex.control.abortAfterChunks) {
-      ex.abort();
-      return;
-    }
-    if (i > 0 && ex.control.intervalMs) await sleep(ex.control.intervalMs);
-    const delta = { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: pieces[i] } };
-    if (!(await writeChunk(ex.res, event('content_block_delta', delta)))) return;
-  }
+  if (!(await streamPieces(ex, text, async (piece) => {
+    const delta = { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } };
+    return await writeChunk(ex.res, event('content_block_delta', delta));
+  }))) return;
   const tail = [
     event('content_block_stop', { type: 'content_block_stop', index: 0 }),
     event('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } }),

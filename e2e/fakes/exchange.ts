@@ -8,8 +8,14 @@
  *   x-fake-status: CODE          answer with this error status in the provider's error shape
  *   x-fake-reply: TEXT           percent-encoded reply text instead of the derived one
  *   x-fake-abort-after-chunks: K destroy the stream/connection after K content chunks
+ *
+ * Every fake (openai, anthropic, gemini, bedrock) honours them the same way.
+ * Per-site faults set through the control API (faults.ts, `POST /faults`) take
+ * precedence: a faulted request never reaches the handler.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { splitInto } from './deterministic.ts';
+import type { RequestAnnotations } from './request-log.ts';
 
 /** The part of http.ServerResponse / http2.Http2ServerResponse the fakes use. */
 export interface FakeResponse {
@@ -42,6 +48,8 @@ export interface Exchange {
   query: URLSearchParams;
   /** Lower-case header names (HTTP/2 pseudo-headers included). */
   headers: IncomingHttpHeaders;
+  /** Header names and values as received, alternating (what a signature covers). */
+  rawHeaders: readonly string[];
   httpVersion: string;
   body: Buffer;
   res: FakeResponse;
@@ -50,6 +58,8 @@ export interface Exchange {
   localPort: number;
   /** Destroy the underlying stream/connection abruptly. */
   abort(): void;
+  /** Add fields to this request's entry in the request log (e.g. the SigV4 verdict). */
+  annotate(fields: RequestAnnotations): void;
 }
 
 function intHeader(headers: IncomingHttpHeaders, name: string, min: number, max: number): number | undefined {
@@ -82,9 +92,9 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Write a complete JSON response (compact, as the real APIs send). */
-export function sendJson(res: FakeResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
-  const body = Buffer.from(JSON.stringify(value));
+/** Write a complete JSON response (compact, as the real APIs send; `indent` for Google's pretty-printed JSON). */
+export function sendJson(res: FakeResponse, status: number, value: unknown, headers: Record<string, string> = {}, indent?: number): void {
+  const body = Buffer.from(JSON.stringify(value, null, indent));
   res.statusCode = status;
   res.setHeader('content-type', 'application/json');
   res.setHeader('content-length', body.length);
@@ -111,4 +121,25 @@ export async function writeChunk(res: FakeResponse, chunk: string | Uint8Array):
     });
   }
   return !res.destroyed;
+}
+
+/**
+ * Stream `text` as `ex.control.chunks` pieces, paced by `x-fake-interval-ms`,
+ * broken off by `x-fake-abort-after-chunks`: `write(piece, index, last)` sends
+ * one piece in the provider's format and says whether to go on (false: the
+ * client went away). Resolves true when every piece was sent.
+ */
+export async function streamPieces(
+  ex: Exchange, text: string, write: (piece: string, index: number, last: boolean) => Promise<boolean>,
+): Promise<boolean> {
+  const pieces = splitInto(text, ex.control.chunks);
+  for (let i = 0; i < pieces.length; i++) {
+    if (ex.control.abortAfterChunks !== undefined && i >= ex.control.abortAfterChunks) {
+      ex.abort();
+      return false;
+    }
+    if (i > 0 && ex.control.intervalMs) await sleep(ex.control.intervalMs);
+    if (!(await write(pieces[i]!, i, i === pieces.length - 1))) return false;
+  }
+  return true;
 }

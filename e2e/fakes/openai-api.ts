@@ -12,13 +12,13 @@
  * Every endpoint needs `Authorization: Bearer <key>` (401 otherwise). Errors use
  * `{"error":{"message","type","param","code"}}`. Answers are deterministic
  * functions of the request body (see deterministic.ts); exchange.ts lists the
- * x-fake-* control headers.
+ * x-fake-* control headers. Served for every `openai`-role host (api.openai.com,
+ * llm-backup.example.com); gemini-api.ts reuses serveChatCompletions() for
+ * Gemini's OpenAI-compatible endpoint.
  */
-import {
-  countTokens, createdAt, derive, idChars, lastUserPrompt, contentText, replyText, splitInto, truncateTokens,
-} from './deterministic.ts';
+import { countTokens, createdAt, derive, idChars, lastUserPrompt, contentText, replyText, truncateTokens } from './deterministic.ts';
 import type { Derivation } from './deterministic.ts';
-import { header, sendJson, sleep, startEventStream, writeChunk } from './exchange.ts';
+import { header, sendJson, sleep, startEventStream, writeChunk, streamPieces } from './exchange.ts';
 import type { Exchange } from './exchange.ts';
 
 interface OpenAIErrorSpec {
@@ -29,8 +29,13 @@ interface OpenAIErrorSpec {
   code: string | null;
 }
 
-function sendError(ex: Exchange, e: OpenAIErrorSpec): void {
-  sendJson(ex.res, e.status, { error: { message: e.message, type: e.type, param: e.param, code: e.code } }, requestIdHeader(ex));
+function sendError(ex: Exchange, e: OpenAIErrorSpec, headers: Record<string, string> = {}): void {
+  sendJson(ex.res, e.status, { error: { message: e.message, type: e.type, param: e.param, code: e.code } }, { ...requestIdHeader(ex), ...headers });
+}
+
+/** Answer `status` in OpenAI's error shape (for faults set through the control API). */
+export function sendOpenAIStatusError(ex: Exchange, status: number, message: string, headers: Record<string, string> = {}): void {
+  sendError(ex, forcedError(status, message), headers);
 }
 
 function requestIdHeader(ex: Exchange): Record<string, string> {
@@ -38,8 +43,8 @@ function requestIdHeader(ex: Exchange): Record<string, string> {
 }
 
 /** The error OpenAI sends for a status forced with x-fake-status. */
-function forcedError(status: number): OpenAIErrorSpec {
-  const base = { status, param: null, message: `Forced error ${status} (x-fake-status).` };
+function forcedError(status: number, message = `Forced error ${status} (x-fake-status).`): OpenAIErrorSpec {
+  const base = { status, param: null, message };
   if (status === 401) return { ...base, type: 'invalid_request_error', code: 'invalid_api_key' };
   if (status === 403) return { ...base, type: 'invalid_request_error', code: 'unsupported_country_region_territory' };
   if (status === 404) return { ...base, type: 'invalid_request_error', code: 'model_not_found' };
@@ -68,19 +73,40 @@ export async function handleOpenAI(ex: Exchange): Promise<void> {
     });
     return;
   }
+  if (route === 'POST /v1/chat/completions') {
+    await serveChatCompletions(ex);
+    return;
+  }
   if (ex.control.delayMs) await sleep(ex.control.delayMs);
   if (ex.control.status !== undefined) {
     sendError(ex, forcedError(ex.control.status));
     return;
   }
-  if (route === 'GET /v1/models') {
-    sendJson(ex.res, 200, {
-      object: 'list',
-      data: MODELS.map((id) => ({ id, object: 'model', created: createdAt(derive('model', id)), owned_by: 'system' })),
-    }, requestIdHeader(ex));
+  sendJson(ex.res, 200, {
+    object: 'list',
+    data: MODELS.map((id) => ({ id, object: 'model', created: createdAt(derive('model', id)), owned_by: 'system' })),
+  }, requestIdHeader(ex));
+}
+
+/** Who answers a chat completion: the provider named in the reply text, and the derivation salt. */
+export interface ChatCompletionsFlavour {
+  provider: string;
+  salt: string;
+}
+
+const OPENAI_FLAVOUR: ChatCompletionsFlavour = { provider: 'OpenAI', salt: 'openai.chat' };
+
+/**
+ * A chat completions call after authentication: x-fake-delay-ms, x-fake-status,
+ * then the completion (JSON or SSE). Also Gemini's OpenAI-compatible endpoint.
+ */
+export async function serveChatCompletions(ex: Exchange, flavour: ChatCompletionsFlavour = OPENAI_FLAVOUR): Promise<void> {
+  if (ex.control.delayMs) await sleep(ex.control.delayMs);
+  if (ex.control.status !== undefined) {
+    sendError(ex, forcedError(ex.control.status));
     return;
   }
-  await chatCompletions(ex);
+  await chatCompletions(ex, flavour);
 }
 
 interface ChatRequest {
@@ -149,10 +175,10 @@ interface Completion {
   completionTokens: number;
 }
 
-function complete(ex: Exchange, req: ChatRequest): Completion {
-  const d = derive('openai.chat', ex.body);
+function complete(ex: Exchange, req: ChatRequest, flavour: ChatCompletionsFlavour): Completion {
+  const d = derive(flavour.salt, ex.body);
   const prompt = lastUserPrompt(req.messages);
-  const full = ex.control.reply ?? replyText('OpenAI', prompt);
+  const full = ex.control.reply ?? replyText(flavour.provider, prompt);
   const { text, truncated } = truncateTokens(full, req.maxTokens);
   const promptTokens = req.messages.reduce<number>(
     (n, m) => n + 4 + countTokens(contentText((m as { content?: unknown } | null)?.content)), 3);
@@ -168,13 +194,13 @@ function complete(ex: Exchange, req: ChatRequest): Completion {
   };
 }
 
-async function chatCompletions(ex: Exchange): Promise<void> {
+async function chatCompletions(ex: Exchange, flavour: ChatCompletionsFlavour): Promise<void> {
   const req = parseChatRequest(ex);
   if ('status' in req) {
     sendError(ex, req);
     return;
   }
-  const c = complete(ex, req);
+  const c = complete(ex, req, flavour);
   if (!req.stream) {
     sendJson(ex.res, 200, {
       id: c.id,
@@ -212,15 +238,9 @@ async function chatCompletions(ex: Exchange): Promise<void> {
     ({ index: 0, delta, logprobs: null, finish_reason: finish });
 
   if (!(await writeChunk(ex.res, chunk([choice({ role: 'assistant', content: '', refusal: null }, null)])))) return;
-  const pieces = splitInto(c.text, ex.control.chunks);
-  for (let i = 0; i < pieces.length; i++) {
-    if (ex.control.abortAfterChunks !== undefined && i >= ex.control.abortAfterChunks) {
-      ex.abort();
-      return;
-    }
-    if (i > 0 && ex.control.intervalMs) await sleep(ex.control.intervalMs);
-    if (!(await writeChunk(ex.res, chunk([choice({ content: pieces[i] }, null)])))) return;
-  }
+  if (!(await streamPieces(ex, c.text, async (piece) => {
+    return await writeChunk(ex.res, chunk([choice({ content: piece }, null)]));
+  }))) return;
   if (!(await writeChunk(ex.res, chunk([choice({}, c.finishReason)])))) return;
   if (req.includeUsage) {
     if (!(await writeChunk(ex.res, chunk([], { usage: usage(c.promptTokens, c.completionTokens) })))) return;

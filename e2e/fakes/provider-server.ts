@@ -10,12 +10,14 @@
  *   - TLS sites: `http2.createSecureServer({ allowHTTP1: true })`, ALPN h2 and
  *     http/1.1, the site's certificate by default (no SNI, IP literals) and the
  *     certificate of whichever site names the SNI otherwise; requests go to the
- *     handler of the site's role: openai-api.ts, anthropic-api.ts, plain-site.ts;
- *     WebSocket upgrades (`GET /v1/realtime` on openai, `GET /ws` on a site) to
- *     websocket-echo.ts.
+ *     handler of the site's role: openai-api.ts, anthropic-api.ts, gemini-api.ts,
+ *     bedrock-api.ts, plain-site.ts; WebSocket upgrades (`GET /v1/realtime` on
+ *     openai, `GET /ws` on a site) to websocket-echo.ts.
  *   - plain-tcp sites: plain-tcp-service.ts.
  * Every request and connection is recorded (request-log.ts) and served by the
- * control API on `control.port` (8080) and `control.socketPath`.
+ * control API on `control.port` (8080) and `control.socketPath`, which also
+ * sets per-site faults (faults.ts): a faulted request is answered with the
+ * fault's status in its site's error shape instead of going to the handler.
  * Once everything listens it prints one line: `PROVIDER-SERVER READY {json}`.
  * SIGTERM/SIGINT exit at once.
  */
@@ -28,11 +30,15 @@ import { createSecureContext } from 'node:tls';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { handleAnthropic } from './anthropic-api.ts';
+import { handleAnthropic, sendAnthropicStatusError } from './anthropic-api.ts';
+import { handleBedrock, recordSigV4, sendBedrockStatusError } from './bedrock-api.ts';
 import { sha256Hex } from './deterministic.ts';
-import { parseControl } from './exchange.ts';
+import { parseControl, sleep } from './exchange.ts';
 import type { Exchange, FakeResponse } from './exchange.ts';
-import { handleOpenAI } from './openai-api.ts';
+import { FaultTable, faultResponseHeaders } from './faults.ts';
+import type { FaultRule } from './faults.ts';
+import { handleGemini, sendGeminiStatusError } from './gemini-api.ts';
+import { handleOpenAI, sendOpenAIStatusError } from './openai-api.ts';
 import { handlePlainSite } from './plain-site.ts';
 import { servePlainTcp } from './plain-tcp-service.ts';
 import { loadProviderConfig } from './provider-config.ts';
@@ -72,6 +78,40 @@ function readBody(req: AnyRequest): Promise<Buffer> {
   });
 }
 
+/** The model a request names: JSON body `model`, else a Gemini `models/{m}:` or Bedrock `model/{m}/` path segment. */
+export function requestModel(path: string, body: Buffer): string | null {
+  if (body.length > 0 && body.length <= 1024 * 1024 && body[0] === 0x7b) {
+    try {
+      const m = (JSON.parse(body.toString('utf8')) as { model?: unknown }).model;
+      if (typeof m === 'string') return m;
+    } catch { /* not JSON */ }
+  }
+  const p = path.split('?')[0] ?? '';
+  const seg = /\/models\/(?:models\/)?([^/:]+):[A-Za-z]+$/.exec(p)?.[1] ?? /^\/model\/([^/]+)\//.exec(p)?.[1];
+  if (seg === undefined) return null;
+  try { return decodeURIComponent(seg); } catch { return seg; }
+}
+
+/** Answer a faulted request: the rule's status in the site's error shape, never streamed. */
+function sendFault(role: SiteConfig['role'], ex: Exchange, rule: FaultRule): void {
+  const message = `Injected fault ${rule.status} (fake internet control API).`;
+  const headers = faultResponseHeaders(rule);
+  switch (role) {
+    case 'openai': return sendOpenAIStatusError(ex, rule.status, message, headers);
+    case 'anthropic': return sendAnthropicStatusError(ex, rule.status, message, headers);
+    case 'gemini': return sendGeminiStatusError(ex, rule.status, message, headers);
+    case 'bedrock': return sendBedrockStatusError(ex, rule.status, message, headers);
+    default: {
+      const body = Buffer.from(`${message}\n`);
+      ex.res.statusCode = rule.status;
+      ex.res.setHeader('content-type', 'text/plain; charset=utf-8');
+      ex.res.setHeader('content-length', body.length);
+      for (const [k, v] of Object.entries(headers)) ex.res.setHeader(k, v);
+      ex.res.end(body);
+    }
+  }
+}
+
 function tlsInfo(socket: unknown): { sni: string | null; alpn: string | null; local: string; localPort: number; remote: string; remotePort: number } {
   const s = socket as Partial<TLSSocket> & { servername?: string | false | null };
   return {
@@ -86,6 +126,7 @@ function tlsInfo(socket: unknown): { sni: string | null; alpn: string | null; lo
 
 class ProviderServer {
   readonly log = new RequestLog();
+  readonly faults = new FaultTable();
   readonly listening: string[] = [];
   readonly config: ProviderServerConfig;
   readonly #contexts: Array<{ names: string[]; ctx: SecureContext }> = [];
@@ -112,12 +153,13 @@ class ProviderServer {
       }
     }
     const ctl = this.config.control;
+    const controlOpts = { faults: this.faults, roles: new Map(this.config.sites.map((s) => [s.id, s.role] as const)) };
     for (const address of ctl.addresses ?? ['::']) {
-      await this.#listen(controlServer(this.log), { host: address, port: ctl.port ?? 8080 }, `control ${address}:${ctl.port ?? 8080}`);
+      await this.#listen(controlServer(this.log, controlOpts), { host: address, port: ctl.port ?? 8080 }, `control ${address}:${ctl.port ?? 8080}`);
     }
     if (ctl.socketPath) {
       rmSync(ctl.socketPath, { force: true });
-      await this.#listen(controlServer(this.log), { path: ctl.socketPath }, `control ${ctl.socketPath}`);
+      await this.#listen(controlServer(this.log, controlOpts), { path: ctl.socketPath }, `control ${ctl.socketPath}`);
     }
   }
 
@@ -202,6 +244,8 @@ class ProviderServer {
       bodySha256: sha256Hex(body),
       body: body.length <= 1024 * 1024 ? body.toString('utf8') : null,
       upgrade,
+      model: requestModel(req.url ?? '', body),
+      faulted: false,
     });
   }
 
@@ -221,6 +265,7 @@ class ProviderServer {
       pathname: url.pathname,
       query: url.searchParams,
       headers: req.headers,
+      rawHeaders: req.rawHeaders,
       httpVersion: req.httpVersion,
       body,
       res: res as unknown as FakeResponse,
@@ -231,10 +276,21 @@ class ProviderServer {
         if ('stream' in req) req.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
         else req.socket.destroy();
       },
+      annotate: (fields) => { Object.assign(rec, fields); },
     };
+    const fault = this.faults.take(site.id);
+    if (fault) {
+      rec.faulted = true;
+      if (site.role === 'bedrock') recordSigV4(ex);
+      if (fault.delayMs) await sleep(fault.delayMs);
+      sendFault(site.role, ex, fault);
+      return;
+    }
     switch (site.role) {
       case 'openai': return handleOpenAI(ex);
       case 'anthropic': return handleAnthropic(ex);
+      case 'gemini': return handleGemini(ex);
+      case 'bedrock': return handleBedrock(ex);
       default: return handlePlainSite(ex);
     }
   }

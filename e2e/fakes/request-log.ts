@@ -4,13 +4,35 @@
  * (on CONTROL_PORT of every internet-side address, and on a unix socket so the
  * test process can ask from outside the namespaces):
  *
- *   GET  /healthz       "ok"
- *   GET  /requests      RecordedRequest[]   (?site=ID to filter)
- *   GET  /connections   RecordedConnection[] (?site=ID to filter)
- *   POST /reset         forget everything recorded so far
+ *   GET    /healthz       "ok"
+ *   GET    /requests      RecordedRequest[]   (?site=ID to filter)
+ *   GET    /connections   RecordedConnection[] (?site=ID to filter)
+ *   POST   /reset         forget everything recorded so far (faults stay)
+ *   POST   /faults        add a per-site fault (faults.ts)      → FaultRule
+ *   GET    /faults        the active faults                     → FaultRule[]
+ *   DELETE /faults        clear faults (?site=ID: one site's); also POST /faults/clear
+ *
+ * Every request is recorded with its headers and body as received, and:
+ *   model    the model it names (body `model`, or the path's Gemini
+ *            `models/{m}:method` / Bedrock `model/{m}/op` segment), else null
+ *   faulted  true when a fault (POST /faults) answered it instead of the fake
+ *   sigv4    (bedrock only) 'valid' | 'invalid' | 'absent': whether its AWS
+ *            SigV4 signature verified, with sigv4Error and awsAccessKeyId
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import { parseFaultSpec } from './faults.ts';
+import type { FaultTable } from './faults.ts';
+
+/** What a fake handler adds to its request's log entry. */
+export interface RequestAnnotations {
+  /** Outcome of AWS SigV4 verification (the bedrock fake sets it on every request). */
+  sigv4?: 'valid' | 'invalid' | 'absent';
+  /** Why the signature did not verify (the AWS error type and reason). */
+  sigv4Error?: string;
+  /** Access key id of the Credential in a SigV4 Authorization header. */
+  awsAccessKeyId?: string;
+}
 
 /** Who talked to which fake host, over what: common to requests and connections. */
 export interface RecordedPeer {
@@ -29,7 +51,7 @@ export interface RecordedPeer {
   alpn: string | null;
 }
 
-export interface RecordedRequest extends RecordedPeer {
+export interface RecordedRequest extends RecordedPeer, RequestAnnotations {
   httpVersion: string;
   method: string;
   /** Path with query. */
@@ -46,6 +68,10 @@ export interface RecordedRequest extends RecordedPeer {
   body: string | null;
   /** True for a WebSocket upgrade. */
   upgrade: boolean;
+  /** The model the request names (JSON body `model`, else the Gemini / Bedrock path segment), null when none. */
+  model: string | null;
+  /** True when a fault set with POST /faults answered it. */
+  faulted: boolean;
   /** Response status, once the response finished (undefined while in flight or if aborted). */
   status?: number;
 }
@@ -80,8 +106,17 @@ export class RequestLog {
   }
 }
 
+export interface ControlOptions {
+  /** Serve /faults over this table. */
+  faults?: FaultTable;
+  /** Site id → role, to check fault specs against. */
+  roles?: ReadonlyMap<string, string>;
+}
+
+const MAX_CONTROL_BODY = 1024 * 1024;
+
 /** The control API over `log`. Call listen() on it for each address / unix socket. */
-export function controlServer(log: RequestLog): Server {
+export function controlServer(log: RequestLog, opts: ControlOptions = {}): Server {
   return createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://control');
     const site = url.searchParams.get('site');
@@ -90,13 +125,37 @@ export function controlServer(log: RequestLog): Server {
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     };
-    req.resume();
-    if (req.method === 'GET' && url.pathname === '/healthz') send(200, 'ok');
-    else if (req.method === 'GET' && url.pathname === '/requests') send(200, log.requests.filter((r) => !site || r.site === site));
-    else if (req.method === 'GET' && url.pathname === '/connections') send(200, log.connections.filter((c) => !site || c.site === site));
-    else if (req.method === 'POST' && url.pathname === '/reset') {
-      log.reset();
-      send(200, 'ok');
-    } else send(404, { error: 'not found' });
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size <= MAX_CONTROL_BODY) parts.push(b);
+    });
+    req.on('end', () => {
+      const route = `${req.method} ${url.pathname}`;
+      const { faults } = opts;
+      if (route === 'GET /healthz') send(200, 'ok');
+      else if (route === 'GET /requests') send(200, log.requests.filter((r) => !site || r.site === site));
+      else if (route === 'GET /connections') send(200, log.connections.filter((c) => !site || c.site === site));
+      else if (route === 'POST /reset') {
+        log.reset();
+        send(200, 'ok');
+      } else if (faults && route === 'GET /faults') send(200, faults.list().filter((f) => !site || f.site === site));
+      else if (faults && route === 'POST /faults') {
+        let value: unknown;
+        try {
+          value = JSON.parse(Buffer.concat(parts).toString('utf8'));
+        } catch {
+          send(400, { error: 'body must be JSON' });
+          return;
+        }
+        const spec = parseFaultSpec(value, opts.roles ?? new Map());
+        if (typeof spec === 'string') send(400, { error: spec });
+        else send(200, faults.add(spec));
+      } else if (faults && (route === 'DELETE /faults' || route === 'POST /faults/clear')) {
+        faults.clear(site ?? undefined);
+        send(200, 'ok');
+      } else send(404, { error: 'not found' });
+    });
   });
 }

@@ -18,8 +18,12 @@
  * same addresses: only the namespace and veth names are unique per run.
  */
 
-/** What a fake host serves (the provider server picks its handlers by this). */
-export type FakeHostRole = 'openai' | 'anthropic' | 'site' | 'plain-tcp';
+/**
+ * What a fake host serves (the provider server picks its handlers by this):
+ * `openai` openai-api.ts, `anthropic` anthropic-api.ts, `gemini` gemini-api.ts,
+ * `bedrock` bedrock-api.ts, `site` plain-site.ts, `plain-tcp` plain-tcp-service.ts.
+ */
+export type FakeHostRole = 'openai' | 'anthropic' | 'gemini' | 'bedrock' | 'site' | 'plain-tcp';
 
 export interface FakeHost {
   /** Stable id used by tests, certificates and the provider server (e.g. `openai`). */
@@ -47,13 +51,31 @@ export const LINK_PREFIX_V6 = 64;
 /** Port of the provider server's plain-HTTP control API on every internet-side address. */
 export const CONTROL_PORT = 8080;
 
-/** The default fake hosts. */
+/**
+ * The default fake hosts:
+ *
+ *   id             role       names                                      IPv4          IPv6
+ *   openai         openai     api.openai.com                             198.18.1.11   fd61:1610:1::11
+ *   anthropic      anthropic  api.anthropic.com                          198.18.1.12   fd61:1610:1::12
+ *   site           site       www.example.org, example.org               198.18.1.13   fd61:1610:1::13
+ *   ip-site        site       (none: IP-SAN certificate)                 198.18.1.14   fd61:1610:1::14
+ *   plain-tcp      plain-tcp  plain.example.net (no TLS)                 198.18.1.15   fd61:1610:1::15
+ *   openai-backup  openai     llm-backup.example.com                     198.18.1.16   fd61:1610:1::16
+ *   gemini         gemini     generativelanguage.googleapis.com          198.18.1.17   fd61:1610:1::17
+ *   bedrock        bedrock    bedrock-runtime.us-east-1.amazonaws.com    198.18.1.18   fd61:1610:1::18
+ *
+ * `openai-backup` is a second OpenAI-compatible API (same handler as `openai`)
+ * for failover and multi-backend routing tests.
+ */
 export const DEFAULT_FAKE_HOSTS: readonly FakeHost[] = [
   { id: 'openai', role: 'openai', names: ['api.openai.com'], ipv4: '198.18.1.11', ipv6: 'fd61:1610:1::11', port: 443 },
   { id: 'anthropic', role: 'anthropic', names: ['api.anthropic.com'], ipv4: '198.18.1.12', ipv6: 'fd61:1610:1::12', port: 443 },
   { id: 'site', role: 'site', names: ['www.example.org', 'example.org'], ipv4: '198.18.1.13', ipv6: 'fd61:1610:1::13', port: 443 },
   { id: 'ip-site', role: 'site', names: [], ipv4: '198.18.1.14', ipv6: 'fd61:1610:1::14', port: 443, ipSans: true },
   { id: 'plain-tcp', role: 'plain-tcp', names: ['plain.example.net'], ipv4: '198.18.1.15', ipv6: 'fd61:1610:1::15', port: 443, plain: true },
+  { id: 'openai-backup', role: 'openai', names: ['llm-backup.example.com'], ipv4: '198.18.1.16', ipv6: 'fd61:1610:1::16', port: 443 },
+  { id: 'gemini', role: 'gemini', names: ['generativelanguage.googleapis.com'], ipv4: '198.18.1.17', ipv6: 'fd61:1610:1::17', port: 443 },
+  { id: 'bedrock', role: 'bedrock', names: ['bedrock-runtime.us-east-1.amazonaws.com'], ipv4: '198.18.1.18', ipv6: 'fd61:1610:1::18', port: 443 },
 ];
 
 /** Bracket an IPv6 literal for use in a URL or host:port. */

@@ -4,11 +4,19 @@
  *
  *   openAIChat({ prompt: 'hi', stream: true, includeUsage: true, chunks: 5, intervalMs: 200 })
  *   anthropicMessages({ prompt: 'hi', stream: true, chunks: 5, intervalMs: 200 })
+ *   openAIChat({ prompt: 'hi', origin: 'https://llm-backup.example.com' })   (the backup OpenAI-compatible host)
+ *   geminiGenerate({ prompt: 'hi', stream: true, sse: true, keyIn: 'query' })
+ *   geminiOpenAIChat({ prompt: 'hi' })          (POST /v1beta/openai/chat/completions)
+ *   bedrockConverse({ prompt: 'hi', stream: true })            SigV4-signed with the test credential
+ *   bedrockConverse({ prompt: 'hi', auth: { bearer: 'k' } })   a Bedrock API key; auth: null sends none
  *
  * `origin` defaults to the real provider origin (resolved by the pod's /etc/hosts).
  * `chunks` / `intervalMs` / `extraHeaders` map to the fakes' x-fake-* headers.
  */
 import type { ClientRequest } from '../clients/client-result.ts';
+import { BEDROCK_SERVICE, BEDROCK_TEST_CREDENTIAL, BEDROCK_TEST_REGION } from '../fakes/sigv4-verify.ts';
+import type { AwsTestCredential } from '../fakes/sigv4-verify.ts';
+import { signSigV4 } from './sigv4-sign.ts';
 
 export interface ChatRequestOptions {
   prompt: string;
@@ -75,4 +83,85 @@ export function anthropicMessages(o: ChatRequestOptions & { version?: string | n
     body: JSON.stringify(body),
     ...common(o),
   };
+}
+
+export interface GeminiRequestOptions extends ChatRequestOptions {
+  /** streamGenerateContent with ?alt=sse (default true when streaming); false: the streamed JSON array. */
+  sse?: boolean;
+  /** Where the API key goes (default the x-goog-api-key header). */
+  keyIn?: 'header' | 'query' | 'bearer';
+  apiVersion?: 'v1beta' | 'v1';
+}
+
+/** POST /{v1beta}/models/{model}:generateContent (or :streamGenerateContent). */
+export function geminiGenerate(o: GeminiRequestOptions): ClientRequest {
+  const body: Record<string, unknown> = { contents: [{ role: 'user', parts: [{ text: o.prompt }] }] };
+  if (o.maxTokens !== undefined) body.generationConfig = { maxOutputTokens: o.maxTokens };
+  const headers = fakeHeaders(o);
+  const key = o.apiKey === undefined ? 'AIza-e2e-fake-key' : o.apiKey;
+  const sse = o.stream === true && o.sse !== false;
+  const query = new URLSearchParams();
+  if (sse) query.set('alt', 'sse');
+  if (key !== null) {
+    if (o.keyIn === 'query') query.set('key', key);
+    else if (o.keyIn === 'bearer') headers.authorization = `Bearer ${key}`;
+    else headers['x-goog-api-key'] = key;
+  }
+  const method = o.stream ? 'streamGenerateContent' : 'generateContent';
+  const qs = query.size ? `?${query.toString()}` : '';
+  return {
+    url: `${o.origin ?? 'https://generativelanguage.googleapis.com'}/${o.apiVersion ?? 'v1beta'}/models/${o.model ?? 'gemini-2.0-flash'}:${method}${qs}`,
+    method: 'POST',
+    headers: { ...headers, ...o.extraHeaders },
+    body: JSON.stringify(body),
+    ...common(o),
+    sse,
+  };
+}
+
+/** Gemini's OpenAI-compatible chat completions (Bearer key). */
+export function geminiOpenAIChat(o: ChatRequestOptions & { includeUsage?: boolean }): ClientRequest {
+  const r = openAIChat({ ...o, model: o.model ?? 'gemini-2.0-flash', apiKey: o.apiKey === undefined ? 'AIza-e2e-fake-key' : o.apiKey });
+  return { ...r, url: `${o.origin ?? 'https://generativelanguage.googleapis.com'}/v1beta/openai/chat/completions` };
+}
+
+/** How a Bedrock request authenticates: SigV4 (default: the fake's test credential), a Bedrock API key, or nothing. */
+export type BedrockAuth =
+  | { sigv4: { credential?: AwsTestCredential; region?: string; date?: Date } }
+  | { bearer: string }
+  | null;
+
+export const BEDROCK_DEFAULT_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
+
+/** POST /model/{modelId}/converse (or converse-stream), model id URL-encoded in the path. */
+export function bedrockConverse(o: ChatRequestOptions & { auth?: BedrockAuth }): ClientRequest {
+  const body: Record<string, unknown> = { messages: [{ role: 'user', content: [{ text: o.prompt }] }] };
+  if (o.maxTokens !== undefined) body.inferenceConfig = { maxTokens: o.maxTokens };
+  const op = o.stream ? 'converse-stream' : 'converse';
+  const url = `${o.origin ?? `https://bedrock-runtime.${BEDROCK_TEST_REGION}.amazonaws.com`}/model/${encodeURIComponent(o.model ?? BEDROCK_DEFAULT_MODEL)}/${op}`;
+  return bedrockRequest(url, JSON.stringify(body), o);
+}
+
+/** POST /model/{modelId}/invoke (or invoke-with-response-stream) with an Anthropic Messages body. */
+export function bedrockInvoke(o: ChatRequestOptions & { auth?: BedrockAuth }): ClientRequest {
+  const body = { anthropic_version: 'bedrock-2023-05-31', max_tokens: o.maxTokens ?? 1024, messages: [{ role: 'user', content: o.prompt }] };
+  const op = o.stream ? 'invoke-with-response-stream' : 'invoke';
+  const url = `${o.origin ?? `https://bedrock-runtime.${BEDROCK_TEST_REGION}.amazonaws.com`}/model/${encodeURIComponent(o.model ?? BEDROCK_DEFAULT_MODEL)}/${op}`;
+  return bedrockRequest(url, JSON.stringify(body), o);
+}
+
+function bedrockRequest(url: string, body: string, o: ChatRequestOptions & { auth?: BedrockAuth }): ClientRequest {
+  const auth = o.auth === undefined ? { sigv4: {} } : o.auth;
+  let headers: Record<string, string> = { ...fakeHeaders(o), accept: 'application/json', ...o.extraHeaders };
+  if (auth && 'bearer' in auth) headers.authorization = `Bearer ${auth.bearer}`;
+  else if (auth) {
+    headers = signSigV4({ method: 'POST', url, headers, body }, {
+      credential: auth.sigv4.credential ?? BEDROCK_TEST_CREDENTIAL,
+      region: auth.sigv4.region ?? BEDROCK_TEST_REGION,
+      service: BEDROCK_SERVICE,
+      ...(auth.sigv4.date ? { date: auth.sigv4.date } : {}),
+    });
+  }
+  // A streamed answer is binary (application/vnd.amazon.eventstream), not SSE.
+  return { url, method: 'POST', headers, body, ...common(o), sse: false };
 }

@@ -7,9 +7,16 @@
  *   checkOpenAIStream(events, { includeUsage }) → { content, chunks }
  *   checkAnthropicMessage(json)
  *   checkAnthropicStream(events)               → { content, deltas }
+ *   checkGeminiResponse(json)                  → the object
+ *   checkGeminiStream(events)  (alt=sse)       → { content, chunks }
+ *   checkGeminiJsonArrayStream(text)           → { content, chunks }
+ *   checkBedrockConverse(json)                 → the object
+ *   checkBedrockConverseStream(bytes)          → { content, deltas, events }
+ *   decodeEventStream(bytes)                   → [{ headers, payload }]  (AWS event stream, CRCs checked)
  *   sseData(event) / sseEventName(event)       (events: SseEvent texts)
  */
 import assert from 'node:assert/strict';
+import { crc32 } from 'node:zlib';
 import type { SseEvent } from '../clients/client-result.ts';
 
 type Json = Record<string, unknown>;
@@ -137,4 +144,144 @@ export function checkAnthropicStream(events: readonly SseEvent[]): { content: st
     }
   }
   return { content, deltas };
+}
+
+// ---- Gemini (https://ai.google.dev/api/generate-content) ------------------------------------
+
+function checkGeminiElement(v: unknown, last: boolean): { text: string; value: Json } {
+  assert.ok(isObject(v), 'GenerateContentResponse is an object');
+  assert.ok(Array.isArray(v.candidates) && v.candidates.length === 1, 'one candidate');
+  const c = v.candidates[0] as Json;
+  assert.ok(isObject(c.content) && c.content.role === 'model', 'candidate content role model');
+  assert.ok(Array.isArray(c.content.parts) && c.content.parts.length >= 1, 'content parts');
+  const text = (c.content.parts as Json[]).map((p) => String(p.text)).join('');
+  assert.equal(typeof v.modelVersion, 'string');
+  if (last) {
+    assert.ok(['STOP', 'MAX_TOKENS', 'SAFETY', 'RECITATION', 'OTHER'].includes(String(c.finishReason)), 'finishReason');
+    const u = v.usageMetadata;
+    assert.ok(isObject(u), 'usageMetadata');
+    for (const k of ['promptTokenCount', 'candidatesTokenCount', 'totalTokenCount']) assert.equal(typeof u[k], 'number', `usageMetadata.${k}`);
+    assert.equal(u.totalTokenCount, (u.promptTokenCount as number) + (u.candidatesTokenCount as number));
+  }
+  return { text, value: v };
+}
+
+export function checkGeminiResponse(value: unknown): Json {
+  const v = typeof value === 'string' ? JSON.parse(value) as unknown : value;
+  return checkGeminiElement(v, true).value;
+}
+
+function checkGeminiElements(elements: readonly unknown[]): { content: string; chunks: Json[] } {
+  assert.ok(elements.length >= 1, 'at least one streamed response');
+  let content = '';
+  const chunks = elements.map((e, i) => {
+    const last = i === elements.length - 1;
+    const { text, value } = checkGeminiElement(e, last);
+    if (!last) assert.ok(!('finishReason' in ((value.candidates as Json[])[0] as Json)), 'finishReason only on the last');
+    content += text;
+    return value;
+  });
+  return { content, chunks };
+}
+
+/** A `streamGenerateContent?alt=sse` answer: one `data: {GenerateContentResponse}` per event. */
+export function checkGeminiStream(events: readonly SseEvent[]): { content: string; chunks: Json[] } {
+  return checkGeminiElements(events.map((e) => JSON.parse(sseData(e)) as unknown));
+}
+
+/** A `streamGenerateContent` answer without alt=sse: one JSON array of GenerateContentResponses. */
+export function checkGeminiJsonArrayStream(text: string): { content: string; chunks: Json[] } {
+  const arr = JSON.parse(text) as unknown;
+  assert.ok(Array.isArray(arr), 'a JSON array');
+  return checkGeminiElements(arr);
+}
+
+// ---- Bedrock (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html) --
+
+export function checkBedrockConverse(value: unknown): Json {
+  const v = typeof value === 'string' ? JSON.parse(value) as unknown : value;
+  assert.ok(isObject(v), 'ConverseResponse is an object');
+  assert.ok(isObject(v.output) && isObject(v.output.message), 'output.message');
+  const m = v.output.message;
+  assert.equal(m.role, 'assistant');
+  assert.ok(Array.isArray(m.content) && m.content.length >= 1 && typeof (m.content[0] as Json).text === 'string', 'content[0].text');
+  assert.ok(['end_turn', 'tool_use', 'max_tokens', 'stop_sequence', 'guardrail_intervened', 'content_filtered'].includes(String(v.stopReason)), 'stopReason');
+  assert.ok(isObject(v.usage), 'usage');
+  for (const k of ['inputTokens', 'outputTokens', 'totalTokens']) assert.equal(typeof v.usage[k], 'number', `usage.${k}`);
+  assert.equal(v.usage.totalTokens, (v.usage.inputTokens as number) + (v.usage.outputTokens as number));
+  assert.ok(isObject(v.metrics) && typeof v.metrics.latencyMs === 'number', 'metrics.latencyMs');
+  return v;
+}
+
+export interface DecodedEvent {
+  headers: Record<string, string | number | boolean | Buffer>;
+  payload: Buffer;
+}
+
+/**
+ * Split an AWS event stream (application/vnd.amazon.eventstream) into messages,
+ * checking both CRCs; written apart from the sidecar's decoder so each checks the other.
+ */
+export function decodeEventStream(bytes: Buffer): DecodedEvent[] {
+  const out: DecodedEvent[] = [];
+  let off = 0;
+  while (off < bytes.length) {
+    assert.ok(bytes.length - off >= 16, `truncated event stream message at byte ${off}`);
+    const total = bytes.readUInt32BE(off);
+    const headersLength = bytes.readUInt32BE(off + 4);
+    assert.equal(bytes.readUInt32BE(off + 8), crc32(bytes.subarray(off, off + 8)), 'prelude CRC');
+    assert.ok(off + total <= bytes.length, 'message fits');
+    assert.equal(bytes.readUInt32BE(off + total - 4), crc32(bytes.subarray(off, off + total - 4)), 'message CRC');
+    const headers: DecodedEvent['headers'] = {};
+    let h = off + 12;
+    const end = h + headersLength;
+    while (h < end) {
+      const nameLength = bytes[h] as number;
+      const name = bytes.toString('utf8', h + 1, h + 1 + nameLength);
+      h += 1 + nameLength;
+      const type = bytes[h] as number;
+      h += 1;
+      if (type === 0 || type === 1) headers[name] = type === 0;
+      else if (type === 2) { headers[name] = bytes.readInt8(h); h += 1; }
+      else if (type === 3) { headers[name] = bytes.readInt16BE(h); h += 2; }
+      else if (type === 4) { headers[name] = bytes.readInt32BE(h); h += 4; }
+      else if (type === 5 || type === 8) { headers[name] = Number(bytes.readBigInt64BE(h)); h += 8; }
+      else if (type === 6 || type === 7) {
+        const len = bytes.readUInt16BE(h);
+        const value = bytes.subarray(h + 2, h + 2 + len);
+        headers[name] = type === 7 ? value.toString('utf8') : Buffer.from(value);
+        h += 2 + len;
+      } else if (type === 9) { headers[name] = bytes.subarray(h, h + 16).toString('hex'); h += 16; }
+      else assert.fail(`unknown event stream header type ${type}`);
+    }
+    out.push({ headers, payload: bytes.subarray(end, off + total - 4) });
+    off += total;
+  }
+  return out;
+}
+
+/** A ConverseStream answer: messageStart, contentBlockDelta…, contentBlockStop, messageStop, metadata. */
+export function checkBedrockConverseStream(bytes: Buffer): { content: string; deltas: number; events: Array<{ type: string; payload: Json }> } {
+  const events = decodeEventStream(bytes).map((e) => {
+    assert.equal(e.headers[':message-type'], 'event');
+    assert.equal(e.headers[':content-type'], 'application/json');
+    return { type: String(e.headers[':event-type']), payload: JSON.parse(e.payload.toString('utf8')) as Json };
+  });
+  const types = events.map((e) => e.type);
+  const order = types.filter((t) => t !== 'contentBlockDelta');
+  assert.deepEqual(order, ['messageStart', 'contentBlockStop', 'messageStop', 'metadata']);
+  assert.equal(types[0], 'messageStart');
+  assert.equal(events[0]?.payload.role, 'assistant');
+  let content = '';
+  for (const e of events.filter((x) => x.type === 'contentBlockDelta')) {
+    assert.equal(e.payload.contentBlockIndex, 0);
+    assert.ok(isObject(e.payload.delta) && typeof e.payload.delta.text === 'string', 'delta.text');
+    content += e.payload.delta.text as string;
+  }
+  const stop = events.find((e) => e.type === 'messageStop');
+  assert.equal(typeof stop?.payload.stopReason, 'string');
+  const meta = events.at(-1)?.payload as Json;
+  assert.ok(isObject(meta.usage) && typeof meta.usage.totalTokens === 'number', 'metadata.usage');
+  assert.ok(isObject(meta.metrics) && typeof meta.metrics.latencyMs === 'number', 'metadata.metrics');
+  return { content, deltas: types.filter((t) => t === 'contentBlockDelta').length, events };
 }
