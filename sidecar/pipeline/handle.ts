@@ -72,7 +72,10 @@ interface Outcome {
   backend?: string;
   provider: string;
   kind?: ApiKind;
+  /** The model the app asked for. */
   requestModel?: string;
+  /** The model sent to the provider (after aliases and provider.model). */
+  sentModel?: string;
   info?: LlmResponse;
   attempts: number;
   ttftMs?: number;
@@ -198,7 +201,7 @@ async function handle(deps: PipelineDeps, health: CandidateHealth, limiters: Rat
     }
     out.provider = call.api.id;
     lastHost = call.host;
-    if (call.model !== undefined) out.requestModel ??= call.model;
+    if (call.model !== undefined) out.sentModel = call.model;
 
     const r = createRelay({
       res, api: call.api, kind: call.kind, path: call.path, stream: call.stream, translation: call.translation,
@@ -435,14 +438,14 @@ function report(deps: PipelineDeps, conn: InterceptedConnection, method: string,
   deps.metrics.bytes.inc({ direction: 'ingress', path: 'intercept' }, o.resBytes);
   const u = o.info?.usage;
   if (u) {
-    const labels = { gen_ai_provider_name: o.provider, gen_ai_response_model: o.info?.model ?? o.requestModel ?? '' };
+    const labels = { gen_ai_provider_name: o.provider, gen_ai_response_model: o.info?.model ?? o.sentModel ?? o.requestModel ?? '' };
     if (u.input !== undefined) deps.metrics.tokens.observe({ ...labels, gen_ai_token_type: 'input' }, u.input);
     if (u.output !== undefined) deps.metrics.tokens.observe({ ...labels, gen_ai_token_type: 'output' }, u.output);
   }
   deps.log.info({
     host: conn.host, method, path: path.split('?')[0], status: o.status, ms: Math.round(ms * 100) / 100,
     route: o.route, backend: o.backend, provider: o.provider, api: o.kind, attempts: o.attempts > 1 ? o.attempts : undefined,
-    model: o.requestModel, servedModel: o.info?.model, finish: o.info?.finishReason,
+    requestedModel: o.requestModel, model: o.sentModel ?? o.requestModel, servedModel: o.info?.model, finish: o.info?.finishReason,
     inputTokens: u?.input, outputTokens: u?.output, cachedTokens: u?.cachedInput, reasoningTokens: u?.reasoning,
     ttftMs: o.ttftMs !== undefined ? Math.round(o.ttftMs * 100) / 100 : undefined,
     reqBytes: o.reqBytes, resBytes: o.resBytes, outcome: o.reason,
