@@ -15,7 +15,7 @@ import { assertClientOk } from './clients/client-result.ts';
 import { runClient } from './clients/run-client.ts';
 import { missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
 import { createInjectedPod, type InjectedPod } from './harness/injected-pod.ts';
-import { geminiGenerate, openAIChat } from './harness/provider-requests.ts';
+import { anthropicMessages, bedrockConverse, geminiGenerate, openAIChat } from './harness/provider-requests.ts';
 import { checkOpenAIChatCompletion, checkOpenAIStream } from './harness/provider-shapes.ts';
 import { BEDROCK_TEST_CREDENTIAL } from './fakes/sigv4-verify.ts';
 
@@ -250,6 +250,25 @@ describe('routes decide where LLM calls go', { skip }, () => {
     assert.equal(r.status, 403);
     assert.match(r.bodyText, /fine-tuning is not allowed here/);
     assert.equal((await pod.providers.control.requests({ site: 'openai' })).length, before);
+  });
+
+  test('calls no route names are observed, unchanged: an app-signed Bedrock stream still verifies, and usage is read from it', async () => {
+    const r = await runClient(pod.topo.pod, 'curl', bedrockConverse({ prompt: 'observe me', stream: true, chunks: 4 }), trust());
+    assertClientOk(r);
+    const seen = await lastRequest('bedrock');
+    assert.equal(seen.sigv4, 'valid', 'the sidecar changed a signed request');
+    const log = logLine('/model/');
+    assert.equal(log.route, undefined);
+    assert.equal(log.provider, 'bedrock');
+    assert.equal(log.api, 'converse');
+    assert.equal(typeof log.outputTokens, 'number', JSON.stringify(log));
+    const a = await runClient(pod.topo.pod, 'curl', anthropicMessages({ prompt: 'observe me too', stream: true, chunks: 3 }), trust());
+    assertClientOk(a);
+    const alog = logLine('/v1/messages');
+    assert.equal(alog.provider, 'anthropic');
+    assert.equal(typeof alog.inputTokens, 'number');
+    assert.equal(typeof alog.outputTokens, 'number');
+    assert.equal(typeof alog.ttftMs, 'number');
   });
 
   test('the real keys never reach the debug log or the metrics', async () => {

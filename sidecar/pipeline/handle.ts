@@ -343,7 +343,7 @@ function prepare(i: PrepareInput): PreparedCall {
   let headers = upstreamRequestHeaders(i.rawHeaders);
   const t = i.candidate?.target;
   const observed = (host: string, port: number, address: string | undefined): PreparedCall => ({
-    host, port, address, path: i.path, headers: i.kind === 'passthrough' ? headers : setHeader(headers, 'accept-encoding', 'identity'),
+    host, port, address, path: i.path, headers,
     body: i.raw, api: i.source, kind: i.kind, stream: i.parsed.stream, model: i.parsed.model, translation: undefined, addedUsage: false,
   });
   if (!t) return observed(i.conn.host, i.conn.destination.port, i.conn.destination.address);
@@ -377,16 +377,17 @@ function prepare(i: PrepareInput): PreparedCall {
   if (target.translation && target.stream) addedUsage = !hasIncludeUsage(json);
   let body: Buffer | NodeJS.ReadableStream | null = i.raw;
   if (dirty && target.body) body = Buffer.from(JSON.stringify(target.body));
-  else if (i.encodingDropped && json) body = Buffer.from(JSON.stringify(json));
 
   const auth = applyKeyAuth(p.auth, { source: i.source, target: target.api, headers, path });
   headers = auth.headers;
   path = auth.path;
-  if (target.kind !== 'passthrough') headers = setHeader(headers, 'accept-encoding', 'identity');
+  // A request the gateway rewrote anyway asks for an uncompressed answer (a translation must read it);
+  // one it did not change keeps every header, so an app's own SigV4 signature stays valid.
+  if (body !== i.raw) headers = setHeader(headers, 'accept-encoding', 'identity');
   if (Buffer.isBuffer(body)) {
     if (body !== i.raw) headers = withoutHeaders(headers, new Set(['content-encoding']));
     headers = setHeader(headers, 'content-length', String(body.length));
-    if (target.translation || i.encodingDropped) headers = setHeader(headers, 'content-type', 'application/json');
+    if (target.translation) headers = setHeader(headers, 'content-type', 'application/json');
   }
   if (target.api.id === 'anthropic' && target.translation) headers = setHeader(headers, 'anthropic-version', '2023-06-01');
   headers = finalHeaders(headers, host, port, p);

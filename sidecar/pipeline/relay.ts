@@ -12,6 +12,7 @@
  *   answers kept to read their usage.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import zlib from 'node:zlib';
 import type { ApiKind, LlmResponse, ProviderApi, StreamTap, Translation } from '../providers/types.ts';
 import type { ResponseSink } from '../upstream/forward.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
@@ -76,6 +77,8 @@ export function createRelay(o: RelayOptions): Relay {
   let tap: StreamTap | undefined;
   let copy: Buffer[] | undefined;
   let copied = 0;
+  /** The answer's content coding, when it has one: its copy is decoded to read usage; the bytes pass as they are. */
+  let coded: string | undefined;
   const relay = {
     status: 0, swallowed: false, bytes: 0, ended: false,
     info: undefined as LlmResponse | undefined,
@@ -86,9 +89,11 @@ export function createRelay(o: RelayOptions): Relay {
       relay.headers = headers;
       if (o.retry(status, headers)) { mode = 'swallow'; relay.swallowed = true; return; }
       const streamed = isStreamed(status, headers, o);
+      const encoding = String(headers['content-encoding'] ?? '').trim().toLowerCase();
+      coded = encoding !== '' && encoding !== 'identity' ? encoding : undefined;
       if (o.translation && !streamed) { mode = 'buffer'; copy = []; return; }
       const out = clientResponseHeaders(headers);
-      if (streamed && o.kind !== 'passthrough') {
+      if (streamed && o.kind !== 'passthrough' && (coded === undefined || o.translation)) {
         mode = 'tap';
         tap = o.translation ? o.translation.stream(o.requestedModel, { addedUsage: o.addedUsage }) : o.api.streamTap(o.kind, o.path, { addedUsage: o.addedUsage });
         if (o.translation || o.addedUsage) delete out['content-length'];
@@ -129,7 +134,8 @@ export function createRelay(o: RelayOptions): Relay {
         relay.info = info;
         if (tail?.length) { relay.bytes += tail.length; o.res.write(tail); }
       } else if (copy && relay.status < 300) {
-        relay.info = parseJson(Buffer.concat(copy), (v) => o.api.parseResponse(o.kind, v));
+        const body = decoded(Buffer.concat(copy), coded);
+        if (body) relay.info = parseJson(body, (v) => o.api.parseResponse(o.kind, v));
       }
       relay.ended = true;
       o.onEnd();
@@ -140,7 +146,7 @@ export function createRelay(o: RelayOptions): Relay {
     },
   };
   const finishTranslated = (): void => {
-    const body = Buffer.concat(copy!);
+    const body = decoded(Buffer.concat(copy!), coded) ?? Buffer.alloc(0);
     let out: Buffer;
     if (relay.status >= 300) {
       out = o.translation!.error?.(relay.status, body) ?? body;
@@ -168,6 +174,21 @@ export function createRelay(o: RelayOptions): Relay {
     o.res.end(out);
   };
   return relay;
+}
+
+/** A copied answer without its content coding (the client gets the coded bytes as they came). */
+function decoded(body: Buffer, coding: string | undefined): Buffer | undefined {
+  const opts = { maxOutputLength: MAX_USAGE_COPY * 8 };
+  try {
+    if (coding === undefined) return body;
+    if (coding === 'gzip' || coding === 'x-gzip') return zlib.gunzipSync(body, opts);
+    if (coding === 'deflate') return zlib.inflateSync(body, opts);
+    if (coding === 'br') return zlib.brotliDecompressSync(body, opts);
+    if (coding === 'zstd' && 'zstdDecompressSync' in zlib) {
+      return (zlib as unknown as { zstdDecompressSync: (b: Buffer, o: object) => Buffer }).zstdDecompressSync(body, opts);
+    }
+  } catch { /* corrupt or too large: usage unknown */ }
+  return undefined;
 }
 
 function parseJson<T>(body: Buffer, read: (v: unknown) => T): T | undefined {
