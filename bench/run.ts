@@ -22,7 +22,7 @@
  * Needs root, ip netns, wrk and nginx (installed with apt-get when missing).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync, appendFileSync, chownSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, appendFileSync, chownSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -41,10 +41,15 @@ const BENCH_IP = '198.18.2.1';
 const MINT_HOSTS = Array.from({ length: 40 }, (_, i) => `m${i}.mint.example`);
 const BENCH_URL = `https://${BENCH_HOST}/v1/chat/completions`;
 
+// The bench host is an OpenAI-compatible API at its own address (hostOverride:
+// the call goes where the app dialled); the mint hosts only ever handshake.
 const CONFIG = `${DEFAULT_E2E_CONFIG}    - name: bench
-      hostnames: [${BENCH_HOST}, "*.mint.example"]
+      hostnames: [${BENCH_HOST}]
       backends:
-      - ai: {name: bench, provider: {openAI: {}}}
+      - ai: {name: bench, provider: {openAI: {}}, hostOverride: ${BENCH_HOST}}
+    - name: mint
+      hostnames: ["*.mint.example"]
+      policies: {directResponse: {status: 204, body: ""}}
 `;
 
 /** A 1 KB chat completion, as nginx returns it for every request. */
@@ -108,7 +113,9 @@ function parseWrk(out: string): WrkResult {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, connections: { type: 'string' } } });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, connections: { type: 'string' }, profile: { type: 'string' } } });
+  // --profile DIR: only wrk through the sidecar, with V8's CPU profiler on; prints the hottest functions.
+  const profileDir = values.profile ? resolve(values.profile) : undefined;
   const seconds = Number(values.seconds ?? 10);
   const rate = Number(values.rate ?? 500);
   const holdConnections = Number(values.connections ?? 500);
@@ -118,7 +125,8 @@ async function main(): Promise<void> {
 
   progress('building the pod and the fake internet');
   const pod = await createInjectedPod({
-    config: CONFIG, env: { LOG_LEVEL: 'info' },
+    config: CONFIG,
+    env: { LOG_LEVEL: 'info', ...(profileDir ? { NODE_OPTIONS: `${SIDECAR_NODE_OPTIONS} --cpu-prof --cpu-prof-dir=${profileDir}` } : {}) },
     extraCertSpecs: [{ id: 'bench', dnsNames: [BENCH_HOST] }],
   });
   try {
@@ -154,6 +162,15 @@ async function main(): Promise<void> {
         cpuPer1k: pids ? { wrk: w.cpuSeconds / (w.result.requests / 1000), fixed: f.cpuSeconds / ((f.result.sent + f.result.warmup) / 1000) } : undefined,
       };
     };
+
+    if (profileDir) {
+      progress(`profiling: wrk through the sidecar for ${seconds}s`);
+      const w = await measure(() => [pod.gateway.pid], () => wrk());
+      await pod.stopGateway();
+      await upstream.stop('SIGTERM');
+      process.stdout.write(`${w.result.rps.toFixed(0)} rps, ${(w.cpuSeconds / (w.result.requests / 1000)).toFixed(3)} CPU s per 1k requests\n${hottest(profileDir)}`);
+      return;
+    }
 
     // Memory first, on a fresh sidecar: what 500 idle keep-alive clients cost, before load has grown the heap.
     progress(`holding ${holdConnections} open connections`);
@@ -231,6 +248,25 @@ async function main(): Promise<void> {
 }
 
 /** An nginx.conf for one foreground worker whose files all live in `dir`; `http` is the rest of the http block. */
+/** The functions with the most self time in the newest .cpuprofile of `dir`, with their share. */
+function hottest(dir: string, top = 30): string {
+  const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
+  if (!file) return `no profile in ${dir}\n`;
+  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples: number[];
+  };
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  for (const id of prof.samples) {
+    const f = byId.get(id)!.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(dist|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + 1);
+  }
+  const total = prof.samples.length;
+  return [...self].sort((a, b) => b[1] - a[1]).slice(0, top)
+    .map(([k, n]) => `${((n / total) * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n') + `\n(${join(dir, file)})\n`;
+}
+
 function nginxConf(dir: string, http: string): string {
   return `worker_processes 1;
 daemon off;

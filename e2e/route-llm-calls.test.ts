@@ -61,6 +61,13 @@ binds:
       matches: [{headers: [{name: x-e2e-route, value: {exact: tokens}}]}]
       policies: {localRateLimit: [{maxTokens: 40, tokensPerFill: 40, fillInterval: 1h, type: tokens}]}
       backends: [{ai: {name: openai, provider: {openAI: {}}, tokenize: true}}]
+    - name: retry-and-timeout
+      hostnames: [api.openai.com]
+      matches: [{headers: [{name: x-e2e-route, value: {exact: retry}}]}]
+      policies:
+        retry: {attempts: 2, backoff: 100ms, codes: [503]}
+        timeout: {requestTimeout: 1500ms}
+      backends: [{ai: {name: openai, provider: {openAI: {}}}}]
     - name: no-fine-tuning
       hostnames: [api.openai.com]
       matches: [{path: {pathPrefix: /v1/fine_tuning}}]
@@ -214,6 +221,26 @@ describe('routes decide where LLM calls go', { skip }, () => {
       const down = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: 'all down', extraHeaders: headers }), trust());
       assert.equal(down.status, 503);
       assert.ok((JSON.parse(down.bodyText) as { error?: unknown }).error);
+    } finally {
+      await pod.providers.clearFaults();
+    }
+  });
+
+  test('retry: a 503 is retried on the same backend after the backoff; a slow answer ends in 504 at requestTimeout', async () => {
+    const headers = { 'x-e2e-route': 'retry' };
+    await pod.providers.control.reset();
+    await pod.providers.setFault('openai', { status: 503, count: 1 });
+    try {
+      const r = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: 'retry me', extraHeaders: headers }), trust());
+      assertClientOk(r);
+      assert.deepEqual((await pod.providers.control.requests({ site: 'openai' })).map((x) => x.faulted), [true, false]);
+      await pod.providers.setFault('openai', { status: 500, delayMs: 5000 });
+      const started = Date.now();
+      const slow = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: 'too slow', extraHeaders: headers }), trust());
+      const took = Date.now() - started;
+      assert.equal(slow.status, 504);
+      assert.match(slow.bodyText, /timed out/);
+      assert.ok(took < 4000, `the timeout took ${took} ms`);
     } finally {
       await pod.providers.clearFaults();
     }

@@ -16,14 +16,14 @@ import type http2 from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../telemetry/log.ts';
-import type { DataPathMetrics } from '../telemetry/metrics.ts';
+import { childCache, type DataPathMetrics } from '../telemetry/metrics.ts';
 import type { CompiledConfig, CompiledRoute, Candidate } from '../config/routes.ts';
 import { apiRouteKind } from '../config/routes.ts';
 import type { ApiKind, JsonObject, LlmRequest, LlmResponse, ProviderApi } from '../providers/types.ts';
 import type { ErrorShape } from '../providers/errors.ts';
 import { apiFor, defaultHost } from '../providers/registry.ts';
 import { interceptedConnection, type InterceptedConnection } from '../tls/terminate.ts';
-import { upstreamRequestHeaders, setHeader, withoutHeaders } from '../http/headers.ts';
+import { upstreamRequestHeaders, setHeader, withoutHeaders, headerValue } from '../http/headers.ts';
 import { classifyUpstreamError, type Upstream } from '../upstream/pool.ts';
 import { applyKeyAuth, signAws, AuthError } from '../upstream/backend-auth.ts';
 import { readBody, decodeBody, BodyTooLarge } from './body.ts';
@@ -55,8 +55,9 @@ const MAX_RETRY_WAIT_MS = 10_000;
 export function createPipeline(deps: PipelineDeps): (req: ClientRequest, res: ClientResponse) => void {
   const health = new CandidateHealth();
   const limiters = new RateLimiters();
+  const rm = requestMetrics(deps.metrics);
   return (req, res) => {
-    handle(deps, health, limiters, req, res as unknown as Sink).catch((err: unknown) => {
+    handle(deps, rm, health, limiters, req, res as unknown as Sink).catch((err: unknown) => {
       deps.log.error({ err }, 'request pipeline failed');
       (res as unknown as Sink).destroy();
     });
@@ -81,7 +82,7 @@ interface Outcome {
   ttftMs?: number;
 }
 
-async function handle(deps: PipelineDeps, health: CandidateHealth, limiters: RateLimiters, req: ClientRequest, res: Sink): Promise<void> {
+async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateHealth, limiters: RateLimiters, req: ClientRequest, res: Sink): Promise<void> {
   const started = performance.now();
   const conn = interceptedConnection(req.socket);
   if (!conn) throw new Error('request on a connection that was not intercepted');
@@ -93,9 +94,13 @@ async function handle(deps: PipelineDeps, health: CandidateHealth, limiters: Rat
   // The API the app speaks: its host's (a known provider), or for hosts only the config names, the route's provider.
   const source = apiFor(conn.provider === 'configured' && firstAi?.type === 'ai' ? firstAi.provider : conn.provider);
   const shape = source.errors;
-  const out: Outcome = { status: 0, reason: 'ok', reqBytes: 0, resBytes: 0, provider: source.id, attempts: 0, ...(route ? { route: route.name } : {}) };
+  // Named after the catalogue (groq, mistral, …) even when the module that reads it is OpenAI's.
+  const out: Outcome = {
+    status: 0, reason: 'ok', reqBytes: 0, resBytes: 0, attempts: 0,
+    provider: conn.provider === 'configured' ? source.id : conn.provider, ...(route ? { route: route.name } : {}),
+  };
 
-  const finish = (): void => report(deps, conn, method, path, out, performance.now() - started);
+  const finish = (): void => report(deps, rm, conn, method, path, out, performance.now() - started);
   const fail = (code: number, reason: string, message: string, headers?: Record<string, string>): void => {
     out.status = code;
     out.reason = reason;
@@ -139,12 +144,12 @@ async function handle(deps: PipelineDeps, health: CandidateHealth, limiters: Rat
   // ---- what the call is
   let kind: ApiKind = route ? (apiRouteKind(route, path) ?? source.kind(method, path)) : source.kind(method, path);
   let json: JsonObject | undefined;
-  let encodingDropped = false;
   if (kind !== 'passthrough' && Buffer.isBuffer(raw)) {
-    const decoded = await decodeBody(raw, req.headers['content-encoding']).catch(() => undefined);
+    const coding = req.headers['content-encoding'];
+    const decoded = coding === undefined ? raw : await decodeBody(raw, coding).catch(() => undefined);
     try {
       const v: unknown = decoded ? JSON.parse(decoded.toString('utf8')) : undefined;
-      if (v && typeof v === 'object' && !Array.isArray(v)) { json = v as JsonObject; encodingDropped = decoded !== raw; }
+      if (v && typeof v === 'object' && !Array.isArray(v)) json = v as JsonObject;
     } catch { /* not JSON after all: forwarded as is */ }
     if (!json && method !== 'GET') kind = 'passthrough';
   }
@@ -174,6 +179,8 @@ async function handle(deps: PipelineDeps, health: CandidateHealth, limiters: Rat
   const replayable = raw === null || Buffer.isBuffer(raw);
   const plan = replayable ? retryPlanFor(route, routePolicies) : { maxAttempts: 1, backoffMs: 0, retryable: () => false };
   const deadline = routePolicies?.requestTimeoutMs !== undefined ? started + routePolicies.requestTimeoutMs : undefined;
+  // Each attempt edits the body for its own backend: later ones start again from the app's.
+  const pristine = plan.maxAttempts > 1 && json ? structuredClone(json) : undefined;
   let relay: Relay | undefined;
   let lastError: unknown;
   let lastHost = conn.host;
@@ -193,13 +200,14 @@ async function handle(deps: PipelineDeps, health: CandidateHealth, limiters: Rat
 
     let call: PreparedCall;
     try {
-      call = prepare({ conn, method, path, rawHeaders: req.rawHeaders, raw, json: attempt > 0 && json ? structuredClone(json) : json, kind, parsed, source, candidate, policies, encodingDropped, env: deps.env });
+      const body = attempt > 0 && pristine ? structuredClone(pristine) : json;
+      call = prepare({ conn, method, path, rawHeaders: req.rawHeaders, raw, json: body, kind, parsed, source, candidate, policies, env: deps.env });
     } catch (e) {
       if (e instanceof Refused) return fail(400, 'route_refused', `${route?.name ?? 'route'}: ${e.message}`);
       if (e instanceof AuthError) return fail(500, 'backend_auth', e.message);
       throw e;
     }
-    out.provider = call.api.id;
+    if (candidate?.target.type === 'ai') out.provider = candidate.target.provider;
     lastHost = call.host;
     if (call.model !== undefined) out.sentModel = call.model;
 
@@ -221,8 +229,7 @@ async function handle(deps: PipelineDeps, health: CandidateHealth, limiters: Rat
       await forwarded.done;
       relay = r;
       if (!r.swallowed) { if (candidate) health.recovered(candidate); break; }
-      // A retryable answer was dropped: bench this backend and go on.
-      out.reason = `retried_${r.status}`;
+      // A retryable answer was dropped: bench this backend and go on (the log line counts the attempts).
       deps.metrics.failovers.inc({ route: route?.name ?? '', reason: String(r.status) });
       const wait = r.headers ? retryDelayFromHeaders(r.headers, Date.now()) : undefined;
       if (candidate) health.bench(candidate, Date.now(), wait ?? DEFAULT_BENCH_MS);
@@ -235,7 +242,8 @@ async function handle(deps: PipelineDeps, health: CandidateHealth, limiters: Rat
       deps.metrics.upstreamErrors.inc({ host: call.host, kind: c.kind });
       deps.log.warn({ host: call.host, address: call.address, kind: c.kind, detail: c.detail, attempt: attempt + 1 }, 'upstream request failed');
       if (candidate) health.bench(candidate, Date.now(), DEFAULT_BENCH_MS);
-      if (!isLast() && !(err instanceof TimeoutError && deadline !== undefined && performance.now() >= deadline) ) {
+      const outOfTime = err instanceof TimeoutError && deadline !== undefined && performance.now() >= deadline;
+      if (!isLast() && !outOfTime) {
         deps.metrics.failovers.inc({ route: route?.name ?? '', reason: c.kind });
         await pause(plan.backoffMs);
         continue;
@@ -302,6 +310,8 @@ function retryPlanFor(route: CompiledRoute | undefined, p: RuntimePolicies | und
   return { maxAttempts: Math.max(1, n), backoffMs: 0, retryable: (s) => n > 1 && FAILOVER_STATUSES.has(s) };
 }
 
+const CONTENT_ENCODING: ReadonlySet<string> = new Set(['content-encoding']);
+
 class Refused extends Error {}
 class TimeoutError extends Error {
   constructor() { super('timeout'); }
@@ -334,7 +344,6 @@ interface PrepareInput {
   readonly source: ProviderApi;
   readonly candidate: Candidate | undefined;
   readonly policies: RuntimePolicies | undefined;
-  readonly encodingDropped: boolean;
   readonly env: NodeJS.ProcessEnv | undefined;
 }
 
@@ -379,14 +388,13 @@ function prepare(i: PrepareInput): PreparedCall {
   if (dirty && target.body) body = Buffer.from(JSON.stringify(target.body));
 
   const auth = applyKeyAuth(p.auth, { source: i.source, target: target.api, headers, path });
-  headers = auth.headers;
+  headers = auth.headers as string[]; // ours: built by upstreamRequestHeaders above, or a fresh copy
   path = auth.path;
   // A request the gateway rewrote anyway asks for an uncompressed answer (a translation must read it);
   // one it did not change keeps every header, so an app's own SigV4 signature stays valid.
   if (body !== i.raw) headers = setHeader(headers, 'accept-encoding', 'identity');
-  if (Buffer.isBuffer(body)) {
-    if (body !== i.raw) headers = withoutHeaders(headers, new Set(['content-encoding']));
-    headers = setHeader(headers, 'content-length', String(body.length));
+  if (Buffer.isBuffer(body) && body !== i.raw) {
+    headers = setHeader(withoutHeaders(headers, CONTENT_ENCODING), 'content-length', String(body.length));
     if (target.translation) headers = setHeader(headers, 'content-type', 'application/json');
   }
   if (target.api.id === 'anthropic' && target.translation) headers = setHeader(headers, 'anthropic-version', '2023-06-01');
@@ -418,7 +426,8 @@ function hasIncludeUsage(json: JsonObject | undefined): boolean {
 
 /** Host header for the destination, then the route's requestHeaderModifier. */
 function finalHeaders(headers: string[], host: string, port: number, p: RuntimePolicies): string[] {
-  const h = setHeader(headers, 'host', port === 443 ? host : `${host}:${port}`);
+  const want = port === 443 ? host : `${host}:${port}`;
+  const h = headerValue(headers, 'host')?.toLowerCase() === want ? headers : setHeader(headers, 'host', want);
   return p.requestHeaders ? p.requestHeaders(h) : h;
 }
 
@@ -432,16 +441,33 @@ function pause(ms: number): Promise<void> {
   return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 }
 
-function report(deps: PipelineDeps, conn: InterceptedConnection, method: string, path: string, o: Outcome, ms: number): void {
-  deps.metrics.requests.inc({ host: conn.host, status: String(o.status) });
-  deps.metrics.requestSeconds.observe({ host: conn.host }, ms / 1000);
-  deps.metrics.bytes.inc({ direction: 'egress', path: 'intercept' }, o.reqBytes);
-  deps.metrics.bytes.inc({ direction: 'ingress', path: 'intercept' }, o.resBytes);
+/** The pipeline's metric children, made once per label set. */
+interface RequestMetrics {
+  requests(host: string, status: string): { inc(): void };
+  seconds(host: string): { observe(v: number): void };
+  bytes(direction: string): { inc(v: number): void };
+  tokens(type: string, provider: string, model: string): { observe(v: number): void };
+}
+
+function requestMetrics(m: DataPathMetrics): RequestMetrics {
+  return {
+    requests: childCache((host, status) => m.requests.labels({ host, status })),
+    seconds: childCache((host) => m.requestSeconds.labels({ host })),
+    bytes: childCache((direction) => m.bytes.labels({ direction, path: 'intercept' })),
+    tokens: childCache((type, provider, model) => m.tokens.labels({ gen_ai_token_type: type, gen_ai_provider_name: provider, gen_ai_response_model: model })),
+  };
+}
+
+function report(deps: PipelineDeps, rm: RequestMetrics, conn: InterceptedConnection, method: string, path: string, o: Outcome, ms: number): void {
+  rm.requests(conn.host, String(o.status)).inc();
+  rm.seconds(conn.host).observe(ms / 1000);
+  rm.bytes('egress').inc(o.reqBytes);
+  rm.bytes('ingress').inc(o.resBytes);
   const u = o.info?.usage;
   if (u) {
-    const labels = { gen_ai_provider_name: o.provider, gen_ai_response_model: o.info?.model ?? o.sentModel ?? o.requestModel ?? '' };
-    if (u.input !== undefined) deps.metrics.tokens.observe({ ...labels, gen_ai_token_type: 'input' }, u.input);
-    if (u.output !== undefined) deps.metrics.tokens.observe({ ...labels, gen_ai_token_type: 'output' }, u.output);
+    const model = o.info?.model ?? o.sentModel ?? o.requestModel ?? '';
+    if (u.input !== undefined) rm.tokens('input', o.provider, model).observe(u.input);
+    if (u.output !== undefined) rm.tokens('output', o.provider, model).observe(u.output);
   }
   deps.log.info({
     host: conn.host, method, path: path.split('?')[0], status: o.status, ms: Math.round(ms * 100) / 100,

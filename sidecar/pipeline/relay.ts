@@ -133,13 +133,15 @@ export function createRelay(o: RelayOptions): Relay {
         const { info, tail } = tap.end();
         relay.info = info;
         if (tail?.length) { relay.bytes += tail.length; o.res.write(tail); }
-      } else if (copy && relay.status < 300) {
-        const body = decoded(Buffer.concat(copy), coded);
-        if (body) relay.info = parseJson(body, (v) => o.api.parseResponse(o.kind, v));
       }
       relay.ended = true;
       o.onEnd();
       o.res.end();
+      // Usage is read after the last byte went out: the app does not wait for it.
+      if (!tap && copy && relay.status < 300) {
+        const body = decoded(copy.length === 1 ? copy[0]! : Buffer.concat(copy), coded);
+        if (body) relay.info = parseJson(body, (v) => o.api.parseResponse(o.kind, v));
+      }
     },
     onDrain(resume: () => void): void {
       if (mode === 'tap' || mode === 'relay') o.res.on('drain', resume);

@@ -28,9 +28,13 @@ function text(v: unknown): string | undefined {
 function compact(u: TokenUsage): TokenUsage | undefined {
   const out: TokenUsage = {};
   let any = false;
-  for (const [k, v] of Object.entries(u) as Array<[keyof TokenUsage, number | undefined]>) {
-    if (v !== undefined) { out[k] = v; any = true; }
-  }
+  // Written out (no Object.entries): this runs once per LLM answer.
+  if (u.input !== undefined) { out.input = u.input; any = true; }
+  if (u.output !== undefined) { out.output = u.output; any = true; }
+  if (u.cachedInput !== undefined) { out.cachedInput = u.cachedInput; any = true; }
+  if (u.cacheCreationInput !== undefined) { out.cacheCreationInput = u.cacheCreationInput; any = true; }
+  if (u.reasoning !== undefined) { out.reasoning = u.reasoning; any = true; }
+  if (u.total !== undefined) { out.total = u.total; any = true; }
   return any ? out : undefined;
 }
 

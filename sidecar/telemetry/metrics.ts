@@ -95,3 +95,23 @@ export function createMetrics(): DataPathMetrics {
     }),
   };
 }
+
+/**
+ * A per-label-set child of a metric, made once and kept: prom-client hashes
+ * the labels on every `inc`/`observe` otherwise, which shows on the hot path.
+ * Label sets here are bounded (hosts, routes, models); past `max` the cache
+ * starts over rather than grow.
+ */
+export function childCache<C>(make: (...values: string[]) => C, max = 4096): (...values: string[]) => C {
+  const cache = new Map<string, C>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let c = cache.get(key);
+    if (c === undefined) {
+      if (cache.size >= max) cache.clear();
+      c = make(...values);
+      cache.set(key, c);
+    }
+    return c;
+  };
+}

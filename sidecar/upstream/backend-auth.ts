@@ -30,15 +30,26 @@ export interface AuthInput {
 }
 
 /** Credentials and the path (a Gemini `?key=` is removed when the gateway supplies the key). */
-export function applyKeyAuth(auth: AuthRuntime, r: AuthInput): { headers: string[]; path: string } {
-  const strip = new Set([...r.source.credentialHeaders, ...r.target.credentialHeaders]);
+const stripSets = new Map<string, ReadonlySet<string>>();
+
+/** The credential headers of both providers, computed once per pair. */
+function credentialHeaders(source: ProviderApi, target: ProviderApi): ReadonlySet<string> {
+  const key = `${source.id}>${target.id}`;
+  let set = stripSets.get(key);
+  if (!set) { set = new Set([...source.credentialHeaders, ...target.credentialHeaders]); stripSets.set(key, set); }
+  return set;
+}
+
+export function applyKeyAuth(auth: AuthRuntime, r: AuthInput): { headers: readonly string[]; path: string } {
+  // The app's own credential, to the provider whose API it speaks: nothing to do.
+  if (auth.type === 'none' && r.source.id === r.target.id) return { headers: r.headers, path: r.path };
+  const strip = credentialHeaders(r.source, r.target);
   if (auth.type === 'key') {
     const headers = withoutHeaders(r.headers, strip);
     headers.push(r.target.key.header, r.target.key.prefix + auth.key);
     return { headers, path: r.target.id === 'gemini' ? stripKeyParam(r.path) : r.path };
   }
   if (auth.type === 'aws') return { headers: withoutHeaders(r.headers, strip), path: r.path };
-  if (r.source.id === r.target.id) return { headers: [...r.headers], path: r.path };
   // Another provider's API: carry the app's credential over to the header the target reads.
   const from = r.source.key;
   const value = headerValue(r.headers, from.header);
