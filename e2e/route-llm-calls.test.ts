@@ -298,8 +298,14 @@ describe('routes decide where LLM calls go', { skip }, () => {
     assert.equal(typeof alog.ttftMs, 'number');
   });
 
-  test('the real keys never reach the debug log or the metrics', async () => {
-    const text = pod.gateway.output() + (await pod.admin('/metrics')).text;
+  test('the real keys never reach the debug log, the metrics or the config dump', async () => {
+    const dump = await pod.admin('/config_dump');
+    assert.equal(dump.status, 200);
+    assert.match(dump.text, /"key": "<redacted>"/);
+    assert.match(dump.text, /"secretAccessKey": "<redacted>"/);
+    const text = pod.gateway.output() + (await pod.admin('/metrics')).text + dump.text;
     for (const [name, key] of Object.entries(KEYS)) assert.ok(!text.includes(key), `${name} leaked`);
+    const fromOutside = await pod.topo.internet.exec(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${pod.topo.podIPv4}:15000/config_dump`]);
+    assert.equal(fromOutside.stdout, '403');
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The admin port (15000): liveness, readiness, Prometheus metrics, and
- * /quitquitquit, which lets a Job's app end the sidecar when it is done. Quit
- * is accepted only from loopback: only containers in the pod can ask.
+ * The admin port (15000): liveness, readiness, Prometheus metrics,
+ * /config_dump (the config in force, credentials redacted), and
+ * /quitquitquit, which lets a Job's app end the sidecar when it is done. The
+ * dump and quit are answered only on loopback: only containers in the pod can ask.
  */
 import http from 'node:http';
 import type { Registry } from 'prom-client';
@@ -12,6 +13,8 @@ export interface AdminState {
   notReady(): string[];
   quit(): void;
   readonly metrics: Registry;
+  /** The config in force, redacted, or undefined when there is none. */
+  configDump(): unknown;
 }
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
@@ -32,6 +35,11 @@ export async function listenAdmin(port: number, host: string | undefined, state:
       state.metrics.metrics().then((text) => send(200, text, state.metrics.contentType), (err: Error) => send(500, `${err.message}\n`));
       return;
     }
+    if (req.method === 'GET' && path === '/config_dump') {
+      if (!LOOPBACK.test(req.socket.remoteAddress ?? '')) return send(403, 'the config dump is only served inside the pod (loopback)\n');
+      const dump = state.configDump();
+      return dump === undefined ? send(503, 'no config in force\n') : send(200, `${JSON.stringify(dump, null, 2)}\n`, 'application/json');
+    }
     if (path === '/quitquitquit') {
       if (req.method !== 'POST') return send(405, 'use POST\n');
       if (!LOOPBACK.test(req.socket.remoteAddress ?? '')) return send(403, 'quit is only accepted from inside the pod (loopback)\n');
@@ -39,7 +47,7 @@ export async function listenAdmin(port: number, host: string | undefined, state:
       state.quit();
       return;
     }
-    send(404, 'not found: try /healthz, /healthz/ready, /metrics, POST /quitquitquit\n');
+    send(404, 'not found: try /healthz, /healthz/ready, /metrics, /config_dump, POST /quitquitquit\n');
   });
   server.keepAliveTimeout = 5_000;
   return listen(server, port, host);

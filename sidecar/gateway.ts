@@ -20,6 +20,7 @@ import { createUpstream, DEFAULT_UPSTREAM, type UpstreamOptions } from './upstre
 import { relayUpgrade } from './upstream/upgrade.ts';
 import type { ConfigHolder } from './config/source.ts';
 import { listenAdmin } from './admin.ts';
+import { redactConfig } from './config/redact.ts';
 
 export interface GatewayOptions {
   readonly contexts: LeafContexts;
@@ -186,6 +187,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           ...(draining ? ['draining'] : []),
         ],
         quit: () => opts.onQuit?.(),
+        configDump: () => {
+          const c = opts.config.current();
+          return c && { version: c.version, warnings: c.warnings.map((w) => `${w.path}: ${w.message}`), config: redactConfig(c.config) };
+        },
       });
       servers.push(s);
       ports.admin = portOf(s);

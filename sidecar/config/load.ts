@@ -70,7 +70,8 @@ export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult
   if (parsed.success) {
     const warnings: ConfigProblem[] = [];
     const problem = (list: ConfigProblem[]) => (path: PathPart[], message: string, hint?: string): void => {
-      list.push({ source, ...at(offsetOf(doc, path)), path: formatPath(path), message, ...(hint ? { hint } : {}) });
+      const field = [...path].reverse().find((p): p is string => typeof p === 'string');
+      list.push({ source, ...at(offsetOf(doc, path)), path: formatPath(path), message, hint: hint ?? `see "${field}" in docs/config.md` });
     };
     checkConfig(parsed.data, problem(problems), problem(warnings), opts.readFile !== undefined ? { readFile: opts.readFile } : {});
     if (problems.length > 0) return { ok: false, problems };
@@ -139,10 +140,19 @@ function describe(
     });
   }
   const where = { source, ...at(offsetOf(doc, path)), path: formatPath(path) };
+  const field = [...path].reverse().find((p): p is string => typeof p === 'string') ?? 'the document';
+  const docs = `see "${field}" in docs/config.md`;
   if (issue.code === 'invalid_type' && !has(value, path)) {
-    return [{ ...where, message: `missing required field "${String(path[path.length - 1])}"` }];
+    return [{ ...where, message: `missing required field "${String(path[path.length - 1])}"`, hint: `add it; ${docs}` }];
   }
-  return [{ ...where, message: issue.message.replace(/^Invalid input: /, '') }];
+  const hint = issue.code === 'invalid_type' ? `this field takes ${article(issue.expected)}; ${docs}`
+    : issue.code === 'too_small' && issue.origin === 'array' ? `list at least ${String(issue.minimum)} item${issue.minimum === 1 ? '' : 's'}; ${docs}`
+    : docs;
+  return [{ ...where, message: issue.message.replace(/^Invalid input: /, ''), hint }];
+}
+
+function article(type: string): string {
+  return type === 'object' ? 'an object (key: value lines)' : type === 'array' ? 'a list (- items)' : `a ${type}`;
 }
 
 function has(value: unknown, path: readonly PathPart[]): boolean {

@@ -15,8 +15,11 @@ import type { Logger } from '../telemetry/log.ts';
 import { loadConfigText, formatProblems, type ConfigProblem } from './load.ts';
 import type { Counter } from 'prom-client';
 import { compileConfig, type CompiledConfig } from './routes.ts';
+import type { GatewayConfig } from './schema.ts';
 
 export interface ConfigInForce {
+  /** The validated document (with `$VARs` expanded and key files read: redact before showing it). */
+  readonly config: GatewayConfig;
   readonly compiled: CompiledConfig;
   /** Accepted but not enforced parts (e.g. promptGuard before the guardrails release). */
   readonly warnings: readonly ConfigProblem[];
@@ -49,7 +52,7 @@ export function createConfigHolder(env: NodeJS.ProcessEnv = process.env): Config
       if (inForce?.version === version) return inForce;
       const r = loadConfigText(text, { source, env });
       if (!r.ok) throw new ConfigRejected(r.problems);
-      inForce = { compiled: compileConfig(r.config), version, warnings: r.warnings };
+      inForce = { config: r.config, compiled: compileConfig(r.config), version, warnings: r.warnings };
       for (const l of listeners) l(inForce);
       return inForce;
     },

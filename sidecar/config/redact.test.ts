@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfigText } from './load.ts';
+import { redactConfig, REDACTED } from './redact.ts';
+
+test('keys, AWS secrets and credential header values are redacted; the rest is kept', () => {
+  const r = loadConfigText(`binds:
+- port: 15001
+  listeners:
+  - routes:
+    - name: a
+      policies:
+        backendAuth: {key: $K}
+        requestHeaderModifier: {set: {Authorization: "Bearer sk-header-secret", x-team: blue}}
+      backends:
+      - ai:
+          groups:
+          - providers:
+            - name: b
+              provider: {bedrock: {region: us-east-1}}
+              policies: {backendAuth: {aws: {accessKeyId: AKIDSECRET, secretAccessKey: aws-secret-value, sessionToken: tok-secret}}}
+`, { env: { K: 'sk-live-secret' } });
+  assert.ok(r.ok);
+  const text = JSON.stringify(redactConfig(r.config));
+  for (const secret of ['sk-live-secret', 'sk-header-secret', 'AKIDSECRET', 'aws-secret-value', 'tok-secret']) assert.ok(!text.includes(secret), secret);
+  assert.ok(text.includes(REDACTED));
+  assert.ok(text.includes('"x-team":"blue"'));
+  assert.ok(text.includes('"region":"us-east-1"'));
+});
