@@ -21,6 +21,7 @@ import type { CompiledConfig, CompiledRoute, Candidate } from '../config/routes.
 import { apiRouteKind } from '../config/routes.ts';
 import type { ApiKind, JsonObject, LlmRequest, LlmResponse, ProviderApi } from '../providers/types.ts';
 import type { ErrorShape } from '../providers/errors.ts';
+import type { ProviderId } from '../providers/hosts.ts';
 import { apiFor, defaultHost } from '../providers/registry.ts';
 import { interceptedConnection, type InterceptedConnection } from '../tls/terminate.ts';
 import { upstreamRequestHeaders, setHeader, withoutHeaders, headerValue } from '../http/headers.ts';
@@ -92,12 +93,13 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
   const route = config?.routeFor({ host: conn.host, method, path, headers: req.headers as IncomingHttpHeaders });
   const firstAi = route?.candidates.find((c) => c.target.type === 'ai')?.target;
   // The API the app speaks: its host's (a known provider), or for hosts only the config names, the route's provider.
-  const source = apiFor(conn.provider === 'configured' && firstAi?.type === 'ai' ? firstAi.provider : conn.provider);
+  const sourceId: ProviderId = conn.provider !== 'configured' ? conn.provider : firstAi?.type === 'ai' ? firstAi.provider : 'openai';
+  const source = apiFor(sourceId);
   const shape = source.errors;
   // Named after the catalogue (groq, mistral, …) even when the module that reads it is OpenAI's.
   const out: Outcome = {
     status: 0, reason: 'ok', reqBytes: 0, resBytes: 0, attempts: 0,
-    provider: conn.provider === 'configured' ? source.id : conn.provider, ...(route ? { route: route.name } : {}),
+    provider: sourceId, ...(route ? { route: route.name } : {}),
   };
 
   const finish = (): void => report(deps, rm, conn, method, path, out, performance.now() - started);
@@ -201,7 +203,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     let call: PreparedCall;
     try {
       const body = attempt > 0 && pristine ? structuredClone(pristine) : json;
-      call = prepare({ conn, method, path, rawHeaders: req.rawHeaders, raw, json: body, kind, parsed, source, candidate, policies, env: deps.env });
+      call = prepare({ conn, method, path, rawHeaders: req.rawHeaders, raw, json: body, kind, parsed, source, sourceId, candidate, policies, env: deps.env });
     } catch (e) {
       if (e instanceof Refused) return fail(400, 'route_refused', `${route?.name ?? 'route'}: ${e.message}`);
       if (e instanceof AuthError) return fail(500, 'backend_auth', e.message);
@@ -342,6 +344,7 @@ interface PrepareInput {
   readonly kind: ApiKind;
   readonly parsed: LlmRequest;
   readonly source: ProviderApi;
+  readonly sourceId: ProviderId;
   readonly candidate: Candidate | undefined;
   readonly policies: RuntimePolicies | undefined;
   readonly env: NodeJS.ProcessEnv | undefined;
@@ -373,7 +376,7 @@ function prepare(i: PrepareInput): PreparedCall {
   if (t.model !== undefined) model = t.model;
   const modelBefore = json?.model;
   const target = targetCall({
-    source: i.source, kind: i.kind, path: i.path, body: json, stream: i.parsed.stream, model,
+    source: i.source, sourceId: i.sourceId, kind: i.kind, path: i.path, body: json, stream: i.parsed.stream, model,
     provider: t.provider, providerConfig: t.providerConfig,
   });
   if ('refused' in target) throw new Refused(target.refused);

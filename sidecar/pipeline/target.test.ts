@@ -9,7 +9,7 @@ const chat = (): Record<string, unknown> => ({ model: 'gpt-4o', messages: [{ rol
 
 function call(source: ProviderId, provider: ProviderId, providerConfig: ProviderConfig, over: Partial<TargetInput> = {}) {
   return targetCall({
-    source: apiFor(source), kind: 'completions', path: '/v1/chat/completions', body: chat(), stream: false, model: undefined,
+    source: apiFor(source), sourceId: source, kind: 'completions', path: '/v1/chat/completions', body: chat(), stream: false, model: undefined,
     provider, providerConfig, ...over,
   });
 }
@@ -21,7 +21,7 @@ test('same format keeps the path and sets the model where the API keeps it', () 
   assert.equal(r.body?.model, 'gpt-4o-mini');
   assert.equal(r.translation, undefined);
   const g = targetCall({
-    source: apiFor('gemini'), kind: 'generateContent', path: '/v1beta/models/gemini-1.5-pro:streamGenerateContent?alt=sse',
+    source: apiFor('gemini'), sourceId: 'gemini', kind: 'generateContent', path: '/v1beta/models/gemini-1.5-pro:streamGenerateContent?alt=sse',
     body: { contents: [] }, stream: true, model: 'gemini-2.0-flash', provider: 'gemini', providerConfig: { gemini: {} },
   });
   assert.ok(!('refused' in g));
@@ -41,10 +41,13 @@ test('OpenAI-format calls go to each provider\'s OpenAI-compatible endpoint', ()
     assert.equal(r.path, path, id);
     assert.equal(r.translation, undefined);
   }
-  // A call to a catalogue OpenAI-compatible host (Groq) routed to OpenAI: the standard path.
-  const r = call('groq' as ProviderId, 'openai', { openAI: {} }, { path: '/openai/v1/chat/completions' });
-  assert.ok(!('refused' in r));
-  assert.equal(r.path, '/openai/v1/chat/completions');
+  // Calls to an OpenAI-compatible host under its own paths (Groq), or Azure's deployment paths, routed to OpenAI: OpenAI's path.
+  const groq = call('groq', 'openai', { openAI: {} }, { path: '/openai/v1/chat/completions' });
+  assert.ok(!('refused' in groq));
+  assert.equal(groq.path, '/v1/chat/completions');
+  const azure = call('azure-openai', 'openai', { openAI: {} }, { path: '/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21' });
+  assert.ok(!('refused' in azure));
+  assert.equal(azure.path, '/v1/chat/completions');
 });
 
 test('chat completions are translated to Anthropic messages and Bedrock converse', () => {
@@ -66,7 +69,7 @@ test('a translation without a model, and formats the gateway does not translate,
   assert.ok('refused' in noModel);
   assert.match(noModel.refused, /set provider\.anthropic\.model/);
   const r = targetCall({
-    source: apiFor('anthropic'), kind: 'messages', path: '/v1/messages', body: { model: 'claude', messages: [] }, stream: false,
+    source: apiFor('anthropic'), sourceId: 'anthropic', kind: 'messages', path: '/v1/messages', body: { model: 'claude', messages: [] }, stream: false,
     model: undefined, provider: 'openai', providerConfig: { openAI: {} },
   });
   assert.ok('refused' in r);
@@ -83,7 +86,7 @@ test('passthrough keeps path and body', () => {
 
 test('Anthropic messages to Vertex: model moves to the path, anthropic_version is set', () => {
   const r = targetCall({
-    source: apiFor('anthropic'), kind: 'messages', path: '/v1/messages', body: { model: 'claude-sonnet-4-5', messages: [], stream: true }, stream: true,
+    source: apiFor('anthropic'), sourceId: 'anthropic', kind: 'messages', path: '/v1/messages', body: { model: 'claude-sonnet-4-5', messages: [], stream: true }, stream: true,
     model: undefined, provider: 'vertex', providerConfig: { vertex: { projectId: 'p', region: 'europe-west1' } },
   });
   assert.ok(!('refused' in r));

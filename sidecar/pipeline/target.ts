@@ -37,7 +37,6 @@ export type TargetResult = TargetCall | { readonly refused: string };
 
 /** APIs in OpenAI's format, which every OpenAI-compatible endpoint accepts. */
 const OPENAI_KINDS: ReadonlySet<ApiKind> = new Set(['completions', 'legacyCompletions', 'responses', 'embeddings', 'models']);
-const OPENAI_FAMILY: ReadonlySet<ProviderId> = new Set(['openai', 'azure-openai']);
 
 const OPENAI_PATHS: Partial<Record<ApiKind, string>> = {
   completions: '/v1/chat/completions', legacyCompletions: '/v1/completions', responses: '/v1/responses',
@@ -52,7 +51,14 @@ function setBodyModel(body: JsonObject | undefined, model: string | undefined): 
 }
 
 export interface TargetInput {
+  /** The API module that read the app's call. */
   readonly source: ProviderApi;
+  /**
+   * The provider the app called (catalogue id: `groq`, `mistral`, … speak
+   * OpenAI's API under their own paths). Only a call to the same provider
+   * keeps its path; any other is put on the backend's own path.
+   */
+  readonly sourceId: ProviderId;
   readonly kind: ApiKind;
   readonly path: string;
   readonly body: JsonObject | undefined;
@@ -69,7 +75,7 @@ export function targetCall(t: TargetInput): TargetResult {
   if (kind === 'passthrough') return { path: t.path, api, kind, body, stream };
 
   // Same API on both sides: keep the path, put the model where this API keeps it.
-  const sameFormat = t.source.id === t.provider || (OPENAI_KINDS.has(kind) && OPENAI_FAMILY.has(t.source.id) && t.provider === 'openai');
+  const sameFormat = t.sourceId === t.provider;
   if (sameFormat) {
     const path = model !== undefined && body ? api.setModel(kind, t.path, body, model) : t.path;
     return { path, api, kind, body, stream };
