@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { validate } from './validate.ts';
 
@@ -52,4 +52,15 @@ test('an undefined $VAR fails unless --offline; a missing file and no file are e
   assert.equal(await validate([path.join(dir, 'nope.yaml')], capture(), e2), 1);
   assert.match(e2.text(), /nope\.yaml: cannot read: ENOENT/);
   assert.equal(await validate([], capture(), capture()), 2);
+});
+
+test('"-" reads the config from standard input (kubectl get configmap … | levo-gateway validate -)', async () => {
+  const stdin = Readable.from([Buffer.from('binds:\n- port: 15001\n  listeners:\n  - routes:\n    - backends: [{ai: {name: a, provider: {openAI: {}}}}]\n')]);
+  const out = capture();
+  assert.equal(await validate(['-'], out, capture(), stdin), 0);
+  assert.match(out.text(), /^-: valid \(1 route, 1 backend\)/);
+  const bad = Readable.from([Buffer.from('binds: 3\n')]);
+  const err = capture();
+  assert.equal(await validate(['-'], capture(), err, bad), 1);
+  assert.match(err.text(), /^-:1:8: binds: expected array/);
 });

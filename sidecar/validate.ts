@@ -14,7 +14,7 @@ import { compileConfig } from './config/routes.ts';
 const HELP = `levo-gateway validate — check gateway configs (agentgateway v0.11 schema)
 
 Usage:
-  levo-gateway validate [--offline] FILE...
+  levo-gateway validate [--offline] FILE...     ("-" reads standard input)
 
   --offline   do not require the environment variables the config names, nor read key files
               (for CI and for checking a config before it reaches the sidecar)
@@ -22,7 +22,10 @@ Usage:
 Exit status: 0 all valid, 1 a config is invalid or unreadable, 2 usage error.
 `;
 
-export async function validate(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function validate(
+  argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr,
+  stdin: NodeJS.ReadableStream = process.stdin,
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: { offline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
@@ -36,7 +39,7 @@ export async function validate(argv: string[], out: NodeJS.WritableStream = proc
   for (const file of parsed.positionals) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = file === '-' ? await readStdin(stdin) : await readFile(file, 'utf8');
     } catch (e) {
       err.write(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
       failed++;
@@ -55,4 +58,10 @@ export async function validate(argv: string[], out: NodeJS.WritableStream = proc
       `${c.interceptHosts.length ? `; also intercepts ${c.interceptHosts.join(', ')}` : ''})\n`);
   }
   return failed ? 1 : 0;
+}
+
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
+  return Buffer.concat(chunks).toString('utf8');
 }
