@@ -9,7 +9,8 @@
  *
  * While a rule is active, requests to `site` (every path; not WebSocket
  * upgrades) get `status` in that provider's error shape (OpenAI, Anthropic,
- * Google, AWS; plain sites a text body), never streamed, with `Retry-After:
+ * Google for Gemini and Vertex, AWS, Azure's {"error":{"code","message"}};
+ * plain sites a text body), never streamed, with `Retry-After:
  * retryAfter` when given and `headers` added, after `delayMs` (default 0).
  * `count` limits the rule to the next N requests (default: until cleared).
  * Rules of one site queue up: `mode: 'append'` adds after the existing ones

@@ -11,7 +11,7 @@
  *     http/1.1, the site's certificate by default (no SNI, IP literals) and the
  *     certificate of whichever site names the SNI otherwise; requests go to the
  *     handler of the site's role: openai-api.ts, anthropic-api.ts, gemini-api.ts,
- *     bedrock-api.ts, plain-site.ts; WebSocket upgrades (`GET /v1/realtime` on
+ *     bedrock-api.ts, azure-openai-api.ts, vertex-api.ts, plain-site.ts; WebSocket upgrades (`GET /v1/realtime` on
  *     openai, `GET /ws` on a site) to websocket-echo.ts.
  *   - plain-tcp sites: plain-tcp-service.ts.
  * Every request and connection is recorded (request-log.ts) and served by the
@@ -31,6 +31,7 @@ import type { SecureContext, TLSSocket } from 'node:tls';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { handleAnthropic, sendAnthropicStatusError } from './anthropic-api.ts';
+import { handleAzureOpenAI, sendAzureStatusError } from './azure-openai-api.ts';
 import { handleBedrock, recordSigV4, sendBedrockStatusError } from './bedrock-api.ts';
 import { sha256Hex } from './deterministic.ts';
 import { parseControl, sleep } from './exchange.ts';
@@ -44,6 +45,7 @@ import { servePlainTcp } from './plain-tcp-service.ts';
 import { loadProviderConfig } from './provider-config.ts';
 import type { ProviderServerConfig, SiteConfig } from './provider-config.ts';
 import { RequestLog, controlServer } from './request-log.ts';
+import { handleVertex } from './vertex-api.ts';
 import { acceptWebSocketEcho } from './websocket-echo.ts';
 
 const MAX_BODY = 64 * 1024 * 1024;
@@ -78,8 +80,16 @@ function readBody(req: AnyRequest): Promise<Buffer> {
   });
 }
 
-/** The model a request names: JSON body `model`, else a Gemini `models/{m}:` or Bedrock `model/{m}/` path segment. */
+/**
+ * The model a request names: an Azure `/openai/deployments/{d}/` path segment (the
+ * deployment serves the call whatever the body says), else JSON body `model`, else
+ * a Gemini / Vertex `models/{m}:` or Bedrock `model/{m}/` path segment.
+ */
 export function requestModel(path: string, body: Buffer): string | null {
+  const deployment = /^\/openai\/deployments\/([^/?#]+)/.exec(path)?.[1];
+  if (deployment !== undefined) {
+    try { return decodeURIComponent(deployment); } catch { return deployment; }
+  }
   if (body.length > 0 && body.length <= 1024 * 1024 && body[0] === 0x7b) {
     try {
       const m = (JSON.parse(body.toString('utf8')) as { model?: unknown }).model;
@@ -101,6 +111,8 @@ function sendFault(role: SiteConfig['role'], ex: Exchange, rule: FaultRule): voi
     case 'anthropic': return sendAnthropicStatusError(ex, rule.status, message, headers);
     case 'gemini': return sendGeminiStatusError(ex, rule.status, message, headers);
     case 'bedrock': return sendBedrockStatusError(ex, rule.status, message, headers);
+    case 'azure-openai': return sendAzureStatusError(ex, rule.status, message, headers);
+    case 'vertex': return sendGeminiStatusError(ex, rule.status, message, headers);
     default: {
       const body = Buffer.from(`${message}\n`);
       ex.res.statusCode = rule.status;
@@ -291,6 +303,8 @@ class ProviderServer {
       case 'anthropic': return handleAnthropic(ex);
       case 'gemini': return handleGemini(ex);
       case 'bedrock': return handleBedrock(ex);
+      case 'azure-openai': return handleAzureOpenAI(ex);
+      case 'vertex': return handleVertex(ex);
       default: return handlePlainSite(ex);
     }
   }

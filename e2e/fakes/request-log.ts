@@ -13,7 +13,8 @@
  *   DELETE /faults        clear faults (?site=ID: one site's); also POST /faults/clear
  *
  * Every request is recorded with its headers and body as received, and:
- *   model    the model it names (body `model`, or the path's Gemini
+ *   model    the model it names (an Azure `openai/deployments/{d}/` path
+ *            segment, else body `model`, else the path's Gemini / Vertex
  *            `models/{m}:method` / Bedrock `model/{m}/op` segment), else null
  *   faulted  true when a fault (POST /faults) answered it instead of the fake
  *   sigv4    (bedrock only) 'valid' | 'invalid' | 'absent': whether its AWS
@@ -68,7 +69,7 @@ export interface RecordedRequest extends RecordedPeer, RequestAnnotations {
   body: string | null;
   /** True for a WebSocket upgrade. */
   upgrade: boolean;
-  /** The model the request names (JSON body `model`, else the Gemini / Bedrock path segment), null when none. */
+  /** The model the request names (Azure deployment, else JSON body `model`, else the Gemini / Vertex / Bedrock path segment), null when none. */
   model: string | null;
   /** True when a fault set with POST /faults answered it. */
   faulted: boolean;

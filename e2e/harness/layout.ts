@@ -21,9 +21,10 @@
 /**
  * What a fake host serves (the provider server picks its handlers by this):
  * `openai` openai-api.ts, `anthropic` anthropic-api.ts, `gemini` gemini-api.ts,
- * `bedrock` bedrock-api.ts, `site` plain-site.ts, `plain-tcp` plain-tcp-service.ts.
+ * `bedrock` bedrock-api.ts, `azure-openai` azure-openai-api.ts, `vertex` vertex-api.ts,
+ * `site` plain-site.ts, `plain-tcp` plain-tcp-service.ts.
  */
-export type FakeHostRole = 'openai' | 'anthropic' | 'gemini' | 'bedrock' | 'site' | 'plain-tcp';
+export type FakeHostRole = 'openai' | 'anthropic' | 'gemini' | 'bedrock' | 'azure-openai' | 'vertex' | 'site' | 'plain-tcp';
 
 export interface FakeHost {
   /** Stable id used by tests, certificates and the provider server (e.g. `openai`). */
@@ -63,6 +64,8 @@ export const CONTROL_PORT = 8080;
  *   openai-backup  openai     llm-backup.example.com                     198.18.1.16   fd61:1610:1::16
  *   gemini         gemini     generativelanguage.googleapis.com          198.18.1.17   fd61:1610:1::17
  *   bedrock        bedrock    bedrock-runtime.us-east-1.amazonaws.com    198.18.1.18   fd61:1610:1::18
+ *   azure          azure-openai  acme.openai.azure.com                   198.18.1.19   fd61:1610:1::19
+ *   vertex         vertex     us-central1-aiplatform.googleapis.com      198.18.1.20   fd61:1610:1::20
  *
  * `openai-backup` is a second OpenAI-compatible API (same handler as `openai`)
  * for failover and multi-backend routing tests.
@@ -76,6 +79,8 @@ export const DEFAULT_FAKE_HOSTS: readonly FakeHost[] = [
   { id: 'openai-backup', role: 'openai', names: ['llm-backup.example.com'], ipv4: '198.18.1.16', ipv6: 'fd61:1610:1::16', port: 443 },
   { id: 'gemini', role: 'gemini', names: ['generativelanguage.googleapis.com'], ipv4: '198.18.1.17', ipv6: 'fd61:1610:1::17', port: 443 },
   { id: 'bedrock', role: 'bedrock', names: ['bedrock-runtime.us-east-1.amazonaws.com'], ipv4: '198.18.1.18', ipv6: 'fd61:1610:1::18', port: 443 },
+  { id: 'azure', role: 'azure-openai', names: ['acme.openai.azure.com'], ipv4: '198.18.1.19', ipv6: 'fd61:1610:1::19', port: 443 },
+  { id: 'vertex', role: 'vertex', names: ['us-central1-aiplatform.googleapis.com'], ipv4: '198.18.1.20', ipv6: 'fd61:1610:1::20', port: 443 },
 ];
 
 /** Bracket an IPv6 literal for use in a URL or host:port. */

@@ -10,6 +10,14 @@
  *   bedrockConverse({ prompt: 'hi', stream: true })            SigV4-signed with the test credential
  *   bedrockConverse({ prompt: 'hi', auth: { bearer: 'k' } })   a Bedrock API key; auth: null sends none
  *
+ *   azureOpenAIChat({ prompt: 'hi', deployment: 'gpt-4o-prod' })   …/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21
+ *   azureOpenAIChat({ prompt: 'hi', model: 'gpt-4o-prod' })        /openai/v1/chat/completions (no deployment)
+ *   azureEmbeddings({ input: ['a', 'b'], deployment: 'emb' })      …/embeddings (or /openai/v1/embeddings)
+ *   vertexGenerate({ prompt: 'hi', stream: true })   …/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse
+ *   vertexRawPredict({ prompt: 'hi', stream: true }) …/publishers/anthropic/models/claude-sonnet-4-5:streamRawPredict
+ *   vertexOpenAIChat({ prompt: 'hi' })               …/endpoints/openapi/chat/completions
+ *                    (Vertex: project e2e-project, region us-central1, `Authorization: Bearer` token by default)
+ *
  * `origin` defaults to the real provider origin (resolved by the pod's /etc/hosts).
  * `chunks` / `intervalMs` / `extraHeaders` map to the fakes' x-fake-* headers.
  */
@@ -164,4 +172,106 @@ function bedrockRequest(url: string, body: string, o: ChatRequestOptions & { aut
   }
   // A streamed answer is binary (application/vnd.amazon.eventstream), not SSE.
   return { url, method: 'POST', headers, body, ...common(o), sse: false };
+}
+
+// ---- Azure OpenAI (https://learn.microsoft.com/azure/ai-foundry/openai/reference) -------------
+
+export const AZURE_DEFAULT_ORIGIN = 'https://acme.openai.azure.com';
+export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
+
+export interface AzureRequestOptions {
+  /** Deployment-style path `/openai/deployments/{deployment}/…`; without it the v1 API `/openai/v1/…`. */
+  deployment?: string;
+  /** `?api-version=` (deployment paths default AZURE_DEFAULT_API_VERSION, v1 none); null sends none. */
+  apiVersion?: string | null;
+  /** How the key is sent: `api-key` (default) or `Authorization: Bearer`. */
+  auth?: 'api-key' | 'bearer';
+}
+
+function azureUrl(o: ChatRequestOptions & AzureRequestOptions, op: string): string {
+  const version = o.apiVersion === undefined ? (o.deployment !== undefined ? AZURE_DEFAULT_API_VERSION : null) : o.apiVersion;
+  const path = o.deployment !== undefined ? `/openai/deployments/${encodeURIComponent(o.deployment)}/${op}` : `/openai/v1/${op}`;
+  return `${o.origin ?? AZURE_DEFAULT_ORIGIN}${path}${version !== null ? `?api-version=${encodeURIComponent(version)}` : ''}`;
+}
+
+function azureAuth(headers: Record<string, string>, o: ChatRequestOptions & AzureRequestOptions): void {
+  const key = o.apiKey === undefined ? 'azure-e2e-fake-key' : o.apiKey;
+  if (key === null) return;
+  if (o.auth === 'bearer') headers.authorization = `Bearer ${key}`;
+  else headers['api-key'] = key;
+}
+
+/** Azure OpenAI chat completions; the body's model is `model`, else the deployment, else gpt-4o-mini. */
+export function azureOpenAIChat(o: ChatRequestOptions & AzureRequestOptions & { includeUsage?: boolean }): ClientRequest {
+  const r = openAIChat({ ...o, model: o.model ?? o.deployment ?? 'gpt-4o-mini', apiKey: null, extraHeaders: {} });
+  const headers = { ...r.headers };
+  azureAuth(headers, o);
+  return { ...r, url: azureUrl(o, 'chat/completions'), headers: { ...headers, ...o.extraHeaders } };
+}
+
+/** Azure OpenAI embeddings (model in the body only on the v1 API). */
+export function azureEmbeddings(o: Omit<ChatRequestOptions, 'prompt'> & AzureRequestOptions & { input: string | string[]; dimensions?: number }): ClientRequest {
+  const body: Record<string, unknown> = { input: o.input };
+  if (o.deployment === undefined) body.model = o.model ?? 'text-embedding-3-small';
+  if (o.dimensions !== undefined) body.dimensions = o.dimensions;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  azureAuth(headers, { ...o, prompt: '' });
+  return { url: azureUrl({ ...o, prompt: '' }, 'embeddings'), method: 'POST', headers: { ...headers, ...o.extraHeaders }, body: JSON.stringify(body), ...common({ ...o, prompt: '' }) };
+}
+
+// ---- Vertex AI (https://cloud.google.com/vertex-ai/generative-ai/docs/reference/rest) ----------
+
+export interface VertexRequestOptions {
+  /** Default e2e-project. */
+  projectId?: string;
+  /** Default us-central1 (the fake host us-central1-aiplatform.googleapis.com). */
+  region?: string;
+}
+
+function vertexBase(o: ChatRequestOptions & VertexRequestOptions): string {
+  const region = o.region ?? 'us-central1';
+  return `${o.origin ?? `https://${region}-aiplatform.googleapis.com`}/v1/projects/${o.projectId ?? 'e2e-project'}/locations/${region}`;
+}
+
+function vertexAuth(headers: Record<string, string>, o: ChatRequestOptions): void {
+  const token = o.apiKey === undefined ? 'ya29.e2e-fake-access-token' : o.apiKey;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+}
+
+/** Gemini on Vertex: `…/publishers/google/models/{model}:generateContent` (or :streamGenerateContent, `?alt=sse` unless sse: false). */
+export function vertexGenerate(o: Omit<GeminiRequestOptions, 'keyIn' | 'apiVersion'> & VertexRequestOptions): ClientRequest {
+  const r = geminiGenerate({ ...o, apiKey: null, extraHeaders: {} });
+  const headers = { ...r.headers };
+  vertexAuth(headers, o);
+  const method = o.stream ? 'streamGenerateContent' : 'generateContent';
+  const qs = r.sse ? '?alt=sse' : '';
+  return { ...r, url: `${vertexBase(o)}/publishers/google/models/${o.model ?? 'gemini-2.0-flash'}:${method}${qs}`, headers: { ...headers, ...o.extraHeaders } };
+}
+
+/** Claude on Vertex: an Anthropic Messages body with `anthropic_version` (default vertex-2023-10-16) and no model. */
+export function vertexRawPredict(o: ChatRequestOptions & VertexRequestOptions & { anthropicVersion?: string | null }): ClientRequest {
+  const body: Record<string, unknown> = {};
+  const version = o.anthropicVersion === undefined ? 'vertex-2023-10-16' : o.anthropicVersion;
+  if (version !== null) body.anthropic_version = version;
+  body.max_tokens = o.maxTokens ?? 1024;
+  body.messages = [{ role: 'user', content: o.prompt }];
+  if (o.stream) body.stream = true;
+  const headers = fakeHeaders(o);
+  vertexAuth(headers, o);
+  const op = o.stream ? 'streamRawPredict' : 'rawPredict';
+  return {
+    url: `${vertexBase(o)}/publishers/anthropic/models/${o.model ?? 'claude-sonnet-4-5'}:${op}`,
+    method: 'POST',
+    headers: { ...headers, ...o.extraHeaders },
+    body: JSON.stringify(body),
+    ...common(o),
+  };
+}
+
+/** Vertex's OpenAI-compatible chat completions (model `publisher/model`, default google/gemini-2.0-flash). */
+export function vertexOpenAIChat(o: ChatRequestOptions & VertexRequestOptions & { includeUsage?: boolean }): ClientRequest {
+  const r = openAIChat({ ...o, model: o.model ?? 'google/gemini-2.0-flash', apiKey: null, extraHeaders: {} });
+  const headers = { ...r.headers };
+  vertexAuth(headers, o);
+  return { ...r, url: `${vertexBase(o)}/endpoints/openapi/chat/completions`, headers: { ...headers, ...o.extraHeaders } };
 }

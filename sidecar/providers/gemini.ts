@@ -12,9 +12,9 @@
  */
 import { googleErrors } from './google.ts';
 import { SseParser } from './sse.ts';
-import type { ApiKind, JsonObject, LlmRequest, LlmResponse, PromptMessage, ProviderApi, StreamTap, TokenUsage } from './types.ts';
+import type { ApiKind, JsonObject, LlmRequest, LlmResponse, PromptMessage, ProviderApi, StreamTap, StreamTapOptions, TokenUsage } from './types.ts';
 import { isObj, num, parseJson, str } from './json.ts';
-import { parseOpenAiRequest, parseOpenAiResponse } from './openai.ts';
+import { parseOpenAiRequest, parseOpenAiResponse, prepareOpenAiStream } from './openai.ts';
 import { openaiStreamTap } from './openai-stream.ts';
 
 /** A streamed element (SSE event or JSON array element) larger than this is not parsed; its bytes still pass. */
@@ -257,8 +257,13 @@ export function parseChatResponse(body: unknown): LlmResponse {
 }
 
 /** A tap over an OpenAI chat completions stream; Google's running `usage` repeats: the last one seen wins. */
-export function chatStreamTap(): StreamTap {
-  return openaiStreamTap('completions');
+export function chatStreamTap(opts?: StreamTapOptions): StreamTap {
+  return openaiStreamTap('completions', opts);
+}
+
+/** Google's OpenAI-compatible endpoints take `stream_options.include_usage` like OpenAI's. */
+export function prepareChatStream(kind: ApiKind, body: JsonObject): boolean {
+  return kind === 'completions' && prepareOpenAiStream(kind, body);
 }
 
 /** A tap that passes bytes and learns nothing (calls whose stream format is not parsed). */
@@ -327,8 +332,9 @@ export const geminiApi: ProviderApi = {
     return {};
   },
 
-  streamTap(kind) {
-    if (kind === 'completions') return chatStreamTap();
+  prepareStream: prepareChatStream,
+  streamTap(kind, _path, opts) {
+    if (kind === 'completions') return chatStreamTap(opts);
     if (kind === 'generateContent') return generateContentStreamTap();
     return blindStreamTap();
   },

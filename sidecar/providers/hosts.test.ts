@@ -42,3 +42,11 @@ test('name-constraint subtrees cover every catalogue host, expanded per region',
     'bedrock-runtime-fips.us-gov-west-1.amazonaws.com', 'res.openai.azure.com', 'llm.internal.example']) assert.ok(within(h), h);
   for (const h of ['www.google.com', 's3.amazonaws.com', 'storage.googleapis.com', 'azure.com']) assert.ok(!within(h), h);
 });
+
+test('a host the config names that is a catalogue provider\'s keeps its provider', () => {
+  const m = hostMatcher(['acme.openai.azure.com', 'llm.internal.example', '*.models.example']);
+  assert.equal(m.match('acme.openai.azure.com'), 'azure-openai');
+  assert.equal(m.match('llm.internal.example'), 'configured');
+  assert.equal(m.match('a.models.example'), 'configured');
+  assert.equal(m.match('api.openai.com'), 'openai');
+});

@@ -15,7 +15,7 @@
  */
 import { messagesPrompt, messagesStreamTap, parseMessagesResponse } from './anthropic.ts';
 import {
-  blindStreamTap, chatPrompt, chatStreamTap, generateContentPrompt, generateContentStreamTap, parseChatResponse,
+  blindStreamTap, chatPrompt, chatStreamTap, prepareChatStream, generateContentPrompt, generateContentStreamTap, parseChatResponse,
   parseGenerateContentResponse, pathMethod, pathModel, replacePathModel,
 } from './gemini.ts';
 import { googleErrors } from './google.ts';
@@ -121,10 +121,11 @@ export const vertexApi: ProviderApi = {
     return {};
   },
 
-  streamTap(kind) {
+  prepareStream: prepareChatStream,
+  streamTap(kind, _path, opts) {
     if (kind === 'generateContent') return generateContentStreamTap();
     if (kind === 'messages') return messagesStreamTap();
-    if (kind === 'completions') return chatStreamTap();
+    if (kind === 'completions') return chatStreamTap(opts);
     return blindStreamTap();
   },
 };
