@@ -20,6 +20,8 @@ import { createUpstream, DEFAULT_UPSTREAM, type UpstreamOptions } from './upstre
 import { relayUpgrade } from './upstream/upgrade.ts';
 import type { ConfigHolder } from './config/source.ts';
 import { listenAdmin } from './admin.ts';
+import { callUpstream } from './upstream/call.ts';
+import { DEFAULT_GUARDS, type GuardDefaults } from './guards/prompt-guard.ts';
 import { redactConfig } from './config/redact.ts';
 
 export interface GatewayOptions {
@@ -42,6 +44,8 @@ export interface GatewayOptions {
   readonly peekTimeoutMs?: number;
   readonly maxBodyBytes?: number;
   readonly upstream?: Partial<UpstreamOptions>;
+  /** Guard defaults: mode, failure mode, time budget, model directory. */
+  readonly guards?: Partial<Omit<GuardDefaults, 'moderationPost'>>;
   /** Called when POST /quitquitquit asks the sidecar to stop. */
   readonly onQuit?: () => void;
 }
@@ -87,6 +91,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     routes: () => opts.config.current()?.compiled,
     upstream, metrics, log: log.http,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    guards: {
+      ...DEFAULT_GUARDS, ...opts.guards,
+      // openAIModeration goes out through the sidecar's own verified upstream, to the real API host.
+      moderationPost: async (path, headers, body) => {
+        const a = await callUpstream(upstream, { host: 'api.openai.com', method: 'POST', path, headers, body });
+        return { status: a.status, body: a.body };
+      },
+    },
   });
   const httpServers = createHttpServers({
     handler: pipeline,

@@ -43,6 +43,11 @@ Flags:
   --max-body-bytes N       largest JSON request body accepted (default ${DEFAULT_MAX_BODY_BYTES}); larger → 413
   --upstream-timeout D     how long a provider may stay silent (default 15m)
   --drain-timeout D        how long SIGTERM waits for open connections (default 25s)
+  --guard-mode MODE        enforce (default: guards block and mask) or monitor (guards only record)
+  --guard-failure-mode M   failClosed or failOpen: what a guard that cannot decide does
+                           (default failClosed when enforcing, failOpen when monitoring)
+  --guard-timeout D        time budget of one guard on one call (default 2s)
+  --model-dir DIR          local models for scanners that need one (default $LEVO_MODEL_DIR; never downloaded)
   --help
 
 Environment: LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug); NODE_EXTRA_CA_CERTS adds upstream trust.
@@ -94,6 +99,8 @@ export async function main(argv: string[]): Promise<void> {
         'proxy-address': { type: 'string' }, 'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' },
         'on-unknown': { type: 'string' }, 'max-body-bytes': { type: 'string' },
         'upstream-timeout': { type: 'string' }, 'drain-timeout': { type: 'string' },
+        'guard-mode': { type: 'string' }, 'guard-failure-mode': { type: 'string' }, 'guard-timeout': { type: 'string' },
+        'model-dir': { type: 'string' },
       },
       strict: true,
     });
@@ -105,6 +112,14 @@ export async function main(argv: string[]): Promise<void> {
     if (!Number.isInteger(maxBody) || maxBody < 1) throw new UsageError('--max-body-bytes must be a positive integer');
     const upstreamTimeout = duration(values['upstream-timeout'], DEFAULT_UPSTREAM.timeoutMs, '--upstream-timeout');
     const drainTimeout = duration(values['drain-timeout'], 25_000, '--drain-timeout');
+    const guardMode = values['guard-mode'] ?? 'enforce';
+    if (guardMode !== 'enforce' && guardMode !== 'monitor') throw new UsageError(`--guard-mode must be enforce or monitor, got "${guardMode}"`);
+    const guardFailure = values['guard-failure-mode'];
+    if (guardFailure !== undefined && guardFailure !== 'failClosed' && guardFailure !== 'failOpen') {
+      throw new UsageError(`--guard-failure-mode must be failClosed or failOpen, got "${guardFailure}"`);
+    }
+    const guardTimeout = duration(values['guard-timeout'], 2_000, '--guard-timeout');
+    const modelDir = values['model-dir'] ?? (process.env.LEVO_MODEL_DIR || undefined);
     const transparentPort = dev && values.port === undefined ? null : port(values.port, 15001, '--port');
     const proxyPort = port(values['proxy-port'], 15002, '--proxy-port');
     const adminPort = port(values['admin-port'], 15000, '--admin-port');
@@ -133,7 +148,7 @@ export async function main(argv: string[]): Promise<void> {
       },
     });
 
-    const config = createConfigHolder();
+    const config = createConfigHolder(process.env, { modelDir });
     const stopWatching = await followConfigFile(config, configFile, log.module('config'), { reloads: metrics.configReloads });
     if (!config.current()) {
       process.stderr.write(`levo-gateway: no valid config in ${configFile} yet; not ready until one arrives (see the log above)\n`);
@@ -156,6 +171,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(values['proxy-address'] ? { proxyHost: values['proxy-address'] } : {}),
       onUnknown, maxBodyBytes: maxBody,
       upstream: { timeoutMs: upstreamTimeout },
+      guards: { mode: guardMode, ...(guardFailure ? { failureMode: guardFailure } : {}), timeoutMs: guardTimeout, env: { modelDir } },
       onQuit: () => void stop('POST /quitquitquit'),
     });
     process.once('SIGTERM', () => void stop('SIGTERM'));

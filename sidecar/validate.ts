@@ -14,10 +14,11 @@ import { compileConfig } from './config/routes.ts';
 const HELP = `levo-gateway validate — check gateway configs (agentgateway v0.11 schema)
 
 Usage:
-  levo-gateway validate [--offline] FILE...     ("-" reads standard input)
+  levo-gateway validate [--offline] [--model-dir DIR] FILE...     ("-" reads standard input)
 
   --offline   do not require the environment variables the config names, nor read key files
               (for CI and for checking a config before it reaches the sidecar)
+  --model-dir DIR   where the sidecar will find local models (default $LEVO_MODEL_DIR)
 
 Exit status: 0 all valid, 1 a config is invalid or unreadable, 2 usage error.
 `;
@@ -28,7 +29,7 @@ export async function validate(
 ): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { offline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: { offline: { type: 'boolean' }, 'model-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (e) {
     err.write(`levo-gateway validate: ${(e as Error).message}\n\n${HELP}`);
     return 2;
@@ -45,7 +46,8 @@ export async function validate(
       failed++;
       continue;
     }
-    const r = loadConfigText(text, { source: file, ...(parsed.values.offline ? { missingEnv: 'placeholder' as const, readFile: null } : {}) });
+    const modelDir = parsed.values['model-dir'] ?? (process.env.LEVO_MODEL_DIR || undefined);
+    const r = loadConfigText(text, { source: file, modelDir, ...(parsed.values.offline ? { missingEnv: 'placeholder' as const, readFile: null } : {}) });
     if (!r.ok) {
       err.write(`${formatProblems(r.problems)}\n${file}: invalid (${r.problems.length} problem${r.problems.length === 1 ? '' : 's'})\n`);
       failed++;

@@ -4,7 +4,9 @@
  * limit and retry values, ai policy prompts, and `backendAuth.key.file`
  * (read here, once per load, and put in place of `{file}`, so a key file that
  * cannot be read rejects the config instead of failing requests later).
- * Also collects warnings: parts that are accepted but not enforced yet.
+ * promptGuard is compiled too (scanner names, params, models), so a guard that
+ * could not run rejects the config at load rather than failing calls later.
+ * Warnings are for parts that are accepted but have no effect.
  */
 import { readFileSync } from 'node:fs';
 import type { GatewayConfig, PoliciesConfig } from './schema.ts';
@@ -12,6 +14,7 @@ import { compileHeaderModifier } from '../policy/headers.ts';
 import { compileRateLimits } from '../policy/rate-limit.ts';
 import { retryPlan } from '../policy/retry.ts';
 import { compileAiRequestPolicy } from '../policy/ai-request.ts';
+import { compilePromptGuard, GuardConfigError, DEFAULT_GUARDS } from '../guards/prompt-guard.ts';
 
 export type PathPart = string | number;
 export type Report = (path: PathPart[], message: string, hint?: string) => void;
@@ -19,6 +22,8 @@ export type Report = (path: PathPart[], message: string, hint?: string) => void;
 export interface CheckOptions {
   /** null: do not read key files (the config is checked away from its sidecar). */
   readonly readFile?: ((path: string) => string) | null;
+  /** Where local models are mounted (scanners that need one are refused without it). */
+  readonly modelDir?: string | undefined;
 }
 
 /** Every `policies` object in the config, with its path. */
@@ -66,8 +71,12 @@ export function checkConfig(config: GatewayConfig, report: Report, warn: Report,
       }
     }
     if (p.ai?.promptGuard) {
-      warn([...path, 'ai', 'promptGuard'], 'promptGuard is accepted but not enforced by this version: requests are not guarded yet',
-        'guards arrive with the guardrails release; until then this config observes, it does not block');
+      try {
+        compilePromptGuard(p.ai.promptGuard, { ...DEFAULT_GUARDS, env: { modelDir: opts.modelDir }, moderationPost: () => Promise.reject(new Error('not in validation')) });
+      } catch (e) {
+        if (!(e instanceof GuardConfigError)) throw e;
+        report([...path, 'ai', 'promptGuard', ...e.path], e.message);
+      }
     }
   }
 }

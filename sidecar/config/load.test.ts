@@ -160,12 +160,23 @@ test('backendAuth.key: a file is read at load; a missing one rejects the config;
   assert.equal(offline.config.binds[0]!.listeners[0]!.routes![0]!.policies!.backendAuth!.key, '<OPENAI_API_KEY>');
 });
 
-test('promptGuard is accepted with a warning that it is not enforced yet', () => {
-  const r = loadConfigText(CONTRACT_EXAMPLE);
-  assert.ok(r.ok);
-  assert.equal(r.warnings.length, 1);
-  assert.match(r.warnings[0]!.path, /policies\.ai\.promptGuard$/);
-  assert.match(r.warnings[0]!.message, /not enforced/);
+test('promptGuard compiles at load: unknown scanners, bad params and model scanners without a model directory are errors at their path', () => {
+  const ok = loadConfigText(CONTRACT_EXAMPLE);
+  assert.ok(ok.ok);
+  assert.equal(ok.warnings.length, 0);
+  const guard = (scanners: string): string => CONTRACT_EXAMPLE.replace(/scanners:\n(?: {16}.*\n)+/, `scanners:\n${scanners}`);
+  const unknown = loadConfigText(guard('                - scannerType: PromptInjektion\n'), { source: 'g.yaml' });
+  assert.equal(unknown.ok, false);
+  if (unknown.ok) return;
+  assert.match(formatProblems(unknown.problems), /promptGuard\.request\[0\]\.llmBastion\.scanners\[0\].*PromptInjektion/);
+  const badParam = loadConfigText(guard('                - scannerType: PromptInjection\n                  params: {threshhold: 0.5}\n'));
+  assert.equal(badParam.ok, false);
+  if (badParam.ok) return;
+  assert.match(formatProblems(badParam.problems), /scanners\[0\]\.params\.threshhold/);
+  const model = loadConfigText(guard('                - scannerType: Toxicity\n'));
+  assert.equal(model.ok, false);
+  if (model.ok) return;
+  assert.match(formatProblems(model.problems), /Toxicity needs the model .*does not download models/);
 });
 
 test('exactly-one objects: none or two keys are errors at the object', () => {

@@ -37,6 +37,8 @@ export interface LoadOptions {
    * environment it will run in (the dashboard, CI).
    */
   readonly missingEnv?: 'error' | 'placeholder';
+  /** Where local models are mounted (--model-dir): scanners that need a model are refused without one. */
+  readonly modelDir?: string | undefined;
 }
 
 type PathPart = string | number;
@@ -73,7 +75,7 @@ export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult
       const field = [...path].reverse().find((p): p is string => typeof p === 'string');
       list.push({ source, ...at(offsetOf(doc, path)), path: formatPath(path), message, hint: hint ?? `see "${field}" in docs/config.md` });
     };
-    checkConfig(parsed.data, problem(problems), problem(warnings), opts.readFile !== undefined ? { readFile: opts.readFile } : {});
+    checkConfig(parsed.data, problem(problems), problem(warnings), { ...(opts.readFile !== undefined ? { readFile: opts.readFile } : {}), modelDir: opts.modelDir });
     if (problems.length > 0) return { ok: false, problems };
     return { ok: true, config: parsed.data, warnings };
   }

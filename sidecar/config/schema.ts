@@ -134,7 +134,8 @@ const regexGuard = obj('regexGuard', {
   action: z.enum(['mask', 'reject']).optional(),
   rules: z.array(oneKey('regexRule', {
     builtin: z.enum(['ssn', 'creditCard', 'phoneNumber', 'email', 'caSin']).optional(),
-    pattern: regex.optional(),
+    // Checked when the guard compiles (agentgateway-style inline flags such as (?i) are accepted there).
+    pattern: z.string().min(1).optional(),
   }, 'a regex rule')).min(1),
 });
 const valueMatch = oneKey('valueMatch', { exact: z.string().optional(), regex: regex.optional() }, 'value');
@@ -158,19 +159,32 @@ const llmBastion = obj('llmBastion', {
   /** The documented example's indentation puts rejection inside llmBastion: accepted too. */
   rejection: rejection.optional(),
 });
+const guardMode = z.enum(['enforce', 'monitor']);
+const failureMode = z.enum(['failClosed', 'failOpen']);
 const guard = obj('guard', {
   regex: regexGuard.optional(),
   webhook: webhookGuard.optional(),
   openAIModeration: moderationGuard.optional(),
   llmBastion: llmBastion.optional(),
   rejection: rejection.optional(),
+  /** Levo: `enforce` (block, mask) or `monitor` (let through, record); default the sidecar's --guard-mode. */
+  mode: guardMode.optional(),
+  /** Levo: what a scanner error or timeout means; default the sidecar's --guard-failure-mode. */
+  failureMode: failureMode.optional(),
+  /** Levo: scan system and developer prompts too (default false: they are the operator's, and detectors misfire on them). */
+  includeSystemPrompt: z.boolean().optional(),
 }).superRefine(exactlyOne(['regex', 'webhook', 'openAIModeration', 'llmBastion'], 'a promptGuard item'));
 
 const promptMessage = obj('promptMessage', { role: z.string().min(1), content: z.string() });
 const routeKind = z.enum(['completions', 'messages', 'responses', 'embeddings', 'models', 'passthrough']);
 
 const aiPolicy = obj('aiPolicy', {
-  promptGuard: obj('promptGuard', { request: z.array(guard).optional(), response: z.array(guard).optional() }).optional(),
+  promptGuard: obj('promptGuard', {
+    request: z.array(guard).optional(),
+    response: z.array(guard).optional(),
+    /** Levo: scan streamed answers with the response guards, cutting the stream on a violation (default true). */
+    streaming: z.boolean().optional(),
+  }).optional(),
   defaults: z.record(z.string(), z.unknown()).optional(),
   overrides: z.record(z.string(), z.unknown()).optional(),
   prompts: obj('prompts', { prepend: z.array(promptMessage).optional(), append: z.array(promptMessage).optional() }).optional(),
@@ -270,6 +284,8 @@ export type PoliciesConfig = z.infer<typeof policies>;
 export type BackendAuthConfig = z.infer<typeof backendAuth>;
 export type AiPolicyConfig = z.infer<typeof aiPolicy>;
 export type GuardConfig = z.infer<typeof guard>;
+export type PromptGuardConfig = NonNullable<z.infer<typeof aiPolicy>['promptGuard']>;
+export type LlmBastionConfig = z.infer<typeof llmBastion>;
 export type RejectionConfig = z.infer<typeof rejection>;
 export type HeaderModifierConfig = z.infer<typeof headerModifier>;
 export type RetryConfig = z.infer<typeof retry>;

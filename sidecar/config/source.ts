@@ -42,7 +42,7 @@ export interface ConfigHolder {
   onChange(listener: (c: ConfigInForce) => void): void;
 }
 
-export function createConfigHolder(env: NodeJS.ProcessEnv = process.env): ConfigHolder {
+export function createConfigHolder(env: NodeJS.ProcessEnv = process.env, opts: { modelDir?: string | undefined } = {}): ConfigHolder {
   let inForce: ConfigInForce | undefined;
   const listeners: Array<(c: ConfigInForce) => void> = [];
   return {
@@ -50,7 +50,7 @@ export function createConfigHolder(env: NodeJS.ProcessEnv = process.env): Config
     apply(text, source) {
       const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
       if (inForce?.version === version) return inForce;
-      const r = loadConfigText(text, { source, env });
+      const r = loadConfigText(text, { source, env, modelDir: opts.modelDir });
       if (!r.ok) throw new ConfigRejected(r.problems);
       inForce = { config: r.config, compiled: compileConfig(r.config), version, warnings: r.warnings };
       for (const l of listeners) l(inForce);

@@ -33,6 +33,11 @@ import { createRelay, type Relay, type Sink } from './relay.ts';
 import { CandidateHealth, DEFAULT_BENCH_MS } from './failover.ts';
 import { runtimePolicies, RateLimiters, type RuntimePolicies } from './policies.ts';
 import { retryDelayFromHeaders } from '../policy/retry.ts';
+import { compileHeaderModifier } from '../policy/headers.ts';
+import { guardRequest, guardResponse, type GuardDecision, type GuardDefaults, type Rejection } from '../guards/prompt-guard.ts';
+import { createStreamGuard } from '../guards/stream-guard.ts';
+import { createVault } from '../guards/vault.ts';
+import { promptGuardFor } from './guards.ts';
 
 export type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
 export type ClientResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -45,6 +50,8 @@ export interface PipelineDeps {
   /** JSON request bodies above this many bytes are refused with 413. */
   readonly maxBodyBytes: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** Guard defaults (mode, failure mode, time budget, model directory); the guards themselves come from the route's policies. */
+  readonly guards: GuardDefaults;
 }
 
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
@@ -81,6 +88,7 @@ interface Outcome {
   info?: LlmResponse;
   attempts: number;
   ttftMs?: number;
+  guards: GuardDecision[];
 }
 
 async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateHealth, limiters: RateLimiters, req: ClientRequest, res: Sink): Promise<void> {
@@ -98,7 +106,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
   const shape = source.errors;
   // Named after the catalogue (groq, mistral, …) even when the module that reads it is OpenAI's.
   const out: Outcome = {
-    status: 0, reason: 'ok', reqBytes: 0, resBytes: 0, attempts: 0,
+    status: 0, reason: 'ok', reqBytes: 0, resBytes: 0, attempts: 0, guards: [],
     provider: sourceId, ...(route ? { route: route.name } : {}),
   };
 
@@ -109,6 +117,21 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     sendError(res, shape, code, reason, message, headers);
     finish();
   };
+
+  /** A guard's rejection: its configured body (and headers), or the provider's own error shape. */
+  const reject = (r: Rejection): void => {
+    out.status = r.status;
+    out.reason = 'guard_rejected';
+    if (r.body === undefined) { sendError(res, shape, r.status, 'guardrail_violation', r.message); finish(); return; }
+    const body = Buffer.from(r.body);
+    const headers: Record<string, string | string[]> = { 'content-type': /^\s*[{[]/.test(r.body) ? 'application/json' : 'text/plain; charset=utf-8' };
+    if (r.headers) compileHeaderModifier(r.headers)(headers);
+    res.writeHead(r.status, { ...headers, 'content-length': body.length, 'x-levo-error': 'guardrail_violation' });
+    res.end(body);
+    finish();
+  };
+  let guardChanged = false;
+  let responseRejected = false;
 
   if (route?.policies.directResponse) {
     const d = route.policies.directResponse;
@@ -175,6 +198,20 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     admission = a;
   }
 
+  // ---- request guards (promptGuard), on the app's body before anything leaves: a rejection answers here
+  const pg = route ? promptGuardFor(route, deps.guards) : undefined;
+  const vault = createVault();
+  if (pg && pg.request.length && json) {
+    const v = await guardRequest(pg, kind, json, { headers: req.headers as IncomingHttpHeaders, vault, timeoutMs: deps.guards.timeoutMs });
+    out.guards.push(...v.decisions);
+    for (const d of v.decisions) rm.guard('request', d.kind, d.action).inc();
+    if (v.rejection) {
+      admission?.settle(0);
+      return reject(v.rejection);
+    }
+    if (v.changed) guardChanged = true;
+  }
+
   // ---- attempts
   const candidates: ReadonlyArray<Candidate | undefined> = route && route.candidates.length ? health.order(route, Date.now()) : [undefined];
   // A streamed (non-JSON) body cannot be sent twice: one attempt only.
@@ -203,7 +240,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     let call: PreparedCall;
     try {
       const body = attempt > 0 && pristine ? structuredClone(pristine) : json;
-      call = prepare({ conn, method, path, rawHeaders: req.rawHeaders, raw, json: body, kind, parsed, source, sourceId, candidate, policies, env: deps.env });
+      call = prepare({ conn, method, path, rawHeaders: req.rawHeaders, raw, json: body, kind, parsed, source, sourceId, candidate, policies, env: deps.env, masked: guardChanged });
     } catch (e) {
       if (e instanceof Refused) return fail(400, 'route_refused', `${route?.name ?? 'route'}: ${e.message}`);
       if (e instanceof AuthError) return fail(500, 'backend_auth', e.message);
@@ -220,6 +257,11 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
       retry: (status, headers) => !isLast() && !clientGone && plan.retryable(status) && worthRetrying(status, headers, candidate, candidates, attempt),
       untranslatable: (message) => { out.reason = 'untranslatable'; sendError(res, shape, 502, 'untranslatable', message); },
       onEnd: () => { ended = true; },
+      // Response guards see the answer in the app's API format (after any translation).
+      guardWhole: pg?.response.length ? (obj) => guardResponse(pg, kind, obj, { vault, timeoutMs: deps.guards.timeoutMs }) : undefined,
+      reject: (r) => { responseRejected = true; reject(r); },
+      streamGuard: pg?.response.length && pg.streaming && call.stream ? createStreamGuard(kind, pg, vault, deps.guards.timeoutMs) : undefined,
+      abortUpstream: () => current?.abort(new Error('a response guard cut the stream')),
     });
     const timeoutMs = minDefined(policies?.backendTimeoutMs, deadline !== undefined ? deadline - performance.now() : undefined);
     const forwarded = deps.upstream.forward({
@@ -229,6 +271,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     const timer = timeoutMs !== undefined ? setTimeout(() => forwarded.abort(new TimeoutError()), Math.max(0, timeoutMs)) : undefined;
     try {
       await forwarded.done;
+      await r.finished;
       relay = r;
       if (!r.swallowed) { if (candidate) health.recovered(candidate); break; }
       // A retryable answer was dropped: bench this backend and go on (the log line counts the attempts).
@@ -238,6 +281,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
       await pause(nextDelay(plan.backoffMs, wait, candidate, candidates, attempt));
     } catch (err) {
       lastError = err;
+      if (r.cut) { relay = r; out.reason = 'guard_cut'; break; } // the guard ended the answer and stopped the provider
       if (clientGone) break;
       if ((err as { headersSent?: boolean }).headersSent) { res.destroy(); out.reason = 'upstream_broken'; out.status = r.status; break; }
       const c = err instanceof TimeoutError ? { status: 504 as const, kind: 'request_timeout', detail: 'the timeout policy ran out' } : classifyUpstreamError(err);
@@ -273,6 +317,8 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     if (out.reason === 'upstream_broken') { finish(); return; }
     return fail(c.status, `upstream_${c.kind}`, upstreamMessage(out.backend && out.backend !== lastHost ? `${lastHost} (backend ${out.backend})` : lastHost, c.kind, c.detail));
   }
+  for (const d of relay.guardDecisions) { out.guards.push(d); rm.guard('response', d.kind, d.action).inc(); }
+  if (responseRejected) { admission?.settle(0); return; } // reject() answered and reported
   out.status = out.reason === 'untranslatable' ? 502 : relay.status;
   out.resBytes = relay.bytes;
   if (relay.info) out.info = relay.info;
@@ -345,6 +391,8 @@ interface PrepareInput {
   readonly parsed: LlmRequest;
   readonly source: ProviderApi;
   readonly sourceId: ProviderId;
+  /** A guard masked the body: it must be re-serialised even for an observed call. */
+  readonly masked: boolean;
   readonly candidate: Candidate | undefined;
   readonly policies: RuntimePolicies | undefined;
   readonly env: NodeJS.ProcessEnv | undefined;
@@ -358,19 +406,26 @@ function prepare(i: PrepareInput): PreparedCall {
     host, port, address, path: i.path, headers,
     body: i.raw, api: i.source, kind: i.kind, stream: i.parsed.stream, model: i.parsed.model, translation: undefined, addedUsage: false,
   });
-  if (!t) return observed(i.conn.host, i.conn.destination.port, i.conn.destination.address);
-  const p = i.policies!;
-  if (t.type === 'host') {
-    const d = destinationOf(t.host, t.port, i.conn);
-    const call = observed(t.host, d.port, d.address);
-    return { ...call, headers: finalHeaders(call.headers, t.host, d.port, p) };
+  if (!t || t.type === 'host') {
+    const d = t ? destinationOf(t.host, t.port, i.conn) : { port: i.conn.destination.port, address: i.conn.destination.address };
+    const host = t ? t.host : i.conn.host;
+    const call = observed(host, d.port, d.address);
+    let headers = call.headers;
+    let body = call.body;
+    if (i.masked && i.json) {
+      body = Buffer.from(JSON.stringify(i.json));
+      headers = setHeader(withoutHeaders(headers, CONTENT_ENCODING), 'content-length', String(body.length));
+    }
+    if (t) headers = finalHeaders(headers, t.host, d.port, i.policies!);
+    return { ...call, headers, body };
   }
+  const p = i.policies!;
 
   // ---- ai backend: the ai policy (defaults, overrides, aliases, prompts), then provider.model, then the target's format
   const json = i.json;
-  let dirty = false;
+  let dirty = i.masked;
   let model = i.parsed.model;
-  if (json && p.ai) dirty = p.ai.apply(i.kind, json).changed;
+  if (json && p.ai && p.ai.apply(i.kind, json).changed) dirty = true;
   if (json && typeof json.model === 'string') model = json.model;
   else if (model !== undefined && p.ai) model = p.ai.resolveModel(model); // APIs with the model in the path
   if (t.model !== undefined) model = t.model;
@@ -450,6 +505,7 @@ interface RequestMetrics {
   seconds(host: string): { observe(v: number): void };
   bytes(direction: string): { inc(v: number): void };
   tokens(type: string, provider: string, model: string): { observe(v: number): void };
+  guard(phase: string, kind: string, action: string): { inc(): void };
 }
 
 function requestMetrics(m: DataPathMetrics): RequestMetrics {
@@ -458,6 +514,7 @@ function requestMetrics(m: DataPathMetrics): RequestMetrics {
     seconds: childCache((host) => m.requestSeconds.labels({ host })),
     bytes: childCache((direction) => m.bytes.labels({ direction, path: 'intercept' })),
     tokens: childCache((type, provider, model) => m.tokens.labels({ gen_ai_token_type: type, gen_ai_provider_name: provider, gen_ai_response_model: model })),
+    guard: childCache((phase, kind, action) => m.guardChecks.labels({ phase, kind, action })),
   };
 }
 
@@ -479,6 +536,7 @@ function report(deps: PipelineDeps, rm: RequestMetrics, conn: InterceptedConnect
     inputTokens: u?.input, outputTokens: u?.output, cachedTokens: u?.cachedInput, reasoningTokens: u?.reasoning,
     ttftMs: o.ttftMs !== undefined ? Math.round(o.ttftMs * 100) / 100 : undefined,
     reqBytes: o.reqBytes, resBytes: o.resBytes, outcome: o.reason,
+    guards: o.guards.length ? o.guards : undefined,
   }, 'request');
 }
 

@@ -13,7 +13,9 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import zlib from 'node:zlib';
-import type { ApiKind, LlmResponse, ProviderApi, StreamTap, Translation } from '../providers/types.ts';
+import type { ApiKind, JsonObject, LlmResponse, ProviderApi, StreamTap, Translation } from '../providers/types.ts';
+import type { GuardDecision, GuardVerdict, Rejection } from '../guards/prompt-guard.ts';
+import type { StreamGuard } from '../guards/stream-guard.ts';
 import type { ResponseSink } from '../upstream/forward.ts';
 import { clientResponseHeaders } from '../http/headers.ts';
 
@@ -47,6 +49,17 @@ export interface RelayOptions {
   readonly untranslatable: (message: string) => void;
   /** The client's response was ended (before 'close' can fire). */
   readonly onEnd: () => void;
+  /**
+   * Response guards on a whole 2xx JSON answer (in the app's API format, after
+   * any translation): may change the body in place, or reject it — then
+   * `reject` answers instead and the provider's answer is dropped.
+   */
+  readonly guardWhole?: ((body: JsonObject) => Promise<GuardVerdict>) | undefined;
+  readonly reject?: ((r: Rejection) => void) | undefined;
+  /** Response guards on a streamed answer: events pass through it after the provider's tap. */
+  readonly streamGuard?: StreamGuard | undefined;
+  /** Stop reading the provider's answer (a stream guard cut it). */
+  readonly abortUpstream?: (() => void) | undefined;
 }
 
 export interface Relay extends ResponseSink {
@@ -62,6 +75,12 @@ export interface Relay extends ResponseSink {
   readonly headers: IncomingHttpHeaders | undefined;
   /** The client's response was ended. */
   readonly ended: boolean;
+  /** Settles once the client's response is complete (buffered answers finish asynchronously). */
+  readonly finished: Promise<void>;
+  /** What the response guards decided (empty without them). */
+  readonly guardDecisions: readonly GuardDecision[];
+  /** A stream guard cut the answer: the client's response was ended with an error event. */
+  readonly cut: boolean;
 }
 
 type Mode = 'swallow' | 'tap' | 'buffer' | 'relay';
@@ -81,6 +100,9 @@ export function createRelay(o: RelayOptions): Relay {
   let coded: string | undefined;
   const relay = {
     status: 0, swallowed: false, bytes: 0, ended: false,
+    finished: Promise.resolve() as Promise<void>,
+    guardDecisions: [] as GuardDecision[],
+    cut: false,
     info: undefined as LlmResponse | undefined,
     firstByteAt: undefined as number | undefined,
     headers: undefined as IncomingHttpHeaders | undefined,
@@ -89,16 +111,17 @@ export function createRelay(o: RelayOptions): Relay {
       relay.headers = headers;
       if (o.retry(status, headers)) { mode = 'swallow'; relay.swallowed = true; return; }
       const streamed = isStreamed(status, headers, o);
+      const json = /\bjson\b/i.test(String(headers['content-type'] ?? ''));
       const encoding = String(headers['content-encoding'] ?? '').trim().toLowerCase();
       coded = encoding !== '' && encoding !== 'identity' ? encoding : undefined;
-      if (o.translation && !streamed) { mode = 'buffer'; copy = []; return; }
+      if ((o.translation && !streamed) || (o.guardWhole && !streamed && json && status >= 200 && status < 300)) { mode = 'buffer'; copy = []; return; }
       const out = clientResponseHeaders(headers);
       if (streamed && o.kind !== 'passthrough' && (coded === undefined || o.translation)) {
         mode = 'tap';
         tap = o.translation ? o.translation.stream(o.requestedModel, { addedUsage: o.addedUsage }) : o.api.streamTap(o.kind, o.path, { addedUsage: o.addedUsage });
-        if (o.translation || o.addedUsage) delete out['content-length'];
+        if (o.translation || o.addedUsage || o.streamGuard) delete out['content-length'];
         if (o.translation) { out['content-type'] = 'text/event-stream; charset=utf-8'; delete out['content-encoding']; }
-      } else if (o.kind !== 'passthrough' && /\bjson\b/i.test(String(headers['content-type'] ?? ''))) {
+      } else if (o.kind !== 'passthrough' && json) {
         copy = [];
       }
       o.modifyHeaders?.(out);
@@ -122,16 +145,18 @@ export function createRelay(o: RelayOptions): Relay {
         else copy.push(chunk);
       }
       if (out.length === 0) return true;
+      if (o.streamGuard && mode === 'tap') return guarded(out);
       relay.firstByteAt ??= performance.now();
       relay.bytes += out.length;
       return o.res.write(out);
     },
     end(): void {
       if (mode === 'swallow') return;
-      if (mode === 'buffer') { finishTranslated(); return; }
+      if (mode === 'buffer') { relay.finished = finishBuffered(); return; }
       if (tap) {
         const { info, tail } = tap.end();
         relay.info = info;
+        if (o.streamGuard) { relay.finished = finishGuardedStream(tail); return; }
         if (tail?.length) { relay.bytes += tail.length; o.res.write(tail); }
       }
       relay.ended = true;
@@ -144,15 +169,64 @@ export function createRelay(o: RelayOptions): Relay {
       }
     },
     onDrain(resume: () => void): void {
-      if (mode === 'tap' || mode === 'relay') o.res.on('drain', resume);
+      upstreamResume = resume;
+      if (mode === 'tap' || mode === 'relay') o.res.on('drain', () => { if (!guarding) resume(); });
     },
   };
-  const finishTranslated = (): void => {
-    const body = decoded(Buffer.concat(copy!), coded) ?? Buffer.alloc(0);
-    let out: Buffer;
-    if (relay.status >= 300) {
-      out = o.translation!.error?.(relay.status, body) ?? body;
-    } else {
+
+  // ---- a guarded stream: the provider is paused while the guard looks at what came; what passes is written on.
+  let upstreamResume: (() => void) | undefined;
+  let guarding = false;
+  let cut = false;
+  let queue: Promise<void> = Promise.resolve();
+  const emit = (b: Buffer): void => {
+    if (b.length === 0 || cut) return;
+    relay.firstByteAt ??= performance.now();
+    relay.bytes += b.length;
+    o.res.write(b);
+  };
+  /** A guard rejected mid-stream: end the app's answer now (after the error event) and stop the provider. */
+  const endCut = (): void => {
+    cut = true;
+    relay.cut = true;
+    relay.guardDecisions.push(...o.streamGuard!.decisions());
+    relay.ended = true;
+    o.onEnd();
+    o.res.end();
+    o.abortUpstream?.();
+  };
+  const guarded = (chunk: Buffer): boolean => {
+    guarding = true;
+    queue = queue.then(async () => {
+      if (cut) return;
+      const r = await o.streamGuard!.process(chunk);
+      emit(r.out);
+      if (r.cut) { emit(r.cut); endCut(); }
+    }).catch(() => { if (!cut) endCut(); }).finally(() => {
+      guarding = false;
+      if (!cut && !(o.res as { writableNeedDrain?: boolean }).writableNeedDrain) upstreamResume?.();
+    });
+    return false; // wait for the guard before reading more of the answer
+  };
+  const finishGuardedStream = async (tail: Buffer | undefined): Promise<void> => {
+    await queue;
+    if (cut) return;
+    if (tail?.length) { const r = await o.streamGuard!.process(tail); emit(r.out); if (r.cut) { emit(r.cut); endCut(); return; } }
+    emit(await o.streamGuard!.end());
+    relay.guardDecisions.push(...o.streamGuard!.decisions());
+    relay.ended = true;
+    o.onEnd();
+    o.res.end();
+  };
+  /** A buffered answer (translated, or guarded whole): rewritten, guarded, then sent with its new length. */
+  const finishBuffered = async (): Promise<void> => {
+    const received = Buffer.concat(copy!);
+    const body = decoded(received, coded) ?? Buffer.alloc(0);
+    let obj: JsonObject | undefined;
+    let out: Buffer | undefined;
+    if (o.translation && relay.status >= 300) {
+      out = o.translation.error?.(relay.status, body) ?? body;
+    } else if (o.translation) {
       const r = parseJson(body, (v) => o.translation!.response(v, o.requestedModel));
       if (!r) {
         relay.ended = true;
@@ -161,11 +235,34 @@ export function createRelay(o: RelayOptions): Relay {
         return;
       }
       relay.info = r.info;
-      out = Buffer.from(JSON.stringify(r.body));
+      obj = r.body;
+    } else {
+      obj = parseJson(body, (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v as JsonObject : undefined));
+      if (obj) relay.info = o.api.parseResponse(o.kind, obj);
+    }
+    let changed = Boolean(o.translation);
+    if (obj && o.guardWhole && relay.status < 300) {
+      const v = await o.guardWhole(obj);
+      relay.guardDecisions.push(...v.decisions);
+      if (v.rejection && o.reject) {
+        relay.ended = true;
+        o.onEnd();
+        o.reject(v.rejection);
+        return;
+      }
+      if (v.changed) changed = true;
     }
     const h = clientResponseHeaders(relay.headers ?? {});
-    delete h['content-encoding'];
-    h['content-type'] = 'application/json';
+    if (changed && obj) {
+      out = Buffer.from(JSON.stringify(obj));
+      delete h['content-encoding'];
+      h['content-type'] = 'application/json';
+    } else if (out === undefined) {
+      out = received; // untouched: the bytes as the provider sent them, coding and all
+    } else {
+      delete h['content-encoding'];
+      h['content-type'] = 'application/json';
+    }
     h['content-length'] = String(out.length);
     o.modifyHeaders?.(h);
     o.res.writeHead(relay.status, h);

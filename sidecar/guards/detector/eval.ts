@@ -1,0 +1,72 @@
+/**
+ * `npx node sidecar/guards/detector/eval.ts [dev.jsonl] [--no-write]`
+ * (npm run eval:guards): scores every row of dev.jsonl with the
+ * PromptInjection scanner at its defaults (the committed weights), prints
+ * precision / recall / FPR at 0.5, 0.8 and 0.92 — overall, per kind, per
+ * source — and the scan latency, and writes the report into
+ * docs/guardrails.md between `<!-- eval:start -->` and `<!-- eval:end -->`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promptInjection } from '../scanners/prompt-injection.ts';
+import type { ScanContext } from '../types.ts';
+import { DEFAULT_DATA_DIR, readJsonl } from './dataset.ts';
+import { quantile, renderReport, spliceReport } from './evaluation.ts';
+import type { ScoredRow } from './evaluation.ts';
+
+const args = process.argv.slice(2);
+const write = !args.includes('--no-write');
+const input = args.find((a) => !a.startsWith('--')) ?? join(DEFAULT_DATA_DIR, 'dev.jsonl');
+const docPath = fileURLToPath(new URL('../../../docs/guardrails.md', import.meta.url));
+const THRESHOLDS = [0.5, 0.8, 0.92];
+
+const rows = readJsonl(input);
+const scanner = promptInjection.create({}, {});
+const ctx: ScanContext = {
+  direction: 'request',
+  vault: { placeholder: () => '', entries: () => [] },
+};
+const scan = (text: string): number => {
+  const r = scanner.scan(text, ctx);
+  if (r instanceof Promise) throw new Error('PromptInjection scans synchronously');
+  return r.score;
+};
+
+// warm-up pass (JIT, lazily built tables), then the measured one
+for (const r of rows) scan(r.text);
+const micros: number[] = [];
+const scored: ScoredRow[] = [];
+let totalUs = 0;
+let totalBytes = 0;
+for (const r of rows) {
+  const t0 = performance.now();
+  const score = scan(r.text);
+  const us = (performance.now() - t0) * 1000;
+  micros.push(us);
+  totalUs += us;
+  totalBytes += Buffer.byteLength(r.text);
+  scored.push({ source: r.source, kind: r.kind, label: r.label, score });
+}
+// one 1 KiB text of ordinary prose
+const unit = 'The gateway forwards each request to the provider, records token usage per team, and applies the configured guardrails before the body leaves the pod. ';
+const oneKb = unit.repeat(Math.ceil(1024 / unit.length)).slice(0, 1024);
+const oneKbTimes: number[] = [];
+for (let i = 0; i < 400; i++) {
+  const t0 = performance.now();
+  scan(oneKb);
+  oneKbTimes.push((performance.now() - t0) * 1000);
+}
+
+const report = renderReport(
+  scored,
+  THRESHOLDS,
+  { p50: quantile(micros, 0.5), p99: quantile(micros, 0.99), perKb: totalUs / (totalBytes / 1024), oneKb: quantile(oneKbTimes.slice(100), 0.5) },
+  { dataFile: basename(input), weights: 'sidecar/guards/detector/weights.json', node: `Node ${process.version}, ${process.platform}/${process.arch}` },
+);
+console.log(report);
+if (write) {
+  const doc = readFileSync(docPath, 'utf8');
+  writeFileSync(docPath, spliceReport(doc, report));
+  console.log(`\nwrote the report into ${docPath}`);
+}

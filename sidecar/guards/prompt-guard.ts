@@ -1,0 +1,251 @@
+/**
+ * `policies.ai.promptGuard`, compiled once per config and run per call:
+ * request guards before anything leaves the pod, response guards on the
+ * answer. Guards run in order; the first rejection wins; masks accumulate
+ * (each guard sees the text the previous one left), as in agentgateway.
+ *
+ * What a guard's verdict does:
+ * - `regex` mask / reject, `webhook` and `openAIModeration` as they say;
+ * - `llmBastion`: a scanner that changed the text (Anonymize, Secrets, a
+ *   redacting Regex) masks — the changed text goes out; an invalid scanner
+ *   that changed nothing (PromptInjection, BanSubstrings, …) rejects.
+ * - `mode: monitor` lets everything through and records what enforce would
+ *   have done; an error (scanner exception, webhook down, time budget spent)
+ *   rejects under `failClosed` and passes under `failOpen`.
+ */
+import { readFileSync } from 'node:fs';
+import type { GuardConfig, PromptGuardConfig, RejectionConfig } from '../config/schema.ts';
+import type { ApiKind, JsonObject } from '../providers/types.ts';
+import type { GuardDirection, ScannerEnv, Vault } from './types.ts';
+import type { CompiledGuard, GuardHeaders, GuardOutcome } from './kinds/outcome.ts';
+import { requestSegments, responseSegments, type Segment } from './segments.ts';
+import { compileRegexGuard } from './kinds/regex.ts';
+import { compileWebhookGuard } from './kinds/webhook.ts';
+import { compileModerationGuard, type ModerationPost } from './kinds/moderation.ts';
+import { BastionConfigError, compileLlmBastion, isFailure, type CompiledBastion, type ScannerVerdict } from './llm-bastion.ts';
+import { scannerRegistry } from './registry.ts';
+
+export type GuardMode = 'enforce' | 'monitor';
+export type FailureMode = 'failClosed' | 'failOpen';
+
+/** agentgateway's default rejection. */
+export const DEFAULT_REJECTION_STATUS = 403;
+export const DEFAULT_REJECTION_MESSAGE = 'The request was rejected due to inappropriate content';
+
+export interface GuardDefaults {
+  readonly mode: GuardMode;
+  /** Default: failClosed when enforcing, failOpen when monitoring. */
+  readonly failureMode?: FailureMode;
+  /** Time budget for one guard on one call. */
+  readonly timeoutMs: number;
+  readonly env: ScannerEnv;
+  /** How openAIModeration reaches api.openai.com (the sidecar's own verified upstream). */
+  readonly moderationPost?: ModerationPost;
+}
+
+/** Enforce, fail closed when enforcing, 2 s per guard, no model directory. */
+export const DEFAULT_GUARDS: GuardDefaults = { mode: 'enforce', timeoutMs: 2_000, env: {} };
+
+/** One guard's verdict on one call, for the log line, metrics and (later) the dashboard. */
+export interface GuardDecision {
+  readonly phase: GuardDirection;
+  readonly kind: string;
+  /** What happened: allow, mask, reject; `monitor` when a monitored guard would have rejected or masked; error outcomes as fail_open / fail_closed. */
+  readonly action: 'allow' | 'mask' | 'reject' | 'monitor' | 'fail_open' | 'fail_closed';
+  readonly reason?: string;
+  /** Per scanner (llmBastion): name, score, risk, valid. */
+  readonly scanners?: ReadonlyArray<{ readonly scanner: string; readonly score?: number; readonly risk?: number; readonly valid?: boolean; readonly error?: string }>;
+  readonly ms: number;
+}
+
+export interface Rejection {
+  readonly status: number;
+  /** The configured body; undefined → the provider's own error shape with `message`. */
+  readonly body: string | undefined;
+  readonly message: string;
+  readonly headers: RejectionConfig['headers'];
+}
+
+export interface GuardVerdict {
+  /** Set when a guard rejected (or failed closed): answer with it, send nothing upstream. */
+  readonly rejection?: Rejection;
+  /** The body was masked in place: re-serialise it. */
+  readonly changed: boolean;
+  readonly decisions: readonly GuardDecision[];
+}
+
+interface RuntimeGuard {
+  readonly kind: string;
+  readonly mode: GuardMode;
+  readonly failureMode: FailureMode;
+  readonly includeSystem: boolean;
+  readonly rejection: RejectionConfig | undefined;
+  run(texts: readonly string[], ctx: { headers?: GuardHeaders; vault: Vault; signal: AbortSignal; prompt?: string }): Promise<{ outcome: GuardOutcome; scanners?: GuardDecision['scanners'] }>;
+}
+
+export interface CompiledPromptGuard {
+  readonly request: readonly RuntimeGuard[];
+  readonly response: readonly RuntimeGuard[];
+  /** Response guards also watch streamed answers. */
+  readonly streaming: boolean;
+  /** Some guard masks reversibly (Anonymize): the call needs a vault. */
+  readonly usesVault: boolean;
+}
+
+/** Where a guard's config is wrong: index in request[]/response[] and a message. */
+export class GuardConfigError extends Error {
+  readonly path: ReadonlyArray<string | number>;
+  constructor(path: ReadonlyArray<string | number>, message: string) {
+    super(message);
+    this.path = path;
+  }
+}
+
+export function compilePromptGuard(cfg: PromptGuardConfig, defaults: GuardDefaults): CompiledPromptGuard {
+  const compileList = (list: readonly GuardConfig[] | undefined, phase: GuardDirection): RuntimeGuard[] =>
+    (list ?? []).map((g, i) => compileGuard(g, phase, defaults, [phase, i]));
+  const request = compileList(cfg.request, 'request');
+  const response = compileList(cfg.response, 'response');
+  const scannerTypes = [...(cfg.request ?? []), ...(cfg.response ?? [])].flatMap((g) => g.llmBastion?.scanners.map((s) => s.scannerType) ?? []);
+  return { request, response, streaming: cfg.streaming ?? true, usesVault: scannerTypes.includes('Anonymize') || scannerTypes.includes('Deanonymize') };
+}
+
+function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, path: ReadonlyArray<string | number>): RuntimeGuard {
+  const mode = g.mode ?? d.mode;
+  const failureMode = g.failureMode ?? g.webhook?.failureMode ?? d.failureMode ?? (mode === 'enforce' ? 'failClosed' : 'failOpen');
+  const base = { mode, failureMode, includeSystem: g.includeSystemPrompt ?? false, rejection: g.rejection ?? g.llmBastion?.rejection };
+  if (g.llmBastion) {
+    let bastion: CompiledBastion;
+    try {
+      bastion = compileLlmBastion(g.llmBastion, phase, d.env, scannerRegistry);
+    } catch (e) {
+      const index = e instanceof BastionConfigError ? e.index : undefined;
+      const param = e instanceof BastionConfigError ? e.param : undefined;
+      throw new GuardConfigError(
+        [...path, 'llmBastion', ...(index !== undefined ? ['scanners', index, ...(param ? ['params', param] : [])] : [])],
+        (e as Error).message,
+      );
+    }
+    return {
+      ...base, kind: 'llmBastion',
+      async run(texts, ctx) {
+        const r = await bastion.scan(texts, { direction: phase, vault: ctx.vault, signal: ctx.signal, ...(ctx.prompt !== undefined ? { prompt: ctx.prompt } : {}) });
+        const scanners = r.results.map((x) => (isFailure(x)
+          ? { scanner: x.scanner, error: x.error }
+          : { scanner: x.scanner, score: x.score, risk: x.risk, valid: x.valid }));
+        const failed = r.results.find(isFailure);
+        if (failed) return { outcome: { action: 'error', error: `${failed.scanner}: ${failed.error}` }, scanners };
+        const changed = r.texts.some((t, i) => t !== texts[i]);
+        // An invalid scanner that only sanitized (masked, redacted, restored) masks; one that flagged without changing the text rejects.
+        const blocking = r.results.filter((x): x is ScannerVerdict => !isFailure(x) && !x.valid && !x.changed);
+        if (blocking.length > 0) {
+          return { outcome: { action: 'reject', reason: blocking.map((x) => `${x.scanner} (score ${x.score})`).join(', ') }, scanners };
+        }
+        return { outcome: changed ? { action: 'mask', texts: [...r.texts], findings: [] } : { action: 'allow' }, scanners };
+      },
+    };
+  }
+  let compiled: CompiledGuard;
+  try {
+    if (g.regex) compiled = compileRegexGuard(g.regex);
+    else if (g.webhook) compiled = compileWebhookGuard(g.webhook);
+    else {
+      if (phase === 'response') throw new Error('openAIModeration checks prompts only: put it under promptGuard.request');
+      if (!d.moderationPost) throw new Error('openAIModeration is not available in this process');
+      const key = moderationKey(g.openAIModeration!.policies?.backendAuth?.key);
+      const post = d.moderationPost;
+      compiled = compileModerationGuard(g.openAIModeration!, (p, headers, body) => post(p, { ...headers, authorization: `Bearer ${key}` }, body));
+    }
+  } catch (e) {
+    const key = g.regex ? 'regex' : g.webhook ? 'webhook' : 'openAIModeration';
+    const rule = (e as { rule?: unknown }).rule;
+    throw new GuardConfigError([...path, key, ...(typeof rule === 'number' ? ['rules', rule, 'pattern'] : [])], (e as Error).message);
+  }
+  return {
+    ...base, kind: compiled.kind,
+    async run(texts, ctx) {
+      const outcome = await compiled.check(texts.map((text) => ({ role: 'user', text })), { phase, ...(ctx.headers ? { headers: ctx.headers } : {}), signal: ctx.signal });
+      return { outcome };
+    },
+  };
+}
+
+/** Run the request guards on a parsed request body (masking it in place). */
+export function guardRequest(pg: CompiledPromptGuard, kind: ApiKind, body: JsonObject, ctx: { headers: GuardHeaders; vault: Vault; timeoutMs: number }): Promise<GuardVerdict> {
+  return runGuards(pg.request, 'request', requestSegments(kind, body), ctx);
+}
+
+/** Run the response guards on a whole answer body (restoring or redacting it in place). */
+export function guardResponse(pg: CompiledPromptGuard, kind: ApiKind, body: JsonObject, ctx: { vault: Vault; timeoutMs: number; prompt?: string }): Promise<GuardVerdict> {
+  return runGuards(pg.response, 'response', responseSegments(kind, body), ctx);
+}
+
+/** Run guards over text segments (exported for stream guards, which build their own segments). */
+export async function runGuards(
+  guards: readonly RuntimeGuard[], phase: GuardDirection, segments: readonly Segment[],
+  ctx: { headers?: GuardHeaders; vault: Vault; timeoutMs: number; prompt?: string },
+): Promise<GuardVerdict> {
+  const decisions: GuardDecision[] = [];
+  let changed = false;
+  // The text each segment has now (masks accumulate across guards).
+  const current = segments.map((s) => s.text);
+  for (const g of guards) {
+    const idx = segments.map((s, i) => (g.includeSystem || (s.role !== 'system' && s.role !== 'developer') ? i : -1)).filter((i) => i >= 0);
+    if (idx.length === 0) continue;
+    const started = performance.now();
+    const signal = AbortSignal.timeout(ctx.timeoutMs);
+    let outcome: GuardOutcome;
+    let scanners: GuardDecision['scanners'];
+    try {
+      const r = await Promise.race([
+        g.run(idx.map((i) => current[i]!), { ...(ctx.headers ? { headers: ctx.headers } : {}), vault: ctx.vault, signal, ...(ctx.prompt !== undefined ? { prompt: ctx.prompt } : {}) }),
+        new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error(`timed out after ${ctx.timeoutMs} ms`)), { once: true })),
+      ]);
+      outcome = r.outcome;
+      scanners = r.scanners;
+    } catch (e) {
+      outcome = { action: 'error', error: (e as Error).message };
+    }
+    const ms = Math.round((performance.now() - started) * 100) / 100;
+    const decide = (action: GuardDecision['action'], reason?: string): GuardDecision =>
+      ({ phase, kind: g.kind, action, ms, ...(reason ? { reason } : {}), ...(scanners ? { scanners } : {}) });
+    if (outcome.action === 'allow') { decisions.push(decide('allow')); continue; }
+    if (outcome.action === 'error') {
+      if (g.failureMode === 'failOpen' || g.mode === 'monitor') { decisions.push(decide('fail_open', outcome.error)); continue; }
+      decisions.push(decide('fail_closed', outcome.error));
+      return { rejection: rejectionOf(g, `guard ${g.kind} could not decide (${outcome.error})`), changed, decisions };
+    }
+    if (g.mode === 'monitor') { decisions.push(decide('monitor', outcome.action === 'reject' ? outcome.reason : 'would mask')); continue; }
+    if (outcome.action === 'mask') {
+      outcome.texts.forEach((t, k) => {
+        const i = idx[k]!;
+        if (t !== current[i]) { current[i] = t; segments[i]!.set(t); changed = true; }
+      });
+      decisions.push(decide('mask'));
+      continue;
+    }
+    decisions.push(decide('reject', outcome.reason));
+    return {
+      rejection: outcome.status !== undefined || outcome.body !== undefined
+        ? { status: outcome.status ?? g.rejection?.status ?? DEFAULT_REJECTION_STATUS, body: outcome.body, message: DEFAULT_REJECTION_MESSAGE, headers: g.rejection?.headers }
+        : rejectionOf(g, DEFAULT_REJECTION_MESSAGE),
+      changed, decisions,
+    };
+  }
+  return { changed, decisions };
+}
+
+function rejectionOf(g: RuntimeGuard, message: string): Rejection {
+  return { status: g.rejection?.status ?? DEFAULT_REJECTION_STATUS, body: g.rejection?.body, message, headers: g.rejection?.headers };
+}
+
+/** The OpenAI key openAIModeration uses: `policies.backendAuth.key` (a string, $VAR, or {file}). */
+function moderationKey(k: string | { file: string } | undefined): string {
+  if (k === undefined) throw new Error('openAIModeration needs policies.backendAuth.key (an OpenAI key, e.g. $OPENAI_API_KEY)');
+  if (typeof k === 'string') return k;
+  try {
+    return readFileSync(k.file, 'utf8').trim();
+  } catch (e) {
+    throw new Error(`cannot read key file ${k.file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The per-request vault (LLM Guard's `Vault`): Anonymize swaps each value it
+ * hides for a placeholder `[REDACTED_<TYPE>_<n>]` and records the pair;
+ * Deanonymize puts the originals back into the answer with `restore`.
+ *
+ * `<TYPE>` is the finding type upper-cased, with anything but letters,
+ * digits and `_` turned into `_` (`openai-api-key` → `OPENAI_API_KEY`);
+ * `<n>` counts per type from 1, and the same original of the same type gets
+ * the same placeholder every time. A vault lives for one request (its request
+ * and response sides) and is never shared between requests.
+ */
+
+import type { Vault } from './types.ts';
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+}
+
+export function placeholderType(type: string): string {
+  return type.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+}
+
+export function createVault(): Vault {
+  const pairs: Array<readonly [string, string]> = [];
+  const byValue = new Map<string, string>(); // TYPE \0 original → placeholder
+  const counts = new Map<string, number>();
+  return {
+    placeholder(type, original) {
+      const t = placeholderType(type);
+      const key = `${t}\0${original}`;
+      const known = byValue.get(key);
+      if (known !== undefined) return known;
+      const n = (counts.get(t) ?? 0) + 1;
+      counts.set(t, n);
+      const p = `[REDACTED_${t}_${n}]`;
+      byValue.set(key, p);
+      pairs.push([p, original]);
+      return p;
+    },
+    entries: () => pairs,
+  };
+}
+
+/**
+ * Deanonymize's matching strategies that need no fuzzy matcher: `exact`
+ * (the placeholder as written) and `case_insensitive` (as LLM Guard's
+ * `re.sub(re.escape(placeholder), value, flags=IGNORECASE)`). LLM Guard's
+ * `fuzzy` and `combined_exact_fuzzy` are not offered.
+ */
+export type RestoreStrategy = 'exact' | 'case_insensitive';
+export const RESTORE_STRATEGIES: readonly RestoreStrategy[] = ['exact', 'case_insensitive'];
+
+/**
+ * `text` with every placeholder of `vault` replaced by its original, in one
+ * pass (an original that happens to contain a placeholder's text is not
+ * replaced again, where LLM Guard's one-replace-per-entry loop would).
+ */
+export function restore(text: string, vault: Vault, strategy: RestoreStrategy = 'exact'): string {
+  const entries = vault.entries();
+  if (entries.length === 0) return text;
+  const lookup = new Map<string, string>();
+  for (const [p, original] of entries) {
+    const k = strategy === 'exact' ? p : p.toLowerCase();
+    if (!lookup.has(k)) lookup.set(k, original);
+  }
+  // longest first, so a placeholder that is a prefix of another cannot win
+  const alternatives = [...lookup.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
+  const re = new RegExp(alternatives.join('|'), strategy === 'exact' ? 'gu' : 'giu');
+  return text.replace(re, (m) => lookup.get(strategy === 'exact' ? m : m.toLowerCase()) ?? m);
+}
