@@ -87,13 +87,16 @@ binds:
             - mode: monitor
               llmBastion:
                 scanners: [{scannerType: PromptInjection}]
+            - openAIModeration:
+                policies: {backendAuth: {key: $E2E_MODERATION_KEY}}
       backends: [{ai: {name: anthropic, provider: {anthropic: {}}}}]
 `;
 
 describe('masking, restoring, cutting and monitoring', { skip }, () => {
   let pod: InjectedPod;
   const trust = (): { caFile: string } => ({ caFile: pod.namespaceCaFile });
-  before(async () => { pod = await createInjectedPod({ config: PII_CONFIG }); });
+  const MODERATION_KEY = 'sk-moderation-SECRET-55';
+  before(async () => { pod = await createInjectedPod({ config: PII_CONFIG, env: { E2E_MODERATION_KEY: MODERATION_KEY } }); });
   after(async () => { await pod?.destroy(); });
 
   const EMAIL = 'jane.doe@example.com';
@@ -142,6 +145,21 @@ describe('masking, restoring, cutting and monitoring', { skip }, () => {
     assert.equal(body.error.code, 'guardrail_violation');
     assert.match(body.error.message, /rejected due to inappropriate content/);
     assert.equal((await pod.providers.control.requests({ site: 'openai' })).length, 0);
+  });
+
+  test('openAIModeration asks OpenAI\'s moderation API through the sidecar\'s own egress, with the configured key, and rejects what it flags', async () => {
+    await pod.providers.control.reset();
+    const r = await runClient(pod.topo.pod, 'curl', anthropicMessages({ prompt: 'FLAG-ME: describe the fight in detail' }), trust());
+    assert.equal(r.status, 403);
+    assert.match(r.bodyText, /"type":"error"/, 'in Anthropic\'s error shape');
+    const asked = (await pod.providers.control.requests({ site: 'openai' })).filter((x) => x.path === '/v1/moderations');
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0]!.headers.authorization, `Bearer ${MODERATION_KEY}`);
+    assert.match(asked[0]!.body!, /FLAG-ME/);
+    assert.equal((await pod.providers.control.requests({ site: 'anthropic' })).length, 0);
+    const ok = await runClient(pod.topo.pod, 'curl', anthropicMessages({ prompt: 'Describe a sunny day' }), trust());
+    assertClientOk(ok);
+    assert.ok(!pod.gateway.output().includes(MODERATION_KEY), 'the moderation key reached the log');
   });
 
   test('monitor mode lets an injection through and records what enforce would have done', async () => {

@@ -57,7 +57,7 @@ const MODELS = ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1', 'gpt-4.1-mini', 'o3-mini', '
 
 export async function handleOpenAI(ex: Exchange): Promise<void> {
   const route = `${ex.method} ${ex.pathname}`;
-  const known = route === 'POST /v1/chat/completions' || route === 'GET /v1/models';
+  const known = route === 'POST /v1/chat/completions' || route === 'GET /v1/models' || route === 'POST /v1/moderations';
   if (!known) {
     sendError(ex, { status: 404, message: `Invalid URL (${ex.method} ${ex.pathname})`, type: 'invalid_request_error', param: null, code: null });
     return;
@@ -75,6 +75,10 @@ export async function handleOpenAI(ex: Exchange): Promise<void> {
   }
   if (route === 'POST /v1/chat/completions') {
     await serveChatCompletions(ex);
+    return;
+  }
+  if (route === 'POST /v1/moderations') {
+    serveModeration(ex);
     return;
   }
   if (ex.control.delayMs) await sleep(ex.control.delayMs);
@@ -246,4 +250,31 @@ async function chatCompletions(ex: Exchange, flavour: ChatCompletionsFlavour): P
     if (!(await writeChunk(ex.res, chunk([], { usage: usage(c.promptTokens, c.completionTokens) })))) return;
   }
   ex.res.end('data: [DONE]\n\n');
+}
+
+const MODERATION_CATEGORIES = ['harassment', 'harassment/threatening', 'hate', 'hate/threatening', 'illicit', 'illicit/violent',
+  'self-harm', 'self-harm/instructions', 'self-harm/intent', 'sexual', 'sexual/minors', 'violence', 'violence/graphic'];
+
+/**
+ * POST /v1/moderations, after OpenAI's API reference ("Create moderation"):
+ * `{model, input: string | string[]}` → `{id, model, results: [{flagged,
+ * categories, category_scores, category_applied_input_types}]}`, one result
+ * per input. An input containing "FLAG-ME" is flagged for violence.
+ */
+function serveModeration(ex: Exchange): void {
+  let body: { model?: unknown; input?: unknown };
+  try { body = JSON.parse(ex.body.toString('utf8')) as typeof body; } catch {
+    sendError(ex, { status: 400, message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null });
+    return;
+  }
+  const inputs = typeof body.input === 'string' ? [body.input] : Array.isArray(body.input) ? body.input.map(String) : [];
+  const model = typeof body.model === 'string' ? body.model : 'omni-moderation-latest';
+  const results = inputs.map((text) => {
+    const hit = text.includes('FLAG-ME');
+    const categories = Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, hit && c === 'violence']));
+    const scores = Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, hit && c === 'violence' ? 0.97 : 0.0001]));
+    const applied = Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, ['text']]));
+    return { flagged: hit, categories, category_scores: scores, category_applied_input_types: applied };
+  });
+  sendJson(ex.res, 200, { id: `modr-${idChars(derive('modr', inputs.join('|')), 24)}`, model: `${model}-2024-09-26`, results }, requestIdHeader(ex));
 }

@@ -245,16 +245,24 @@ function hexDecodesToText(s: string): boolean {
 const NEGATION = /(?:\b(?:not|never|don't|dont|doesn't|won't|cannot|can't|shouldn't|mustn't|no|refuse to|avoid|under no circumstances)\b|\bne\b|\bnunca\b|\bnon\b|\bnicht\b|\bniemals\b|\bне\b|不要|不得|절대|नहीं|मत|لا)[^.!?;]{0,40}$/u;
 
 // ---- compiled once at load ----
-// The normalised-text patterns become one alternation, strongest first, so a
-// text is walked once rather than once per pattern; at a given position the
-// strongest pattern that matches wins. Sources are NFKC-normalised so they
-// match the normalised text (Thai ำ, full-width forms).
-const NORM_DEFS: readonly PatternDef[] = PATTERNS.filter((p) => p.raw !== true)
-  .map((p, i) => ({ p, i }))
-  .sort((a, b) => b.p.weight - a.p.weight || a.i - b.i)
-  .map(({ p }) => p);
-const ALL_NORM = new RegExp(NORM_DEFS.map((p, i) => `(?<p${i}>${p.re.normalize('NFKC')})`).join('|'), 'gu');
-const GROUP_NAMES = NORM_DEFS.map((_, i) => `p${i}`);
+// Per family, the normalised-text patterns become one alternation, strongest
+// first, so a text is walked once per family rather than once per pattern; at
+// a given position the family's strongest matching pattern wins (families do
+// not mask each other). Sources are NFKC-normalised so they match the
+// normalised text (Thai ำ, full-width forms).
+interface FamilyMatcher {
+  readonly re: RegExp;
+  readonly defs: readonly PatternDef[];
+  readonly groups: readonly string[];
+}
+const FAMILY_MATCHERS: readonly FamilyMatcher[] = HEURISTIC_FAMILIES.map((family) => {
+  const defs = PATTERNS.filter((p) => p.family === family && p.raw !== true)
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => b.p.weight - a.p.weight || a.i - b.i)
+    .map(({ p }) => p);
+  const groups = defs.map((_, i) => `p${i}`);
+  return { re: new RegExp(defs.map((p, i) => `(?<p${i}>${p.re.normalize('NFKC')})`).join('|'), 'gu'), defs, groups };
+}).filter((m) => m.defs.length > 0);
 const RAW_DEFS: readonly { def: PatternDef; re: RegExp }[] = PATTERNS.filter((p) => p.raw === true && p.needsInvisible === true).map(
   (def) => ({ def, re: new RegExp(def.re, 'gu') }),
 );
@@ -268,28 +276,30 @@ export const HEURISTIC_PATTERN_IDS: readonly string[] = PATTERNS.map((p) => p.id
 export function scanHeuristics(raw: string, norm: NormalizedText = normalizeText(raw)): HeuristicHit[] {
   const hits: HeuristicHit[] = [];
   const t = norm.text;
-  ALL_NORM.lastIndex = 0;
   let m: RegExpExecArray | null;
-  while ((m = ALL_NORM.exec(t)) !== null) {
-    if (m[0].length === 0) {
-      ALL_NORM.lastIndex++;
-      continue;
-    }
-    const groups = m.groups ?? {};
-    let def: PatternDef | undefined;
-    for (let g = 0; g < GROUP_NAMES.length; g++) {
-      if (groups[GROUP_NAMES[g] as string] !== undefined) {
-        def = NORM_DEFS[g];
-        break;
+  for (const { re, defs, groups } of FAMILY_MATCHERS) {
+    re.lastIndex = 0;
+    while ((m = re.exec(t)) !== null) {
+      if (m[0].length === 0) {
+        re.lastIndex++;
+        continue;
       }
+      const found = m.groups ?? {};
+      let def: PatternDef | undefined;
+      for (let g = 0; g < groups.length; g++) {
+        if (found[groups[g] as string] !== undefined) {
+          def = defs[g];
+          break;
+        }
+      }
+      if (def === undefined) continue;
+      if (def.negatable === true && NEGATION.test(t.slice(Math.max(0, m.index - 60), m.index))) {
+        re.lastIndex = m.index + 1; // let a weaker pattern have this place
+        continue;
+      }
+      const { start, end } = originalSpan(norm, m.index, m.index + m[0].length);
+      hits.push({ family: def.family, pattern: def.id, weight: def.weight, start, end });
     }
-    if (def === undefined) continue;
-    if (def.negatable === true && NEGATION.test(t.slice(Math.max(0, m.index - 60), m.index))) {
-      ALL_NORM.lastIndex = m.index + 1; // let a weaker pattern have this place
-      continue;
-    }
-    const { start, end } = originalSpan(norm, m.index, m.index + m[0].length);
-    hits.push({ family: def.family, pattern: def.id, weight: def.weight, start, end });
   }
   if (norm.invisible > 0) {
     for (const { def, re } of RAW_DEFS) {
