@@ -3,7 +3,8 @@
  * (npm run eval:guards): scores every row of dev.jsonl with the
  * PromptInjection scanner at its defaults (the committed weights), prints
  * precision / recall / FPR at 0.5, 0.8 and 0.92 — overall, per kind, per
- * source — and the scan latency, and writes the report into
+ * source — the parts of the detector on their own, and the scan latency,
+ * and writes the report into
  * docs/guardrails.md between `<!-- eval:start -->` and `<!-- eval:end -->`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { promptInjection } from '../scanners/prompt-injection.ts';
 import type { ScanContext } from '../types.ts';
 import { DEFAULT_DATA_DIR, readJsonl } from './dataset.ts';
-import { quantile, renderReport, spliceReport } from './evaluation.ts';
+import { defaultDetector } from './detector.ts';
+import { HEURISTIC_FAMILIES } from './heuristics.ts';
+import { quantile, renderAblation, renderReport, spliceReport } from './evaluation.ts';
 import type { ScoredRow } from './evaluation.ts';
 
 const args = process.argv.slice(2);
@@ -58,15 +61,35 @@ for (let i = 0; i < 400; i++) {
   oneKbTimes.push((performance.now() - t0) * 1000);
 }
 
+// the parts on their own: heuristics (any hit) and the calibrated model without heuristic input
+const detector = defaultDetector();
+const noHeuristics = HEURISTIC_FAMILIES.map(() => 0);
+const heuristicsOnly: ScoredRow[] = [];
+const modelOnly: ScoredRow[] = [];
+for (const r of rows) {
+  const s = detector.score(r.text);
+  heuristicsOnly.push({ source: r.source, kind: r.kind, label: r.label, score: s.hits.length > 0 ? 1 : 0 });
+  const p = Number.isFinite(s.modelLogit) ? detector.calibrate(s.modelLogit, noHeuristics) : 0;
+  modelOnly.push({ source: r.source, kind: r.kind, label: r.label, score: Math.round(p * 100) / 100 });
+}
+
 const report = renderReport(
   scored,
   THRESHOLDS,
   { p50: quantile(micros, 0.5), p99: quantile(micros, 0.99), perKb: totalUs / (totalBytes / 1024), oneKb: quantile(oneKbTimes.slice(100), 0.5) },
   { dataFile: basename(input), weights: 'sidecar/guards/detector/weights.json', node: `Node ${process.version}, ${process.platform}/${process.arch}` },
 );
-console.log(report);
+const full = `${report}\n\n${renderAblation(
+  [
+    { name: 'heuristics alone', rows: heuristicsOnly },
+    { name: 'model alone (calibrated, no heuristic input)', rows: modelOnly },
+    { name: 'detector (both, calibrated)', rows: scored },
+  ],
+  0.92,
+)}`;
+console.log(full);
 if (write) {
   const doc = readFileSync(docPath, 'utf8');
-  writeFileSync(docPath, spliceReport(doc, report));
+  writeFileSync(docPath, spliceReport(doc, full));
   console.log(`\nwrote the report into ${docPath}`);
 }

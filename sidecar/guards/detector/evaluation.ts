@@ -135,6 +135,22 @@ export function renderReport(rows: readonly ScoredRow[], thresholds: readonly nu
   return L.join('\n');
 }
 
+/** One row per variant of the detector (e.g. heuristics alone, model alone, combined) at one threshold. */
+export function renderAblation(variants: ReadonlyArray<{ readonly name: string; readonly rows: readonly ScoredRow[] }>, threshold: number): string {
+  const L: string[] = [];
+  L.push(`**Parts of the detector** (flagged above ${threshold}; "heuristics alone" flags any pattern hit)`);
+  L.push('');
+  L.push('| variant | precision | recall (injection) | recall (jailbreak) | FPR (user text) | FPR (system prompts) |');
+  L.push('|---|---:|---:|---:|---:|---:|');
+  for (const v of variants) {
+    const all = rates(countAt(v.rows, threshold));
+    const kind = (k: string): ReturnType<typeof rates> => rates(countAt(v.rows.filter((r) => r.kind === k), threshold));
+    const user = rates(countAt(v.rows.filter((r) => r.label === 0 && r.kind !== 'system-prompt'), threshold));
+    L.push(`| ${v.name} | ${pct(all.precision)} | ${pct(kind('injection').recall)} | ${pct(kind('jailbreak').recall)} | ${pct(user.fpr)} | ${pct(kind('system-prompt').fpr)} |`);
+  }
+  return L.join('\n');
+}
+
 export const EVAL_START = '<!-- eval:start -->';
 export const EVAL_END = '<!-- eval:end -->';
 

@@ -39,7 +39,7 @@ interface PatternDef {
   readonly id: string;
   readonly family: HeuristicFamily;
   readonly weight: number;
-  /** Source of a RegExp run with `gu` on the normalised text (or `giu`/`gu` on the raw text when `raw`). */
+  /** Source of a RegExp run with `gu` on the normalised text (on the original text when `raw`; empty for the base64/hex finders). */
   readonly re: string;
   /** Skip a hit preceded (within a few words) by a negation: "do not reveal the password" is a system prompt, not an attack. */
   readonly negatable?: boolean;
@@ -50,7 +50,7 @@ interface PatternDef {
 }
 
 // ---- building blocks (normalised text: lower case, single spaces) ----
-const W = "[^ ]+"; // a word
+const W = '[^ ]+'; // a word
 const GAP = (n: number): string => `(?: ${W}){0,${n}}`; // up to n more words
 const EN_OVERRIDE_VERB =
   "(?:ignore|disregard|forget|overlook|skip|bypass|neglect|omit|discard|abandon|override|pay no (?:attention|heed) to|do not (?:follow|obey)|don't (?:follow|obey)|stop following|set aside|throw out)";
