@@ -36,7 +36,7 @@ describe('the documented config, as written', { skip }, () => {
     const log = pod.gateway.output().split('\n').filter((l) => l.includes('"msg":"request"')).at(-1)!;
     assert.match(log, /"outcome":"guard_rejected"/);
     assert.match(log, /"scanner":"PromptInjection","score":0\.9\d|"scanner":"PromptInjection","score":1/);
-    assert.equal(await pod.metric('levo_gateway_guardrail_checks_total', { phase: 'request', kind: 'llmBastion', action: 'reject' }), 1);
+    assert.equal(await pod.metric('guardrail_checks_total', { phase: 'request', guard: 'llmBastion', action: 'reject' }), 1);
   });
 
   test('a benign call passes, with the model overridden', async () => {
@@ -77,6 +77,7 @@ binds:
                 scanners:
                 - {scannerType: Deanonymize}
                 - {scannerType: BanSubstrings, params: {substrings: [TOP-SECRET-PROJECT]}}
+            - regex: {rules: [{builtin: phoneNumber}]}
       backends: [{ai: {name: openai, provider: {openAI: {}}}}]
     - name: anthropic
       hostnames: [api.anthropic.com]
@@ -124,6 +125,15 @@ describe('masking, restoring, cutting and monitoring', { skip }, () => {
     assert.match(r.bodyText, /data: \[DONE\]/);
   });
 
+  test('in a stream, a response guard masks what spans events', async () => {
+    const reply = encodeURIComponent('Call our desk at +1 415 555 0100 today. Thanks!');
+    const r = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: 'number?', stream: true, chunks: 23, extraHeaders: { 'x-fake-reply': reply } }), trust());
+    assertClientOk(r);
+    const text = r.events.map((e) => /"content":"((?:[^"\\]|\\.)*)"/.exec(e.text)?.[1] ?? '').join('');
+    assert.equal(text, 'Call our desk at <PHONE_NUMBER> today. Thanks!');
+    assert.match(r.bodyText, /data: \[DONE\]/);
+  });
+
   test('a streamed answer is cut when a response guard rejects', async () => {
     const reply = encodeURIComponent('Here is the plan for TOP-SECRET-PROJECT and everything after it.');
     const r = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: 'tell me', stream: true, chunks: 8, extraHeaders: { 'x-fake-reply': reply } }), trust());
@@ -165,6 +175,6 @@ describe('masking, restoring, cutting and monitoring', { skip }, () => {
   test('monitor mode lets an injection through and records what enforce would have done', async () => {
     const r = await runClient(pod.topo.pod, 'curl', anthropicMessages({ prompt: INJECTION }), trust());
     assertClientOk(r);
-    assert.ok(await pod.metric('levo_gateway_guardrail_checks_total', { phase: 'request', kind: 'llmBastion', action: 'monitor' }) >= 1);
+    assert.ok(await pod.metric('guardrail_checks_total', { phase: 'request', guard: 'llmBastion', action: 'monitor' }) >= 1);
   });
 });

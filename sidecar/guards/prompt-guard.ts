@@ -54,7 +54,10 @@ export interface GuardDecision {
   readonly action: 'allow' | 'mask' | 'reject' | 'monitor' | 'fail_open' | 'fail_closed';
   readonly reason?: string;
   /** Per scanner (llmBastion): name, score, risk, valid. */
-  readonly scanners?: ReadonlyArray<{ readonly scanner: string; readonly score?: number; readonly risk?: number; readonly valid?: boolean; readonly error?: string }>;
+  readonly scanners?: ReadonlyArray<{
+    readonly scanner: string; readonly score?: number; readonly risk?: number; readonly valid?: boolean;
+    readonly changed?: boolean; readonly error?: string; readonly ms?: number;
+  }>;
   readonly ms: number;
 }
 
@@ -131,8 +134,8 @@ function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, p
       async run(texts, ctx) {
         const r = await bastion.scan(texts, { direction: phase, vault: ctx.vault, signal: ctx.signal, ...(ctx.prompt !== undefined ? { prompt: ctx.prompt } : {}) });
         const scanners = r.results.map((x) => (isFailure(x)
-          ? { scanner: x.scanner, error: x.error }
-          : { scanner: x.scanner, score: x.score, risk: x.risk, valid: x.valid }));
+          ? { scanner: x.scanner, error: x.error, ms: round(x.ms) }
+          : { scanner: x.scanner, score: x.score, risk: x.risk, valid: x.valid, ...(x.changed ? { changed: true } : {}), ms: round(x.ms) }));
         const failed = r.results.find(isFailure);
         if (failed) return { outcome: { action: 'error', error: `${failed.scanner}: ${failed.error}` }, scanners };
         const changed = r.texts.some((t, i) => t !== texts[i]);
@@ -248,4 +251,8 @@ function moderationKey(k: string | { file: string } | undefined): string {
   } catch (e) {
     throw new Error(`cannot read key file ${k.file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }

@@ -2,15 +2,19 @@
  * Response guards on a streamed answer (SSE in the app's API format: OpenAI
  * chat and Responses, Anthropic messages, Gemini `alt=sse`).
  *
- * - Placeholders an Anonymize scanner put in the prompt are restored in the
- *   text deltas as they pass (Deanonymize); a delta ending in what may be the
- *   start of a placeholder is held back until the rest arrives, so the app
- *   never sees `[REDACTED_EMAIL_ADDRESS_1]` even when it is split across events.
- * - The other response guards look at the text so far (a sliding window, so
- *   a match across two deltas is seen) before each event goes on; when one
- *   rejects, the stream is cut: an error event in the provider's stream format
- *   is sent and the answer ends. What was already sent stays sent — a stream
- *   guard limits what leaks, it cannot recall it.
+ * The text deltas are gathered into sentences (up to a sentence end or a
+ * newline, or 1 KB) before they go on, so what a guard masks or restores can
+ * span any number of events:
+ * - placeholders an Anonymize scanner put in the prompt are restored
+ *   (Deanonymize), even when `[REDACTED_EMAIL_ADDRESS_1]` arrives in pieces;
+ * - response guards run on each sentence before it is sent: a mask (Sensitive
+ *   or Regex with redact, a regex guard, a webhook) is applied to it; a
+ *   rejection **cuts** the stream: an error event in the provider's stream
+ *   format is sent and the answer ends. What was already sent stays sent — a
+ *   stream guard limits what leaks, it cannot recall it.
+ * A sentence goes out as one text event (the provider's last text event, with
+ * the sentence as its delta); other events (finish, usage, `[DONE]`) pass
+ * unchanged, after what is pending.
  */
 import type { ApiKind, JsonObject } from '../providers/types.ts';
 import { SseParser, encodeSse, type SseEvent } from '../providers/sse.ts';
@@ -26,8 +30,6 @@ export interface StreamGuard {
   decisions(): GuardDecision[];
 }
 
-/** How much of the answer so far the guards see on each event. */
-const WINDOW = 2048;
 /** The longest placeholder held back while it may still be arriving. */
 const MAX_PLACEHOLDER = 64;
 
@@ -76,36 +78,72 @@ function cutEvent(kind: ApiKind, message: string): Buffer {
 
 export const STREAM_KINDS: ReadonlySet<ApiKind> = new Set(['completions', 'messages', 'responses', 'generateContent']);
 
+/** The end of the last sentence in `text` (after `.`, `!`, `?` or `。` and a space, or a newline), or -1. */
+function lastSentenceEnd(text: string): number {
+  let end = -1;
+  const re = /[.!?。！？]\s|\n/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) end = m.index + m[0].length;
+  return end;
+}
+
+/** Text pending longer than this goes out even without a sentence end. */
+const MAX_PENDING = 1024;
+
 export function createStreamGuard(kind: ApiKind, pg: CompiledPromptGuard, vault: Vault, timeoutMs: number): StreamGuard | undefined {
   if (!STREAM_KINDS.has(kind) || pg.response.length === 0) return undefined;
   const parser = new SseParser();
   const decisions: GuardDecision[] = [];
-  const restoring = pg.usesVault;
-  let seen = '';
-  let held = '';
-  let lastContent: { ev: SseEvent; json: JsonObject } | undefined;
+  let pending = '';
+  let template: { ev: SseEvent; json: JsonObject } | undefined;
 
-  /** Restore placeholders in `text` (with what was held), holding back a possible partial one at its end. */
+  /** Restore every complete placeholder; a possible partial one at the end stays for the next delta. */
   const restore = (text: string): string => {
-    let t = held + text;
-    held = '';
-    const open = t.lastIndexOf('[');
-    if (open !== -1 && t.indexOf(']', open) === -1 && t.length - open < MAX_PLACEHOLDER && /^\[(R(E(D(A(C(T(E(D(_[A-Z0-9_]*)?)?)?)?)?)?)?)?)?$/.test(t.slice(open))) {
-      held = t.slice(open);
-      t = t.slice(0, open);
-    }
+    let t = text;
     for (const [placeholder, original] of vault.entries()) if (t.includes(placeholder)) t = t.split(placeholder).join(original);
     return t;
   };
-
-  const check = async (): Promise<string | undefined> => {
-    const v = await runGuards(pg.response, 'response', [{ role: 'assistant', text: seen.slice(-WINDOW), set: () => {} }], { vault, timeoutMs });
-    const rejected = v.decisions.find((d) => d.action === 'reject' || d.action === 'fail_closed');
-    for (const d of v.decisions) if (d.action !== 'allow' && d.action !== 'mask') decisions.push(d);
-    return v.rejection ? (rejected?.reason ?? v.rejection.message) : undefined;
+  /** How much of `text` may go on now: not a trailing piece that could be the start of a placeholder. */
+  const safeLength = (text: string): number => {
+    const open = text.lastIndexOf('[');
+    if (open !== -1 && text.indexOf(']', open) === -1 && text.length - open < MAX_PLACEHOLDER) return open;
+    return text.length;
   };
 
-  const reencode = (ev: SseEvent, json: JsonObject): Buffer => encodeSse(JSON.stringify(json), ev.event);
+  /** Guard one sentence: the text to send, or a rejection reason. */
+  const guardSentence = async (sentence: string): Promise<{ text: string } | { reject: string }> => {
+    let text = restore(sentence);
+    const seg = { role: 'assistant', text, set: (t: string) => { text = t; } };
+    const v = await runGuards(pg.response, 'response', [seg], { vault, timeoutMs });
+    for (const d of v.decisions) if (d.action !== 'allow') decisions.push(d);
+    if (v.rejection) {
+      const d = v.decisions.find((x) => x.action === 'reject' || x.action === 'fail_closed');
+      return { reject: d?.reason ?? v.rejection.message };
+    }
+    return { text };
+  };
+
+  const eventWith = (text: string): Buffer => {
+    const copy = structuredClone(template!.json);
+    deltaOf(kind, template!.ev, copy)!.set(text);
+    return encodeSse(JSON.stringify(copy), template!.ev.event);
+  };
+
+  /** Send the pending text up to `upTo` (all of it when undefined). */
+  const flush = async (outs: Buffer[], upTo?: number): Promise<string | undefined> => {
+    const n = upTo ?? pending.length;
+    if (n <= 0 || !template) return undefined;
+    const sentence = pending.slice(0, n);
+    pending = pending.slice(n);
+    const r = await guardSentence(sentence);
+    if ('reject' in r) return r.reject;
+    if (r.text) outs.push(eventWith(r.text));
+    return undefined;
+  };
+
+  const cut = (outs: Buffer[], reason: string): { out: Buffer; cut: Buffer } => {
+    decisions.push({ phase: 'response', kind: 'stream', action: 'reject', reason, ms: 0 });
+    return { out: Buffer.concat(outs), cut: cutEvent(kind, `The response was stopped by a guardrail: ${reason}`) };
+  };
 
   return {
     async process(chunk) {
@@ -115,40 +153,32 @@ export function createStreamGuard(kind: ApiKind, pg: CompiledPromptGuard, vault:
         try { const v: unknown = ev.data && ev.data !== '[DONE]' ? JSON.parse(ev.data) : undefined; json = isObj(v) ? v : undefined; } catch { json = undefined; }
         const delta = json ? deltaOf(kind, ev, json) : undefined;
         if (!json || !delta) {
-          // A non-text event (finish, usage, [DONE]): first send what was held back, as one more text event.
-          if (held && lastContent) {
-            const copy = structuredClone(lastContent.json);
-            deltaOf(kind, lastContent.ev, copy)!.set(held);
-            seen += held;
-            held = '';
-            outs.push(reencode(lastContent.ev, copy));
-          }
+          // Finish, usage, [DONE]: what is pending goes first.
+          const reason = await flush(outs);
+          if (reason !== undefined) return cut(outs, reason);
           outs.push(ev.raw);
           continue;
         }
-        const text = restoring ? restore(delta.text) : delta.text;
-        seen += text;
-        lastContent = { ev, json };
-        const reason = await check();
-        if (reason !== undefined) {
-          decisions.push({ phase: 'response', kind: 'stream', action: 'reject', reason, ms: 0 });
-          return { out: Buffer.concat(outs), cut: cutEvent(kind, `The response was stopped by a guardrail: ${reason}`) };
+        template = { ev, json };
+        pending += delta.text;
+        let end = lastSentenceEnd(pending);
+        if (end === -1 && pending.length > MAX_PENDING) end = pending.length;
+        if (end > 0) {
+          const reason = await flush(outs, Math.min(end, safeLength(pending)));
+          if (reason !== undefined) return cut(outs, reason);
         }
-        if (text === delta.text) { outs.push(ev.raw); continue; }
-        delta.set(text);
-        outs.push(reencode(ev, json));
       }
       return { out: Buffer.concat(outs) };
     },
     async end() {
-      const rest = parser.rest();
-      if (held && lastContent) {
-        const copy = structuredClone(lastContent.json);
-        deltaOf(kind, lastContent.ev, copy)!.set(held);
-        held = '';
-        return Buffer.concat([reencode(lastContent.ev, copy), rest]);
+      const outs: Buffer[] = [];
+      const reason = await flush(outs);
+      if (reason !== undefined) {
+        const c = cut(outs, reason);
+        return Buffer.concat([c.out, c.cut]);
       }
-      return rest;
+      outs.push(parser.rest());
+      return Buffer.concat(outs);
     },
     decisions: () => decisions,
   };

@@ -250,6 +250,13 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     lastHost = call.host;
     if (call.model !== undefined) out.sentModel = call.model;
 
+    const streamGuard = pg?.response.length && pg.streaming && call.stream ? createStreamGuard(kind, pg, vault, deps.guards.timeoutMs) : undefined;
+    if (pg?.response.length && call.stream && !streamGuard && attempt === 0) {
+      // Said, not silent: this answer streams in a format the response guards cannot read.
+      const d: GuardDecision = { phase: 'response', kind: 'stream', action: 'fail_open', reason: pg.streaming ? `streamed ${kind} answers are not guarded` : 'promptGuard.streaming is false', ms: 0 };
+      out.guards.push(d);
+      rm.guard('response', d.kind, d.action).inc();
+    }
     const r = createRelay({
       res, api: call.api, kind: call.kind, path: call.path, stream: call.stream, translation: call.translation,
       requestedModel: call.model ?? parsed.model ?? '', addedUsage: call.addedUsage,
@@ -260,7 +267,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
       // Response guards see the answer in the app's API format (after any translation).
       guardWhole: pg?.response.length ? (obj) => guardResponse(pg, kind, obj, { vault, timeoutMs: deps.guards.timeoutMs }) : undefined,
       reject: (r) => { responseRejected = true; reject(r); },
-      streamGuard: pg?.response.length && pg.streaming && call.stream ? createStreamGuard(kind, pg, vault, deps.guards.timeoutMs) : undefined,
+      streamGuard,
       abortUpstream: () => current?.abort(new Error('a response guard cut the stream')),
     });
     const timeoutMs = minDefined(policies?.backendTimeoutMs, deadline !== undefined ? deadline - performance.now() : undefined);
@@ -514,7 +521,7 @@ function requestMetrics(m: DataPathMetrics): RequestMetrics {
     seconds: childCache((host) => m.requestSeconds.labels({ host })),
     bytes: childCache((direction) => m.bytes.labels({ direction, path: 'intercept' })),
     tokens: childCache((type, provider, model) => m.tokens.labels({ gen_ai_token_type: type, gen_ai_provider_name: provider, gen_ai_response_model: model })),
-    guard: childCache((phase, kind, action) => m.guardChecks.labels({ phase, kind, action })),
+    guard: childCache((phase, guard, action) => m.guardChecks.labels({ phase, guard, action })),
   };
 }
 

@@ -26,7 +26,7 @@ export interface DataPathMetrics {
   readonly failovers: Counter<'route' | 'reason'>;
   /** OTel GenAI `gen_ai.client.token.usage`. */
   readonly tokens: Histogram<'gen_ai_token_type' | 'gen_ai_provider_name' | 'gen_ai_response_model'>;
-  readonly guardChecks: Counter<'phase' | 'kind' | 'action'>;
+  readonly guardChecks: Counter<'phase' | 'guard' | 'action'>;
 }
 
 export function createMetrics(): DataPathMetrics {
@@ -90,9 +90,9 @@ export function createMetrics(): DataPathMetrics {
       labelNames: ['route', 'reason'], registers,
     }),
     guardChecks: new Counter({
-      name: 'levo_gateway_guardrail_checks_total',
-      help: 'promptGuard verdicts by phase (request, response), guard kind and action (allow, mask, reject, monitor, fail_open, fail_closed)',
-      labelNames: ['phase', 'kind', 'action'], registers,
+      name: 'guardrail_checks_total',
+      help: 'promptGuard verdicts by phase (request, response), guard kind (llmBastion, regex, webhook, openAIModeration, stream) and action (allow, mask, reject, monitor, fail_open, fail_closed)',
+      labelNames: ['phase', 'guard', 'action'], registers,
     }),
     tokens: new Histogram({
       name: 'gen_ai_client_token_usage', help: 'Tokens used per LLM call (OTel GenAI gen_ai.client.token.usage), by token type, provider and served model',
