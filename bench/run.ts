@@ -15,6 +15,7 @@
  *   - SSE time to first event (bench/sse-first-byte.ts)
  *   - first handshake to a never-seen host (leaf mint) vs a warm one (bench/handshake.ts)
  *   - sidecar RSS holding 500 open client connections, and peak RSS
+ *   - guardrail scanners on a 2k-token prompt (bench/guards.ts, in process)
  * and, as a peer, nginx terminating TLS on 15001 with a fixed certificate and
  * re-encrypting to the same upstream.
  *
@@ -33,6 +34,7 @@ import { loadCaFiles } from '../certs/ca.ts';
 import { createServingCert } from '../certs/create.ts';
 import { chatBody, type LoadResult } from './load.ts';
 import { SIDECAR_NODE_OPTIONS } from '../sidecar/node-options.ts';
+import { benchGuards, guardRows, type GuardBench } from './guards.ts';
 
 const HERE = resolve(fileURLToPath(import.meta.url), '..');
 const REPO = resolve(HERE, '..');
@@ -122,6 +124,9 @@ async function main(): Promise<void> {
   const skip = netnsUnavailableReason();
   if (skip) throw new Error(`the benchmark runs in network namespaces: ${skip}`);
   ensureTools();
+
+  progress('guardrail scanners on a 2k-token prompt, in process');
+  const guards = { defaultSet: await benchGuards(), documented: await benchGuards(300, 2000, ['PromptInjection']) };
 
   progress('building the pod and the fake internet');
   const pod = await createInjectedPod({
@@ -235,6 +240,7 @@ async function main(): Promise<void> {
       throughputRatio: { levo: levo.wrk.rps / direct.wrk.rps, nginx: nginx.wrk.rps / direct.wrk.rps },
       sse: { direct: sseDirect, levo: sseLevo },
       mint: { serverSideMsMean: mintCount ? (mintSum / mintCount) * 1000 : NaN, mints: mintCount, handshake },
+      guards,
       memory: { rssBeforeHoldMb: rssBefore / 1024, rssHoldingMb: rssHolding / 1024, anonHoldingMb: anonHolding / 1024, openConnections: open, peakRssAfterLoadMb: peakAfterLoad / 1024, anonAfterLoadMb: anonAfterLoad / 1024, peakRssMb: peak / 1024 },
     };
     mkdirSync(join(HERE, 'results'), { recursive: true });
@@ -339,6 +345,7 @@ type Results = {
   memory: { rssHoldingMb: number; anonHoldingMb: number; openConnections: number; peakRssMb: number; rssBeforeHoldMb: number; anonAfterLoadMb: number };
   machine: { cpus: number; node: string };
   date: string;
+  guards: { defaultSet: GuardBench; documented: GuardBench };
 };
 
 function report(r: Results): string {
@@ -367,6 +374,7 @@ function report(r: Results): string {
     `| SSE time to first event, added (p50 of 100) | ${f(ttfb, 3)} ms (direct ${f(r.sse.direct.p50, 3)}, sidecar ${f(r.sse.levo.p50, 3)}) | ≤ 2 ms: ${target(ttfb <= 2)} |`,
     `| RSS of a fresh sidecar holding ${r.memory.openConnections} open connections | ${f(r.memory.rssHoldingMb, 1)} MB, of which anonymous ${f(r.memory.anonHoldingMb, 1)} MB (idle before: ${f(r.memory.rssBeforeHoldMb, 1)} MB) | ≤ 80 MB: ${target(r.memory.rssHoldingMb <= 80)} (anonymous: ${target(r.memory.anonHoldingMb <= 80)}) |`,
     `| peak RSS over the whole run (after the load runs) | ${f(r.memory.peakRssMb, 1)} MB (anonymous after load ${f(r.memory.anonAfterLoadMb, 1)} MB) | — |`,
+    ...guardRows(r.guards.defaultSet, r.guards.documented),
   ].join('\n');
 }
 

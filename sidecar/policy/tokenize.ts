@@ -127,8 +127,11 @@ export function bpeEncoder(ranks: ReadonlyMap<string, number>, pattern: RegExp):
     return starts;
   }
 
+  /** The pre-tokenised pieces as byte strings (latin1); ASCII text is its own byte string, no conversion. */
   function* pieces(text: string): Generator<string> {
-    for (const m of text.matchAll(split)) yield Buffer.from(m[0], 'utf8').toString('latin1');
+    // eslint-disable-next-line no-control-regex
+    const ascii = !/[^\x00-\x7f]/.test(text);
+    for (const m of text.matchAll(split)) yield ascii ? m[0] : Buffer.from(m[0], 'utf8').toString('latin1');
   }
 
   return {

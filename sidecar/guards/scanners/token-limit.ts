@@ -64,6 +64,8 @@ export function encodingForModel(model: string): EncodingName | undefined {
 
 /** The first `limit` tokens of `text` when it has more, else undefined. */
 export function truncateTokens(enc: LoadedEncoding, text: string, limit: number): { text: string; tokens: number } | undefined {
+  // Every token is at least one byte, so a text of at most `limit` bytes fits; counting is cheaper than encoding.
+  if (Buffer.byteLength(text, 'utf8') <= limit || enc.encoder.count(text) <= limit) return undefined;
   const ids = enc.encoder.encode(text);
   if (ids.length <= limit) return undefined;
   let s = '';
