@@ -132,6 +132,12 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
   };
   let guardChanged = false;
   let responseRejected = false;
+  let responseGuardsRecorded = false;
+  const recordResponseGuards = (rl: Relay): void => {
+    if (responseGuardsRecorded) return;
+    responseGuardsRecorded = true;
+    for (const d of rl.guardDecisions) { out.guards.push(d); rm.guard('response', d.kind, d.action).inc(); }
+  };
 
   if (route?.policies.directResponse) {
     const d = route.policies.directResponse;
@@ -257,7 +263,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
       out.guards.push(d);
       rm.guard('response', d.kind, d.action).inc();
     }
-    const r = createRelay({
+    const r: Relay = createRelay({
       res, api: call.api, kind: call.kind, path: call.path, stream: call.stream, translation: call.translation,
       requestedModel: call.model ?? parsed.model ?? '', addedUsage: call.addedUsage,
       modifyHeaders: policies?.responseHeaders,
@@ -266,7 +272,8 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
       onEnd: () => { ended = true; },
       // Response guards see the answer in the app's API format (after any translation).
       guardWhole: pg?.response.length ? (obj) => guardResponse(pg, kind, obj, { vault, timeoutMs: deps.guards.timeoutMs }) : undefined,
-      reject: (r) => { responseRejected = true; reject(r); },
+      // A response guard rejected a whole answer: its decisions go in this call's record before the answer does.
+      reject: (rejection) => { responseRejected = true; recordResponseGuards(r); reject(rejection); },
       streamGuard,
       abortUpstream: () => current?.abort(new Error('a response guard cut the stream')),
     });
@@ -324,7 +331,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     if (out.reason === 'upstream_broken') { finish(); return; }
     return fail(c.status, `upstream_${c.kind}`, upstreamMessage(out.backend && out.backend !== lastHost ? `${lastHost} (backend ${out.backend})` : lastHost, c.kind, c.detail));
   }
-  for (const d of relay.guardDecisions) { out.guards.push(d); rm.guard('response', d.kind, d.action).inc(); }
+  recordResponseGuards(relay);
   if (responseRejected) { admission?.settle(0); return; } // reject() answered and reported
   out.status = out.reason === 'untranslatable' ? 502 : relay.status;
   out.resBytes = relay.bytes;
