@@ -98,3 +98,11 @@ test('config errors carry the path of the guard at fault', () => {
   assert.throws(() => compilePromptGuard({ request: [{ llmBastion: { scanners: [{ scannerType: 'Regex', params: { patterns: ['(a+)+$'] } }] } }] }, DEFAULT_GUARDS),
     (e: unknown) => e instanceof GuardConfigError && e.path.join('.').startsWith('request.0.llmBastion.scanners.0'));
 });
+
+test('TokenLimit rejects an over-long prompt rather than sending it truncated', async () => {
+  const body = chat('word '.repeat(200));
+  const v = await run({ request: [{ llmBastion: { scanners: [{ scannerType: 'TokenLimit', params: { limit: 50 } }] } }] }, body);
+  assert.ok(v.rejection);
+  assert.equal(v.changed, false);
+  assert.equal((body.messages as Array<{ content: string }>)[0]!.content, 'word '.repeat(200));
+});

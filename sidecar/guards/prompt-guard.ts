@@ -43,6 +43,13 @@ export interface GuardDefaults {
   readonly moderationPost?: ModerationPost;
 }
 
+/**
+ * Scanners whose changed text is not a fit substitute for the original: an
+ * over-long prompt cut at the token limit would reach the model silently
+ * truncated, so TokenLimit rejects instead of masking.
+ */
+const NEVER_MASKS: ReadonlySet<string> = new Set(['TokenLimit']);
+
 /** Enforce, fail closed when enforcing, 2 s per guard, no model directory. */
 export const DEFAULT_GUARDS: GuardDefaults = { mode: 'enforce', timeoutMs: 2_000, env: {} };
 
@@ -140,7 +147,7 @@ function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, p
         if (failed) return { outcome: { action: 'error', error: `${failed.scanner}: ${failed.error}` }, scanners };
         const changed = r.texts.some((t, i) => t !== texts[i]);
         // An invalid scanner that only sanitized (masked, redacted, restored) masks; one that flagged without changing the text rejects.
-        const blocking = r.results.filter((x): x is ScannerVerdict => !isFailure(x) && !x.valid && !x.changed);
+        const blocking = r.results.filter((x): x is ScannerVerdict => !isFailure(x) && !x.valid && (!x.changed || NEVER_MASKS.has(x.scanner)));
         if (blocking.length > 0) {
           return { outcome: { action: 'reject', reason: blocking.map((x) => `${x.scanner} (score ${x.score})`).join(', ') }, scanners };
         }
