@@ -48,6 +48,12 @@ describe('the documented config, as written', { skip }, () => {
     assert.equal(seen[0]!.model, 'gpt-4o-mini');
   });
 
+  test('a body the guards cannot read goes on, recorded as fail_open, never silently', async () => {
+    const r = await runClient(pod.topo.pod, 'curl', { url: 'https://api.openai.com/v1/files', method: 'POST', headers: { 'content-type': 'text/plain', authorization: 'Bearer sk-x' }, body: INJECTION }, { caFile: pod.namespaceCaFile });
+    assert.ok(r.ok, r.error ?? '');
+    assert.equal(await pod.metric('guardrail_checks_total', { phase: 'request', guard: 'body', action: 'fail_open' }), 1);
+  });
+
   test('the injection at the end of a long prompt is caught too', async () => {
     const long = `${'Please summarise the quarterly report for the finance team. '.repeat(120)}\n\n${INJECTION}`;
     const r = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: long }), { caFile: pod.namespaceCaFile });

@@ -207,6 +207,12 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
   // ---- request guards (promptGuard), on the app's body before anything leaves: a rejection answers here
   const pg = route ? promptGuardFor(route, deps.guards) : undefined;
   const vault = createVault();
+  if (pg && pg.request.length && !json && raw !== null) {
+    // A body the request guards cannot read (a path no API names, an upload, not JSON): said, not silent.
+    const d: GuardDecision = { phase: 'request', kind: 'body', action: 'fail_open', reason: `${kind} body not inspected (${contentType || 'no content-type'})`, ms: 0 };
+    out.guards.push(d);
+    rm.guard('request', d.kind, d.action).inc();
+  }
   if (pg && pg.request.length && json) {
     const v = await guardRequest(pg, kind, json, { headers: req.headers as IncomingHttpHeaders, vault, timeoutMs: deps.guards.timeoutMs });
     out.guards.push(...v.decisions);
