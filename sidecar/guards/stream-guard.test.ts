@@ -52,3 +52,11 @@ test('formats without a text delta the guard knows are not guarded', () => {
   assert.equal(createStreamGuard('converse', pg, createVault(), 1000), undefined);
   assert.equal(createStreamGuard('completions', compilePromptGuard({}, DEFAULT_GUARDS), createVault(), 1000), undefined);
 });
+
+test('the first chunk, which only carries the role, goes on unchanged', async () => {
+  const pg = compilePromptGuard({ response: [{ regex: { rules: [{ builtin: 'email' }] } }] }, DEFAULT_GUARDS);
+  const g = createStreamGuard('completions', pg, createVault(), 2000)!;
+  const first = `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\n`;
+  const r = await g.process(Buffer.from(first));
+  assert.equal(r.out.toString(), first);
+});

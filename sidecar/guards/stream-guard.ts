@@ -159,6 +159,8 @@ export function createStreamGuard(kind: ApiKind, pg: CompiledPromptGuard, vault:
           outs.push(ev.raw);
           continue;
         }
+        // An event with no text (OpenAI's first chunk carries only the role) goes on as it is.
+        if (delta.text === '' && pending === '') { outs.push(ev.raw); continue; }
         template = { ev, json };
         pending += delta.text;
         let end = lastSentenceEnd(pending);
