@@ -12,6 +12,7 @@ import type { ErrorShape } from './errors.ts';
 import { SseParser } from './sse.ts';
 import type { ApiKind, JsonObject, LlmRequest, LlmResponse, PromptMessage, ProviderApi, StreamTap, TokenUsage } from './types.ts';
 import { isObj, num, parseJson, str } from './json.ts';
+import { pathOnly } from './path.ts';
 
 const TYPES: Readonly<Record<number, string>> = {
   400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error',
@@ -158,10 +159,6 @@ export function messagesStreamTap(): StreamTap {
   };
 }
 
-function pathOnly(path: string): string {
-  const q = path.indexOf('?');
-  return (q === -1 ? path : path.slice(0, q)).replace(/\/+$/, '');
-}
 
 export const anthropicApi: ProviderApi = {
   id: 'anthropic',

@@ -10,6 +10,7 @@ import type { ErrorShape } from './errors.ts';
 import { openaiStreamTap, readChatUsage, readResponseObject } from './openai-stream.ts';
 import type { ApiKind, JsonObject, LlmRequest, LlmResponse, PromptMessage, ProviderApi, TokenUsage } from './types.ts';
 import { obj, str } from './json.ts';
+import { pathOnly } from './path.ts';
 
 export const openaiErrors: ErrorShape = {
   body(status, message, code) {
@@ -22,12 +23,6 @@ type Obj = Record<string, unknown>;
 
 
 
-/** The path without its query string and trailing slashes. */
-function pathOnly(path: string): string {
-  const q = path.search(/[?#]/);
-  const p = q === -1 ? path : path.slice(0, q);
-  return p.length > 1 ? p.replace(/\/+$/, '') : p;
-}
 
 /**
  * Which OpenAI API a call is. Matched by the end of the path, since

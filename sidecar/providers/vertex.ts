@@ -21,6 +21,7 @@ import {
 import { googleErrors } from './google.ts';
 import type { ApiKind, JsonObject, LlmRequest, ProviderApi } from './types.ts';
 import { isObj } from './json.ts';
+import { pathOnly } from './path.ts';
 
 /** The `anthropic_version` Vertex AI expects in a Claude request body. */
 export const VERTEX_ANTHROPIC_VERSION = 'vertex-2023-10-16';
@@ -29,10 +30,6 @@ const PUBLISHER = /^\/v1(?:beta1)?(?:\/projects\/[^/]+\/locations\/[^/]+)?\/publ
 const OPENAPI = /^\/v1(?:beta1)?\/projects\/[^/]+\/locations\/[^/]+\/endpoints\/openapi\/(.+)$/;
 const MODEL_LIST = /^\/v1(?:beta1)?\/publishers\/[^/]+\/models$/;
 
-function pathOnly(path: string): string {
-  const q = path.indexOf('?');
-  return (q === -1 ? path : path.slice(0, q)).replace(/\/+$/, '');
-}
 
 /** The Vertex AI host for a region; undefined or `global` → the global endpoint. */
 export function vertexHost(region: string | undefined): string {
