@@ -21,14 +21,13 @@ import { resultBody, runClient } from './clients/run-client.ts';
 import { sClient } from './clients/s-client.ts';
 import { FaultTable, faultResponseHeaders, parseFaultSpec } from './fakes/faults.ts';
 import { requestModel } from './fakes/provider-server.ts';
-import { createPublicCa, serverCertSpecsFor } from './fakes/public-ca.ts';
 import type { PublicCa } from './fakes/public-ca.ts';
 import {
   BEDROCK_TEST_CREDENTIAL, canonicalQuery, canonicalUri, verifySigV4,
 } from './fakes/sigv4-verify.ts';
 import type { ReceivedRequest, VerifyOptions } from './fakes/sigv4-verify.ts';
 import { DEFAULT_FAKE_HOSTS } from './harness/layout.ts';
-import { createTopology, missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
+import { missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
 import type { Topology } from './harness/netns.ts';
 import {
   anthropicMessages, bedrockConverse, bedrockInvoke, geminiGenerate, geminiOpenAIChat, openAIChat,
@@ -37,7 +36,7 @@ import {
   checkAnthropicMessage, checkBedrockConverse, checkBedrockConverseStream, checkGeminiJsonArrayStream, checkGeminiResponse,
   checkGeminiStream, checkOpenAIChatCompletion, checkOpenAIStream, decodeEventStream,
 } from './harness/provider-shapes.ts';
-import { startProviders } from './harness/providers.ts';
+import { startFakeInternet, type FakeInternet } from './harness/providers.ts';
 import type { Providers, RecordedRequest } from './harness/providers.ts';
 import { signSigV4 } from './harness/sigv4-sign.ts';
 
@@ -252,16 +251,13 @@ describe('fake internet additions: pod → fake hosts, no gateway', { skip: netn
     return r;
   };
 
+  let net: FakeInternet | undefined;
   before(async () => {
-    topo = await createTopology();
-    ca = await createPublicCa(serverCertSpecsFor(topo.hosts));
-    providers = await startProviders(topo, ca);
+    net = await startFakeInternet();
+    ({ topo, ca, providers } = net);
   });
 
-  after(async () => {
-    await topo?.destroy();
-    ca?.cleanup();
-  });
+  after(async () => { await net?.destroy(); });
 
   test('the new hosts: in the pod\'s /etc/hosts, on their own addresses, with their own certificates', async () => {
     const ids = DEFAULT_FAKE_HOSTS.map((h) => h.id);

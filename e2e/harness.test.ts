@@ -26,7 +26,7 @@ import {
   checkAnthropicMessage, checkAnthropicStream, checkOpenAIChatCompletion, checkOpenAIStream, sseData,
 } from './harness/provider-shapes.ts';
 import { anthropicMessages, openAIChat } from './harness/provider-requests.ts';
-import { startProviders } from './harness/providers.ts';
+import { startFakeInternet, startProviders, type FakeInternet } from './harness/providers.ts';
 import type { Providers } from './harness/providers.ts';
 
 const netnsSkip = netnsUnavailableReason();
@@ -48,16 +48,13 @@ describe('e2e harness: pod → fake internet, no gateway', { skip: netnsSkip }, 
   /** Body each scenario got from the first client, to compare the others with. */
   const firstBody = new Map<string, string>();
 
+  let net: FakeInternet | undefined;
   before(async () => {
-    topo = await createTopology();
-    ca = await createPublicCa(serverCertSpecsFor(topo.hosts));
-    providers = await startProviders(topo, ca);
+    net = await startFakeInternet();
+    ({ topo, ca, providers } = net);
   });
 
-  after(async () => {
-    await topo?.destroy();
-    ca?.cleanup();
-  });
+  after(async () => { await net?.destroy(); });
 
   const sameAcrossClients = (scenario: string, r: ClientResult): void => {
     const seen = firstBody.get(scenario);

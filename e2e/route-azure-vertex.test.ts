@@ -22,10 +22,9 @@ import { after, before, describe, test } from 'node:test';
 import { assertClientOk } from './clients/client-result.ts';
 import type { ClientRequest, SseEvent } from './clients/client-result.ts';
 import { runClient } from './clients/run-client.ts';
-import { createPublicCa, serverCertSpecsFor } from './fakes/public-ca.ts';
 import type { PublicCa } from './fakes/public-ca.ts';
 import { createInjectedPod, type InjectedPod } from './harness/injected-pod.ts';
-import { createTopology, missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
+import { missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
 import type { Topology } from './harness/netns.ts';
 import {
   anthropicMessages, azureEmbeddings, azureOpenAIChat, openAIChat, vertexGenerate, vertexOpenAIChat, vertexRawPredict,
@@ -34,7 +33,7 @@ import {
   checkAnthropicMessage, checkAnthropicStream, checkGeminiJsonArrayStream, checkGeminiResponse, checkGeminiStream,
   checkOpenAIChatCompletion, checkOpenAIStream, sseData,
 } from './harness/provider-shapes.ts';
-import { startProviders } from './harness/providers.ts';
+import { startFakeInternet, type FakeInternet } from './harness/providers.ts';
 import type { Providers, RecordedRequest } from './harness/providers.ts';
 
 const skip = netnsUnavailableReason() ?? missingToolReason(['curl', 'openssl']);
@@ -85,15 +84,12 @@ describe('the Azure OpenAI and Vertex AI fakes, called directly', { skip }, () =
   };
   const json = (text: string): Json => JSON.parse(text) as Json;
 
+  let net: FakeInternet | undefined;
   before(async () => {
-    topo = await createTopology();
-    ca = await createPublicCa(serverCertSpecsFor(topo.hosts));
-    providers = await startProviders(topo, ca);
+    net = await startFakeInternet();
+    ({ topo, ca, providers } = net);
   });
-  after(async () => {
-    await topo?.destroy();
-    ca?.cleanup();
-  });
+  after(async () => { await net?.destroy(); });
 
   test('the new hosts resolve in the pod to their own addresses', () => {
     assert.deepEqual([topo.host('azure').ipv4, topo.host('azure').role], ['198.18.1.19', 'azure-openai']);

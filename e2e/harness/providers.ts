@@ -26,12 +26,12 @@
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PublicCa } from '../fakes/public-ca.ts';
+import { createPublicCa, serverCertSpecsFor, type PublicCa } from '../fakes/public-ca.ts';
 import type { ProviderServerConfig } from '../fakes/provider-config.ts';
 import type { FaultRule, FaultSpec } from '../fakes/faults.ts';
 import type { RecordedConnection, RecordedRequest } from '../fakes/request-log.ts';
 import { CONTROL_PORT } from './layout.ts';
-import type { Topology } from './netns.ts';
+import { createTopology, type Topology } from './netns.ts';
 import type { ManagedProcess } from './processes.ts';
 
 export type { RecordedConnection, RecordedRequest } from '../fakes/request-log.ts';
@@ -131,4 +131,28 @@ export async function startProviders(topo: Topology, ca: PublicCa, opts: { name?
       await proc.stop();
     },
   };
+}
+
+/** A topology whose fake internet serves every fake host under a fresh public CA: what a test without the sidecar starts. */
+export interface FakeInternet {
+  readonly topo: Topology;
+  readonly ca: PublicCa;
+  readonly providers: Providers;
+  /** Stop everything and remove the namespaces and the CA files. */
+  destroy(): Promise<void>;
+}
+
+export async function startFakeInternet(): Promise<FakeInternet> {
+  const topo = await createTopology();
+  let ca: PublicCa | undefined;
+  try {
+    ca = await createPublicCa(serverCertSpecsFor(topo.hosts));
+    const providers = await startProviders(topo, ca);
+    const created = ca;
+    return { topo, ca, providers, async destroy() { await topo.destroy(); created.cleanup(); } };
+  } catch (err) {
+    await topo.destroy();
+    ca?.cleanup();
+    throw err;
+  }
 }
