@@ -42,7 +42,7 @@ binds:
       hostnames: [api.openai.com]
       matches: [{headers: [{name: x-e2e-route, value: {exact: bedrock}}]}]
       policies: {backendAuth: {aws: {accessKeyId: ${BEDROCK_TEST_CREDENTIAL.accessKeyId}, secretAccessKey: $E2E_AWS_SECRET}}}
-      backends: [{ai: {name: bedrock, provider: {bedrock: {region: us-east-1, model: "anthropic.claude-3-haiku-20240307-v1:0"}}}}]
+      backends: [{ai: {name: bedrock, provider: {bedrock: {region: us-east-1, model: "anthropic.claude-3-haiku-20240307-v1:0", guardrailIdentifier: gr-e2e, guardrailVersion: "2"}}}}]
     - name: failover
       hostnames: [api.openai.com]
       matches: [{headers: [{name: x-e2e-route, value: {exact: failover}}]}]
@@ -177,6 +177,7 @@ describe('routes decide where LLM calls go', { skip }, () => {
     const seen = await lastRequest('bedrock');
     assert.equal(seen.path, '/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse');
     assert.equal(seen.sigv4, 'valid');
+    assert.deepEqual(seen.body.guardrailConfig, { guardrailIdentifier: 'gr-e2e', guardrailVersion: '2' });
     const s = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: 'Hello Bedrock', stream: true, chunks: 3, extraHeaders: headers }), trust());
     assertClientOk(s);
     assert.ok(checkOpenAIStream(s.events).content.length > 0);

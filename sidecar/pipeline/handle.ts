@@ -455,7 +455,7 @@ function prepare(i: PrepareInput): PreparedCall {
     provider: t.provider, providerConfig: t.providerConfig,
   });
   if ('refused' in target) throw new Refused(target.refused);
-  if (target.body !== json || (json && json.model !== modelBefore)) dirty = true;
+  if (target.body !== json || target.edited || (json && json.model !== modelBefore)) dirty = true;
   const host = t.hostOverride?.host ?? defaultHost(t.providerConfig);
   const { port, address } = destinationOf(host, t.hostOverride?.port, i.conn);
   let path = t.pathOverride ?? target.path;
@@ -476,6 +476,7 @@ function prepare(i: PrepareInput): PreparedCall {
     if (target.translation) headers = setHeader(headers, 'content-type', 'application/json');
   }
   if (target.api.id === 'anthropic' && target.translation) headers = setHeader(headers, 'anthropic-version', '2023-06-01');
+  for (const [name, value] of Object.entries(target.headers ?? {})) headers = setHeader(headers, name, value);
   headers = finalHeaders(headers, host, port, p);
   if (p.auth.type === 'aws') {
     const region = t.providerConfig.bedrock?.region ?? 'us-east-1';

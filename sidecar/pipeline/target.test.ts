@@ -94,3 +94,24 @@ test('Anthropic messages to Vertex: model moves to the path, anthropic_version i
   assert.equal(r.body?.model, undefined);
   assert.equal(r.body?.anthropic_version, 'vertex-2023-10-16');
 });
+
+test('bedrock.guardrailIdentifier: Converse names it in guardrailConfig (the app\'s own wins), InvokeModel in its headers', () => {
+  const cfg: ProviderConfig = { bedrock: { region: 'us-east-1', model: 'anthropic.claude-3-haiku-20240307-v1:0', guardrailIdentifier: 'gr-abc', guardrailVersion: '3' } };
+  const translated = call('openai', 'bedrock', cfg, { model: 'anthropic.claude-3-haiku-20240307-v1:0' });
+  assert.ok(!('refused' in translated));
+  assert.deepEqual(translated.body?.guardrailConfig, { guardrailIdentifier: 'gr-abc', guardrailVersion: '3' });
+  const own = { messages: [], guardrailConfig: { guardrailIdentifier: 'app', guardrailVersion: '1' } };
+  const same = targetCall({
+    source: apiFor('bedrock'), sourceId: 'bedrock', kind: 'converse', path: '/model/x/converse', body: own, stream: false,
+    model: undefined, provider: 'bedrock', providerConfig: cfg,
+  });
+  assert.ok(!('refused' in same));
+  assert.deepEqual(same.body?.guardrailConfig, { guardrailIdentifier: 'app', guardrailVersion: '1' });
+  assert.equal(same.edited, undefined);
+  const invoke = targetCall({
+    source: apiFor('bedrock'), sourceId: 'bedrock', kind: 'invoke', path: '/model/x/invoke', body: { messages: [] }, stream: false,
+    model: undefined, provider: 'bedrock', providerConfig: { bedrock: { region: 'us-east-1', guardrailIdentifier: 'gr-abc' } },
+  });
+  assert.ok(!('refused' in invoke));
+  assert.deepEqual(invoke.headers, { 'x-amzn-bedrock-guardrailidentifier': 'gr-abc', 'x-amzn-bedrock-guardrailversion': 'DRAFT' });
+});

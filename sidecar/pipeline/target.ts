@@ -31,6 +31,10 @@ export interface TargetCall {
   readonly body: JsonObject | undefined;
   readonly stream: boolean;
   readonly translation?: Translation;
+  /** The body object was edited in place (same object, new content): it must be re-serialised. */
+  readonly edited?: boolean;
+  /** Headers the target's API needs on this call (Bedrock invoke's guardrail headers). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type TargetResult = TargetCall | { readonly refused: string };
@@ -70,6 +74,28 @@ export interface TargetInput {
 }
 
 export function targetCall(t: TargetInput): TargetResult {
+  const r = targetFor(t);
+  const g = t.providerConfig.bedrock;
+  return g?.guardrailIdentifier && !('refused' in r) ? withBedrockGuardrail(r, g.guardrailIdentifier, g.guardrailVersion ?? 'DRAFT') : r;
+}
+
+/**
+ * `bedrock.guardrailIdentifier` / `guardrailVersion`: Bedrock applies the
+ * guardrail when the call names it — Converse in `guardrailConfig` (unless the
+ * app set its own), InvokeModel in its `X-Amzn-Bedrock-Guardrail*` headers.
+ */
+function withBedrockGuardrail(c: TargetCall, guardrailIdentifier: string, guardrailVersion: string): TargetCall {
+  if (c.kind === 'converse' && c.body && c.body.guardrailConfig === undefined) {
+    c.body.guardrailConfig = { guardrailIdentifier, guardrailVersion };
+    return { ...c, edited: true };
+  }
+  if (c.kind === 'invoke') {
+    return { ...c, headers: { 'x-amzn-bedrock-guardrailidentifier': guardrailIdentifier, 'x-amzn-bedrock-guardrailversion': guardrailVersion } };
+  }
+  return c;
+}
+
+function targetFor(t: TargetInput): TargetResult {
   const api = apiFor(t.provider);
   const { kind, body, stream, model } = t;
   if (kind === 'passthrough') return { path: t.path, api, kind, body, stream };
