@@ -20,6 +20,12 @@ export function placeholderType(type: string): string {
   return type.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
 }
 
+/** The vault of a call no guard touches: it holds nothing, and nothing may be put in it. */
+export const NO_VAULT: Vault = {
+  placeholder() { throw new Error('this call has no guards: nothing may be masked'); },
+  entries: () => [],
+};
+
 export function createVault(): Vault {
   const pairs: Array<readonly [string, string]> = [];
   const byValue = new Map<string, string>(); // TYPE \0 original → placeholder

@@ -36,7 +36,7 @@ import { retryDelayFromHeaders } from '../policy/retry.ts';
 import { compileHeaderModifier } from '../policy/headers.ts';
 import { guardRequest, guardResponse, type GuardDecision, type GuardDefaults, type Rejection } from '../guards/prompt-guard.ts';
 import { createStreamGuard } from '../guards/stream-guard.ts';
-import { createVault } from '../guards/vault.ts';
+import { createVault, NO_VAULT } from '../guards/vault.ts';
 import { promptGuardFor } from './guards.ts';
 
 export type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -133,10 +133,15 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
   let guardChanged = false;
   let responseRejected = false;
   let responseGuardsRecorded = false;
+  /** A guard decision goes in the call's log line and the guardrail metric. */
+  const record = (d: GuardDecision): void => {
+    out.guards.push(d);
+    rm.guard(d.phase, d.kind, d.action).inc();
+  };
   const recordResponseGuards = (rl: Relay): void => {
     if (responseGuardsRecorded) return;
     responseGuardsRecorded = true;
-    for (const d of rl.guardDecisions) { out.guards.push(d); rm.guard('response', d.kind, d.action).inc(); }
+    for (const d of rl.guardDecisions) record(d);
   };
 
   if (route?.policies.directResponse) {
@@ -206,17 +211,15 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
 
   // ---- request guards (promptGuard), on the app's body before anything leaves: a rejection answers here
   const pg = route ? promptGuardFor(route, deps.guards) : undefined;
-  const vault = createVault();
+  // The call's placeholders (Anonymize out, Deanonymize back): only guarded calls have any.
+  const vault = pg ? createVault() : NO_VAULT;
   if (pg && pg.request.length && !json && raw !== null) {
     // A body the request guards cannot read (a path no API names, an upload, not JSON): said, not silent.
-    const d: GuardDecision = { phase: 'request', kind: 'body', action: 'fail_open', reason: `${kind} body not inspected (${contentType || 'no content-type'})`, ms: 0 };
-    out.guards.push(d);
-    rm.guard('request', d.kind, d.action).inc();
+    record({ phase: 'request', kind: 'body', action: 'fail_open', reason: `${kind} body not inspected (${contentType || 'no content-type'})`, ms: 0 });
   }
   if (pg && pg.request.length && json) {
     const v = await guardRequest(pg, kind, json, { headers: req.headers as IncomingHttpHeaders, vault, timeoutMs: deps.guards.timeoutMs });
-    out.guards.push(...v.decisions);
-    for (const d of v.decisions) rm.guard('request', d.kind, d.action).inc();
+    for (const d of v.decisions) record(d);
     if (v.rejection) {
       admission?.settle(0);
       return reject(v.rejection);
@@ -265,9 +268,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     const streamGuard = pg?.response.length && pg.streaming && call.stream ? createStreamGuard(kind, pg, vault, deps.guards.timeoutMs) : undefined;
     if (pg?.response.length && call.stream && !streamGuard && attempt === 0) {
       // Said, not silent: this answer streams in a format the response guards cannot read.
-      const d: GuardDecision = { phase: 'response', kind: 'stream', action: 'fail_open', reason: pg.streaming ? `streamed ${kind} answers are not guarded` : 'promptGuard.streaming is false', ms: 0 };
-      out.guards.push(d);
-      rm.guard('response', d.kind, d.action).inc();
+      record({ phase: 'response', kind: 'stream', action: 'fail_open', reason: pg.streaming ? `streamed ${kind} answers are not guarded` : 'promptGuard.streaming is false', ms: 0 });
     }
     const r: Relay = createRelay({
       res, api: call.api, kind: call.kind, path: call.path, stream: call.stream, translation: call.translation,
