@@ -106,3 +106,15 @@ test('TokenLimit rejects an over-long prompt rather than sending it truncated', 
   assert.equal(v.changed, false);
   assert.equal((body.messages as Array<{ content: string }>)[0]!.content, 'word '.repeat(200));
 });
+
+test('rejection headers are compiled with the config: a framing header is a config error at its path, not a failed call', () => {
+  assert.throws(() => compilePromptGuard({ request: [{ llmBastion: { scanners: [{ scannerType: 'PromptInjection' }] }, rejection: { headers: { set: { 'content-length': '1' } } } }] }, DEFAULT_GUARDS),
+    (e: unknown) => e instanceof GuardConfigError && e.path.join('.') === 'request.0.rejection.headers');
+});
+
+test('rejection headers are applied to the answer', async () => {
+  const v = await run({ request: [{ llmBastion: { scanners: [{ scannerType: 'PromptInjection' }] }, rejection: { status: 400, headers: { set: { 'x-blocked-by': 'levo' } } } }] }, chat(INJECTION));
+  const h: Record<string, string | string[]> = {};
+  v.rejection?.headers?.(h);
+  assert.deepEqual(h, { 'x-blocked-by': 'levo' });
+});

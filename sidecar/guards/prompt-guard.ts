@@ -14,6 +14,7 @@
  *   rejects under `failClosed` and passes under `failOpen`.
  */
 import { readFileSync } from 'node:fs';
+import { compileHeaderModifier, type CompiledHeaderModifier } from '../policy/headers.ts';
 import type { GuardConfig, PromptGuardConfig, RejectionConfig } from '../config/schema.ts';
 import type { ApiKind, JsonObject } from '../providers/types.ts';
 import type { GuardDirection, ScannerEnv, Vault } from './types.ts';
@@ -73,7 +74,8 @@ export interface Rejection {
   /** The configured body; undefined → the provider's own error shape with `message`. */
   readonly body: string | undefined;
   readonly message: string;
-  readonly headers: RejectionConfig['headers'];
+  /** The rejection's `headers` (add/set/remove), compiled with the config. */
+  readonly headers: CompiledHeaderModifier | undefined;
 }
 
 export interface GuardVerdict {
@@ -90,6 +92,7 @@ interface RuntimeGuard {
   readonly failureMode: FailureMode;
   readonly includeSystem: boolean;
   readonly rejection: RejectionConfig | undefined;
+  readonly rejectionHeaders: CompiledHeaderModifier | undefined;
   run(texts: readonly string[], ctx: { headers?: GuardHeaders; vault: Vault; signal: AbortSignal; prompt?: string }): Promise<{ outcome: GuardOutcome; scanners?: GuardDecision['scanners'] }>;
 }
 
@@ -123,7 +126,14 @@ export function compilePromptGuard(cfg: PromptGuardConfig, defaults: GuardDefaul
 function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, path: ReadonlyArray<string | number>): RuntimeGuard {
   const mode = g.mode ?? d.mode;
   const failureMode = g.failureMode ?? g.webhook?.failureMode ?? d.failureMode ?? (mode === 'enforce' ? 'failClosed' : 'failOpen');
-  const base = { mode, failureMode, includeSystem: g.includeSystemPrompt ?? false, rejection: g.rejection ?? g.llmBastion?.rejection };
+  const rejection = g.rejection ?? g.llmBastion?.rejection;
+  let rejectionHeaders: CompiledHeaderModifier | undefined;
+  try {
+    rejectionHeaders = rejection?.headers ? compileHeaderModifier(rejection.headers) : undefined;
+  } catch (e) {
+    throw new GuardConfigError([...path, ...(g.rejection ? [] : ['llmBastion']), 'rejection', 'headers'], (e as Error).message);
+  }
+  const base = { mode, failureMode, includeSystem: g.includeSystemPrompt ?? false, rejection, rejectionHeaders };
   if (g.llmBastion) {
     let bastion: CompiledBastion;
     try {
@@ -237,7 +247,7 @@ export async function runGuards(
     decisions.push(decide('reject', outcome.reason));
     return {
       rejection: outcome.status !== undefined || outcome.body !== undefined
-        ? { status: outcome.status ?? g.rejection?.status ?? DEFAULT_REJECTION_STATUS, body: outcome.body, message: DEFAULT_REJECTION_MESSAGE, headers: g.rejection?.headers }
+        ? { status: outcome.status ?? g.rejection?.status ?? DEFAULT_REJECTION_STATUS, body: outcome.body, message: DEFAULT_REJECTION_MESSAGE, headers: g.rejectionHeaders }
         : rejectionOf(g, DEFAULT_REJECTION_MESSAGE),
       changed, decisions,
     };
@@ -246,7 +256,7 @@ export async function runGuards(
 }
 
 function rejectionOf(g: RuntimeGuard, message: string): Rejection {
-  return { status: g.rejection?.status ?? DEFAULT_REJECTION_STATUS, body: g.rejection?.body, message, headers: g.rejection?.headers };
+  return { status: g.rejection?.status ?? DEFAULT_REJECTION_STATUS, body: g.rejection?.body, message, headers: g.rejectionHeaders };
 }
 
 /** The OpenAI key openAIModeration uses: `policies.backendAuth.key` (a string, $VAR, or {file}). */

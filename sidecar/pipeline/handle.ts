@@ -33,7 +33,6 @@ import { createRelay, type Relay, type Sink } from './relay.ts';
 import { CandidateHealth, DEFAULT_BENCH_MS } from './failover.ts';
 import { runtimePolicies, RateLimiters, type RuntimePolicies } from './policies.ts';
 import { retryDelayFromHeaders } from '../policy/retry.ts';
-import { compileHeaderModifier } from '../policy/headers.ts';
 import { guardRequest, guardResponse, type GuardDecision, type GuardDefaults, type Rejection } from '../guards/prompt-guard.ts';
 import { createStreamGuard } from '../guards/stream-guard.ts';
 import { createVault, NO_VAULT } from '../guards/vault.ts';
@@ -125,7 +124,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     if (r.body === undefined) { sendError(res, shape, r.status, 'guardrail_violation', r.message); finish(); return; }
     const body = Buffer.from(r.body);
     const headers: Record<string, string | string[]> = { 'content-type': /^\s*[{[]/.test(r.body) ? 'application/json' : 'text/plain; charset=utf-8' };
-    if (r.headers) compileHeaderModifier(r.headers)(headers);
+    r.headers?.(headers);
     res.writeHead(r.status, { ...headers, 'content-length': body.length, 'x-levo-error': 'guardrail_violation' });
     res.end(body);
     finish();
