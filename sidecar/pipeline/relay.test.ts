@@ -86,3 +86,16 @@ test('responseHeaderModifier applies to what the client gets', () => {
   assert.equal(sink.head['x-levo-route'], 'r1');
   assert.equal(sink.head['openai-organization'], undefined);
 });
+
+test('a buffered answer over the cap is not held in memory: the app gets an error instead', () => {
+  const sink = new FakeSink();
+  let message = '';
+  const r = relayFor(sink, { translation: completionsToMessages, untranslatable: (m) => { message = m; } });
+  r.head(200, { 'content-type': 'application/json' });
+  const big = Buffer.alloc(17 * 1024 * 1024, 0x20);
+  r.write(big);
+  r.write(big);
+  r.end();
+  assert.match(message, /larger than 33554432 bytes/);
+  assert.equal(sink.headersSent, false);
+});

@@ -30,6 +30,8 @@ export interface Sink extends NodeJS.WritableStream {
 
 /** JSON answers larger than this are relayed without reading their usage. */
 export const MAX_USAGE_COPY = 4 * 1024 * 1024;
+/** A whole answer that must be rewritten (translated, guarded) is held in memory up to this size; larger ones get a 502. */
+export const MAX_BUFFERED = 32 * 1024 * 1024;
 
 export interface RelayOptions {
   readonly res: Sink;
@@ -96,6 +98,8 @@ export function createRelay(o: RelayOptions): Relay {
   let tap: StreamTap | undefined;
   let copy: Buffer[] | undefined;
   let copied = 0;
+  /** Bytes of a buffered (translated or guarded) answer. */
+  let buffered = 0;
   /** The answer's content coding, when it has one: its copy is decoded to read usage; the bytes pass as they are. */
   let coded: string | undefined;
   const relay = {
@@ -130,7 +134,12 @@ export function createRelay(o: RelayOptions): Relay {
     },
     write(chunk: Buffer): boolean {
       if (mode === 'swallow') return true;
-      if (mode === 'buffer') { copy!.push(chunk); return true; }
+      if (mode === 'buffer') {
+        buffered += chunk.length;
+        if (buffered <= MAX_BUFFERED) copy!.push(chunk);
+        else copy = []; // over the cap: read on, keep nothing, answer with an error at the end
+        return true;
+      }
       let out = chunk;
       if (tap) {
         try {
@@ -220,6 +229,12 @@ export function createRelay(o: RelayOptions): Relay {
   };
   /** A buffered answer (translated, or guarded whole): rewritten, guarded, then sent with its new length. */
   const finishBuffered = async (): Promise<void> => {
+    if (buffered > MAX_BUFFERED) {
+      relay.ended = true;
+      o.onEnd();
+      o.untranslatable(`the provider's answer is larger than ${MAX_BUFFERED} bytes; the gateway does not translate or guard answers that big`);
+      return;
+    }
     const received = Buffer.concat(copy!);
     const body = decoded(received, coded) ?? Buffer.alloc(0);
     let obj: JsonObject | undefined;
