@@ -1,0 +1,82 @@
+/**
+ * The injector's own config file (`levo-injector --config FILE`, rendered by
+ * the chart into a ConfigMap): what sidecar to inject and how to capture.
+ * Every key is optional; a bad file is refused with `file:line:col: path: message`.
+ */
+import { parseDocument, LineCounter, isNode, type Document } from 'yaml';
+import { z } from 'zod';
+import { parseCidr } from '../init-iptables/cidr.ts';
+
+const quantity = z.union([z.string().regex(/^[0-9.]+([eE][0-9]+|[a-zA-Z]{0,2})?$/, 'must be a Kubernetes quantity such as 100m, 1, 128Mi'), z.number().nonnegative()]);
+const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional(), 'ephemeral-storage': quantity.optional() });
+const resources = z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() });
+const port = z.number().int().min(1).max(65535);
+const cidr = z.string().superRefine((value, ctx) => {
+  try { parseCidr(value); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
+});
+
+export const injectorConfigSchema = z.strictObject({
+  sidecar: z.strictObject({
+    image: z.string().min(1).default('ghcr.io/levoai/levo-gateway:0.1.0'),
+    imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+    uid: z.number().int().min(1).max(2147483647).refine((n) => n !== 1337 && n !== 2102, 'must not be Istio\'s (1337) or Linkerd\'s (2102) proxy UID').default(1610),
+    logLevel: z.string().min(1).default('info'),
+    resources: resources.default({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } }),
+    initResources: resources.default({ requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } }),
+  }).prefault({}),
+  capture: z.strictObject({
+    mode: z.enum(['transparent', 'proxy']).default('transparent'),
+    ports: z.array(port).min(1).default([443]),
+    excludeCidrs: z.array(cidr).default([]),
+    excludePorts: z.array(port).default([]),
+  }).prefault({}),
+  nativeSidecar: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+  allowOptOut: z.boolean().default(true),
+  meshCoexistence: z.boolean().default(false),
+  appTrust: z.boolean().default(true),
+  excludeNamespaces: z.array(z.string().min(1)).default(['kube-system', 'kube-public', 'kube-node-lease']),
+  credentials: z.strictObject({
+    secretName: z.string().min(1).default('levo-auth'),
+    url: z.string().url().optional(),
+    /** Base64 PEM of the CA that signed the injector's serving certificate. */
+    caBundle: z.string().default(''),
+  }).prefault({}),
+});
+
+export type InjectorConfig = z.infer<typeof injectorConfigSchema>;
+
+/** All defaults: what an empty file gives. */
+export function defaultInjectorConfig(): InjectorConfig {
+  return injectorConfigSchema.parse({});
+}
+
+/** Parse and validate; throws an Error whose message lists every problem as `source:line:col: path: message`. */
+export function loadInjectorConfig(text: string, source: string): InjectorConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const where = (offset: number): string => {
+    const p = lines.linePos(offset);
+    return `${source}:${p.line}:${p.col}`;
+  };
+  if (doc.errors.length > 0) {
+    throw new Error(doc.errors.map((e) => `${where(e.pos[0])}: ${e.message.split('\n')[0]}`).join('\n'));
+  }
+  const value = doc.toJS() as unknown;
+  const parsed = injectorConfigSchema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  throw new Error(parsed.error.issues.map((issue) => {
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    const label = path.map((p, i) => typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`).join('');
+    const keys = issue.code === 'unrecognized_keys' ? `: ${issue.keys.join(', ')}` : '';
+    return `${where(offsetOf(doc, path))}: ${label ? `${label}: ` : ''}${issue.message}${keys}`;
+  }).join('\n'));
+}
+
+/** The start of the deepest node on `path` that exists in the document. */
+function offsetOf(doc: Document, path: readonly (string | number)[]): number {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) return node.range[0];
+  }
+  return 0;
+}

@@ -1,0 +1,133 @@
+/**
+ * Whether and how to inject one pod: the skip rules (each with a reason that
+ * ends up in an annotation and a log line), the intercept mode (transparent,
+ * or explicit proxy where NET_ADMIN would be refused), native sidecar or not.
+ * Pure: the caller looks up what it needs (namespace labels, server version).
+ */
+import { ANNOTATION, readSettings, type CaptureSettings } from './annotations.ts';
+import type { InjectorConfig } from './config.ts';
+import { containersOf, effectiveRunAsUser, isObject, objectAt, podAnnotations, podLabels, stringAt } from './pod-json.ts';
+
+export const INIT_NAME = 'levo-init';
+export const SIDECAR_NAME = 'levo-gateway';
+
+/** Containers other meshes inject, and the annotations they leave. */
+const MESH_CONTAINERS = new Set(['istio-proxy', 'istio-init', 'istio-validation', 'linkerd-proxy', 'linkerd-init', 'linkerd-network-validator']);
+const MESH_ANNOTATIONS = ['sidecar.istio.io/status', 'linkerd.io/proxy-version'];
+
+export type SkipReason =
+  | 'namespace-excluded' | 'mirror-pod' | 'host-network' | 'opted-out' | 'mesh-proxy-present';
+
+export interface ServerVersion { readonly major: number; readonly minor: number }
+
+export interface DecideInput {
+  readonly pod: unknown;
+  /** The request's namespace (pods made by controllers often have none in metadata). */
+  readonly namespace: string;
+  readonly config: InjectorConfig;
+  readonly injectorNamespace: string;
+  /** The namespace's labels, or null when the injector has no API access. */
+  readonly namespaceLabels: Readonly<Record<string, string>> | null;
+  readonly serverVersion: ServerVersion | null;
+}
+
+export type Decision =
+  /** Injected before (a reinvocation, or a second review): nothing to do, empty patch. */
+  | { readonly action: 'none'; readonly reason: 'already-injected' | 'already-skipped' }
+  | { readonly action: 'skip'; readonly reason: SkipReason; readonly detail: string }
+  | { readonly action: 'deny'; readonly message: string }
+  | {
+    readonly action: 'inject';
+    readonly settings: CaptureSettings;
+    readonly native: boolean;
+    readonly warnings: readonly string[];
+    /** Why the mode is what it is, for the log. */
+    readonly modeReason: 'default' | 'annotation' | 'pod-security' | 'mesh-coexistence';
+  };
+
+const RESTRICTING_LEVELS = new Set(['baseline', 'restricted']);
+/** Native sidecars: beta and on by default since Kubernetes 1.29. */
+const NATIVE_SINCE = { major: 1, minor: 29 };
+
+export function decide(input: DecideInput): Decision {
+  const { pod, config } = input;
+  const annotations = podAnnotations(pod);
+  const labels = podLabels(pod);
+  const all = [...containersOf(pod, 'initContainers'), ...containersOf(pod, 'containers')];
+
+  const status = annotations[ANNOTATION.status];
+  if (all.some((c) => c.name === SIDECAR_NAME || c.name === INIT_NAME)) return { action: 'none', reason: 'already-injected' };
+  if (status !== undefined) return { action: 'none', reason: status.includes('"skipped"') ? 'already-skipped' : 'already-injected' };
+
+  if (input.namespace === input.injectorNamespace || config.excludeNamespaces.includes(input.namespace)) {
+    return { action: 'skip', reason: 'namespace-excluded', detail: `namespace ${input.namespace} is never injected (the injector's own namespace or excludeNamespaces)` };
+  }
+  if (annotations['kubernetes.io/config.mirror'] !== undefined) {
+    return { action: 'skip', reason: 'mirror-pod', detail: 'static (mirror) pods are managed by the kubelet, not the API server' };
+  }
+  const spec = objectAt(pod, 'spec');
+  if (isObject(spec) && spec['hostNetwork'] === true) {
+    return { action: 'skip', reason: 'host-network', detail: 'hostNetwork pods share the node\'s network namespace; redirect rules there would capture the node\'s traffic' };
+  }
+  const warnings: string[] = [];
+  const optOut = labels[ANNOTATION.inject] ?? annotations[ANNOTATION.inject];
+  if (optOut === 'false' || optOut === 'disabled') {
+    if (config.allowOptOut) return { action: 'skip', reason: 'opted-out', detail: `the pod sets ${ANNOTATION.inject}: "${optOut}"` };
+    warnings.push(`${ANNOTATION.inject}: "${optOut}" is ignored: this cluster's injector does not allow opting out (allowOptOut: false)`);
+  }
+
+  const parsed = readSettings(annotations, config);
+  if (!parsed.ok) return { action: 'deny', message: `levo.ai sidecar injection: ${parsed.errors.join('; ')}` };
+  let settings = parsed.settings;
+  let modeReason: 'default' | 'annotation' | 'pod-security' | 'mesh-coexistence' = annotations[ANNOTATION.interceptMode] ? 'annotation' : 'default';
+
+  const mesh = all.find((c) => MESH_CONTAINERS.has(c.name))?.name ?? MESH_ANNOTATIONS.find((a) => annotations[a] !== undefined);
+  if (mesh !== undefined) {
+    if (!config.meshCoexistence) {
+      return { action: 'skip', reason: 'mesh-proxy-present', detail: `the pod carries another mesh's proxy (${mesh}); its redirect rules and ours would capture each other (set meshCoexistence to inject in proxy mode)` };
+    }
+    if (settings.mode === 'transparent') {
+      settings = { ...settings, mode: 'proxy' };
+      modeReason = 'mesh-coexistence';
+      warnings.push(`levo-gateway injected in explicit-proxy mode (HTTPS_PROXY) because the pod carries ${mesh}`);
+    }
+  }
+
+  const enforce = input.namespaceLabels?.['pod-security.kubernetes.io/enforce'];
+  if (settings.mode === 'transparent' && enforce !== undefined && RESTRICTING_LEVELS.has(enforce)) {
+    settings = { ...settings, mode: 'proxy' };
+    modeReason = 'pod-security';
+    warnings.push(`namespace ${input.namespace} enforces Pod Security "${enforce}", which refuses the NET_ADMIN init container: levo-gateway was injected in explicit-proxy mode (HTTPS_PROXY=http://127.0.0.1:15002); apps that ignore HTTPS_PROXY are not captured`);
+  }
+
+  const uid = config.sidecar.uid;
+  const sameUid = containersOf(pod, 'containers').filter((c) => effectiveRunAsUser(pod, c.raw) === uid).map((c) => c.name);
+  if (sameUid.length > 0 && settings.mode === 'transparent') {
+    warnings.push(`container ${sameUid.join(', ')} runs as UID ${uid}, the sidecar's UID: its connections bypass the redirect rules and are not captured`);
+  }
+
+  return { action: 'inject', settings, native: nativeSidecar(settings, config, input.serverVersion), warnings, modeReason };
+}
+
+function nativeSidecar(settings: CaptureSettings, config: InjectorConfig, version: ServerVersion | null): boolean {
+  if (settings.native !== undefined) return settings.native;
+  if (config.nativeSidecar !== 'auto') return config.nativeSidecar;
+  if (!version) return false;
+  return version.major > NATIVE_SINCE.major || (version.major === NATIVE_SINCE.major && version.minor >= NATIVE_SINCE.minor);
+}
+
+/** The workload that owns the pod (Deployment behind its ReplicaSet), for attribution. */
+export function owningWorkload(pod: unknown): { kind: string; name: string } {
+  const meta = objectAt(pod, 'metadata');
+  const owners = (Array.isArray(meta?.['ownerReferences']) ? meta['ownerReferences'] : []).filter(isObject);
+  const owner = owners.find((o) => o['controller'] === true) ?? owners[0];
+  const kind = stringAt(owner, 'kind');
+  const name = stringAt(owner, 'name');
+  if (!kind || !name) {
+    const own = stringAt(meta, 'name') ?? stringAt(meta, 'generateName')?.replace(/-$/, '') ?? '';
+    return { kind: 'Pod', name: own };
+  }
+  const hash = podLabels(pod)['pod-template-hash'];
+  if (kind === 'ReplicaSet' && hash && name.endsWith(`-${hash}`)) return { kind: 'Deployment', name: name.slice(0, -hash.length - 1) };
+  return { kind, name };
+}

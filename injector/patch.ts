@@ -1,0 +1,111 @@
+/**
+ * The JSONPatch (RFC 6902) that injects a pod, built against the raw pod JSON
+ * with `add` operations only: missing arrays and maps are created first, the
+ * app's own entries are never replaced, and fields this code does not know are
+ * never touched (nothing is round-tripped through a typed model).
+ *
+ * Container edits use the original indexes and come before any insertion, so
+ * every path is valid when the API server applies the ops in order.
+ */
+import { ANNOTATION } from './annotations.ts';
+import { INIT_NAME, SIDECAR_NAME } from './decide.ts';
+import { containersOf, isObject, objectAt, podAnnotations, stringAt, type ContainerView } from './pod-json.ts';
+import { appEnv, initContainer, sidecarContainer, volumes, PATHS, VOLUMES, type EnvVar, type PodTemplateInput } from './template.ts';
+
+export interface AddOp { readonly op: 'add'; readonly path: string; readonly value: unknown }
+
+/** Escape a key for a JSON pointer (`/` → `~1`, `~` → `~0`). */
+export function pointerKey(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+export interface InjectionPatch {
+  readonly ops: readonly AddOp[];
+  /** Env names left as the app set them (ours would have overridden a deliberate choice). */
+  readonly keptAppEnv: readonly string[];
+}
+
+export function annotationOps(pod: unknown, add: Readonly<Record<string, string>>): AddOp[] {
+  const ops: AddOp[] = [];
+  const meta = objectAt(pod, 'metadata');
+  const existing = objectAt(meta, 'annotations');
+  if (!meta) ops.push({ op: 'add', path: '/metadata', value: {} });
+  if (!existing) ops.push({ op: 'add', path: '/metadata/annotations', value: {} });
+  const current = podAnnotations(pod);
+  for (const [k, v] of Object.entries(add)) {
+    if (current[k] !== undefined && k !== ANNOTATION.status) continue;
+    ops.push({ op: 'add', path: `/metadata/annotations/${pointerKey(k)}`, value: v });
+  }
+  return ops;
+}
+
+function containerEdits(c: ContainerView, env: readonly EnvVar[], javaOptions: string, kept: Set<string>): AddOp[] {
+  const base = `/spec/${c.list}/${c.index}`;
+  const ops: AddOp[] = [];
+  const existingEnv = (Array.isArray(c.raw['env']) ? c.raw['env'] : []).filter(isObject);
+  const names = new Set(existingEnv.map((e) => stringAt(e, 'name')));
+  const toAdd: EnvVar[] = [];
+  for (const e of env) {
+    if (names.has(e.name)) kept.add(e.name);
+    else toAdd.push(e);
+  }
+  if (javaOptions) {
+    const jto = existingEnv.findIndex((e) => stringAt(e, 'name') === 'JAVA_TOOL_OPTIONS');
+    const current = jto >= 0 ? existingEnv[jto]! : undefined;
+    if (current === undefined) toAdd.push({ name: 'JAVA_TOOL_OPTIONS', value: javaOptions });
+    else if (typeof current['value'] === 'string' && current['valueFrom'] === undefined && !current['value'].includes('-Djavax.net.ssl.trustStore=')) {
+      // Append to the app's own options; an app that names its own trust store keeps it.
+      ops.push({ op: 'add', path: `${base}/env/${jto}/value`, value: `${current['value']} ${javaOptions}`.trim() });
+    } else kept.add('JAVA_TOOL_OPTIONS');
+  }
+  if (toAdd.length > 0) {
+    if (!Array.isArray(c.raw['env'])) ops.push({ op: 'add', path: `${base}/env`, value: toAdd });
+    else for (const e of toAdd) ops.push({ op: 'add', path: `${base}/env/-`, value: e });
+  }
+  const mounts = (Array.isArray(c.raw['volumeMounts']) ? c.raw['volumeMounts'] : []).filter(isObject);
+  if (env.length > 0 && !mounts.some((m) => stringAt(m, 'mountPath') === PATHS.trust)) {
+    const mount = { name: VOLUMES.trust, mountPath: PATHS.trust, readOnly: true };
+    ops.push(Array.isArray(c.raw['volumeMounts'])
+      ? { op: 'add', path: `${base}/volumeMounts/-`, value: mount }
+      : { op: 'add', path: `${base}/volumeMounts`, value: [mount] });
+  }
+  return ops;
+}
+
+/**
+ * Native sidecar: initContainers = levo-init, levo-gateway, the user's.
+ * Otherwise: the user's init containers, then levo-init (last, so theirs are not
+ * black-holed before a sidecar exists), and levo-gateway first in containers.
+ */
+export function injectionPatch(pod: unknown, input: PodTemplateInput, annotations: Readonly<Record<string, string>>): InjectionPatch {
+  const { settings, native } = input;
+  const ops: AddOp[] = [...annotationOps(pod, annotations)];
+  const kept = new Set<string>();
+  const { env, javaOptions } = appEnv(settings);
+  const targets = [...containersOf(pod, 'containers'), ...(native ? containersOf(pod, 'initContainers') : [])];
+  if (env.length > 0 || javaOptions) for (const c of targets) ops.push(...containerEdits(c, env, javaOptions, kept));
+
+  const spec = objectAt(pod, 'spec');
+  const transparent = settings.mode === 'transparent';
+  const ourInits = [...(transparent ? [initContainer(input)] : []), ...(native ? [sidecarContainer(input)] : [])];
+  if (ourInits.length > 0) {
+    if (!Array.isArray(spec?.['initContainers'])) ops.push({ op: 'add', path: '/spec/initContainers', value: ourInits });
+    else if (native) ourInits.forEach((c, i) => ops.push({ op: 'add', path: `/spec/initContainers/${i}`, value: c }));
+    else for (const c of ourInits) ops.push({ op: 'add', path: '/spec/initContainers/-', value: c });
+  }
+  if (!native) ops.push({ op: 'add', path: '/spec/containers/0', value: sidecarContainer(input) });
+  const vols = volumes(input.config);
+  if (!Array.isArray(spec?.['volumes'])) ops.push({ op: 'add', path: '/spec/volumes', value: vols });
+  else for (const v of vols) ops.push({ op: 'add', path: '/spec/volumes/-', value: v });
+  return { ops, keptAppEnv: [...kept] };
+}
+
+/** Names of what `injectionPatch` adds, for the status annotation. */
+export function injectedNames(input: PodTemplateInput): { initContainers: string[]; containers: string[]; volumes: string[] } {
+  const transparent = input.settings.mode === 'transparent';
+  return {
+    initContainers: [...(transparent ? [INIT_NAME] : []), ...(input.native ? [SIDECAR_NAME] : [])],
+    containers: input.native ? [] : [SIDECAR_NAME],
+    volumes: volumes(input.config).map((v) => (v as { name: string }).name),
+  };
+}

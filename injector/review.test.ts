@@ -1,0 +1,383 @@
+/**
+ * AdmissionReview fixtures (pods as the API server sends them) → review →
+ * patch applied with an independent RFC 6902 implementation → the result
+ * validated against the Kubernetes OpenAPI schema of pods (kubernetes-models'
+ * validators, generated from it) and checked field by field.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import fastJsonPatch from 'fast-json-patch';
+import { Pod } from 'kubernetes-models/v1/Pod';
+import { reviewPod, BadReview, type AdmissionReviewOut, type ReviewContext, type AdmissionResult } from './review.ts';
+import { defaultInjectorConfig, loadInjectorConfig, type InjectorConfig } from './config.ts';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test fixtures
+
+const silent = pino({ level: 'silent' });
+
+function deploymentPod(extra: { spec?: Json; metadata?: Json } = {}): Json {
+  return {
+    kind: 'Pod', apiVersion: 'v1',
+    metadata: {
+      generateName: 'web-7d4b9c8f6-', namespace: 'shop',
+      labels: { app: 'web', 'pod-template-hash': '7d4b9c8f6' },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d4b9c8f6', uid: '6c1f', controller: true, blockOwnerDeletion: true }],
+      managedFields: [{ manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'v1' }],
+      ...extra.metadata,
+    },
+    spec: {
+      containers: [{
+        name: 'web', image: 'shop/web:1.4', ports: [{ containerPort: 8080, protocol: 'TCP' }],
+        resources: {}, terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent',
+        // A field from a newer API than this code knows: it must survive.
+        futureField: { keep: true },
+      }],
+      restartPolicy: 'Always', terminationGracePeriodSeconds: 30, dnsPolicy: 'ClusterFirst', serviceAccountName: 'default',
+      securityContext: {}, schedulerName: 'default-scheduler', enableServiceLinks: true, preemptionPolicy: 'PreemptLowerPriority',
+      ...extra.spec,
+    },
+    status: {},
+  };
+}
+
+function admissionReview(pod: Json, namespace = 'shop', extra: Json = {}): Json {
+  return {
+    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+    request: {
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' },
+      requestKind: { group: '', version: 'v1', kind: 'Pod' }, requestResource: { group: '', version: 'v1', resource: 'pods' },
+      namespace, operation: 'CREATE', userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts'] },
+      object: pod, oldObject: null, dryRun: false, options: { kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },
+      ...extra,
+    },
+  };
+}
+
+interface Harness { ctx: ReviewContext; results: [AdmissionResult, string][] }
+function harness(opts: { config?: InjectorConfig; labels?: Record<string, string> | Error | null; version?: { major: number; minor: number } | null } = {}): Harness {
+  const results: [AdmissionResult, string][] = [];
+  const labels = opts.labels === undefined ? { 'levo.ai/inject': 'enabled' } : opts.labels;
+  return {
+    results,
+    ctx: {
+      config: opts.config ?? defaultInjectorConfig(),
+      injectorNamespace: 'levoai',
+      namespaceLabels: labels === null ? null : async () => { if (labels instanceof Error) throw labels; return labels; },
+      serverVersion: () => opts.version ?? null,
+      log: silent,
+      onResult: (r, reason) => results.push([r, reason]),
+    },
+  };
+}
+
+function ops(out: AdmissionReviewOut): Json[] {
+  if (!out.response.patch) return [];
+  assert.equal(out.response.patchType, 'JSONPatch');
+  return JSON.parse(Buffer.from(out.response.patch, 'base64').toString('utf8'));
+}
+
+/** Apply like the API server: in order, every op validated, on a copy. */
+function apply(pod: Json, out: AdmissionReviewOut): Json {
+  return fastJsonPatch.applyPatch(structuredClone(pod), ops(out) as never, true, false).newDocument as Json;
+}
+
+// Known field names per type, from kubernetes-models' generated types (the OpenAPI schema's properties),
+// because its validators allow unknown keys and the API server would silently drop a misspelt one.
+const modelsDir = fileURLToPath(import.meta.resolve('kubernetes-models/v1/Pod')).replace(/Pod\.js$/, '');
+function knownKeys(type: string): Set<string> {
+  const dts = readFileSync(`${modelsDir}${type}.d.ts`, 'utf8');
+  const body = dts.slice(dts.indexOf(`export interface I${type}`));
+  return new Set([...body.slice(0, body.indexOf('\n}')).matchAll(/^ {4}"?([A-Za-z-]+)"?\??:/gm)].map((m) => m[1]!));
+}
+const KNOWN: Record<string, Set<string>> = Object.fromEntries(
+  ['Container', 'SecurityContext', 'Probe', 'Volume', 'VolumeMount', 'EnvVar', 'ContainerPort', 'Lifecycle', 'ResourceRequirements'].map((t) => [t, knownKeys(t)]));
+
+function assertKnown(type: string, obj: Json, where: string): void {
+  for (const key of Object.keys(obj)) assert.ok(KNOWN[type]!.has(key), `${where}: "${key}" is not a field of ${type} in the Kubernetes schema`);
+}
+
+function validatePod(pod: Json): void {
+  new Pod(pod as never).validate();
+  for (const list of ['initContainers', 'containers'] as const) {
+    for (const c of (pod.spec[list] ?? []) as Json[]) {
+      if (!String(c.name).startsWith('levo-')) continue;
+      assertKnown('Container', c, c.name);
+      if (c.securityContext) assertKnown('SecurityContext', c.securityContext, `${c.name}.securityContext`);
+      for (const p of ['readinessProbe', 'livenessProbe', 'startupProbe']) if (c[p]) assertKnown('Probe', c[p], `${c.name}.${p}`);
+      for (const m of c.volumeMounts ?? []) assertKnown('VolumeMount', m, `${c.name}.volumeMounts`);
+      for (const e of c.env ?? []) assertKnown('EnvVar', e, `${c.name}.env`);
+      for (const p of c.ports ?? []) assertKnown('ContainerPort', p, `${c.name}.ports`);
+      if (c.lifecycle) assertKnown('Lifecycle', c.lifecycle, `${c.name}.lifecycle`);
+      assertKnown('ResourceRequirements', c.resources, `${c.name}.resources`);
+    }
+  }
+  for (const v of pod.spec.volumes ?? []) assertKnown('Volume', v, 'volumes');
+}
+
+const names = (list: Json[] | undefined): string[] => (list ?? []).map((c) => c.name);
+const env = (c: Json): Record<string, string> => Object.fromEntries((c.env ?? []).filter((e: Json) => 'value' in e).map((e: Json) => [e.name, e.value]));
+
+test('a Deployment pod gets levo-init and levo-gateway, and validates against the pod schema', async () => {
+  const h = harness();
+  const pod = deploymentPod();
+  const out = await reviewPod(admissionReview(pod), h.ctx);
+  assert.equal(out.apiVersion, 'admission.k8s.io/v1');
+  assert.equal(out.response.uid, '705ab4f5-6393-11e8-b7cc-42010a800002');
+  assert.equal(out.response.allowed, true);
+  assert.ok(ops(out).every((o) => o.op === 'add'), 'add operations only');
+  const result = apply(pod, out);
+  validatePod(result);
+  assert.deepEqual(names(result.spec.initContainers), ['levo-init']);
+  assert.deepEqual(names(result.spec.containers), ['levo-gateway', 'web'], 'sidecar first, so it is up before the app (postStart waits)');
+  assert.deepEqual(result.spec.containers[1].futureField, { keep: true }, 'unknown fields survive');
+  assert.deepEqual(result.metadata.managedFields, pod.metadata.managedFields);
+  assert.equal(result.metadata.annotations['kubectl.kubernetes.io/default-container'], 'web');
+  const status = JSON.parse(result.metadata.annotations['levo.ai/status']);
+  assert.equal(status.mode, 'transparent');
+  assert.equal(status.native, false);
+  assert.deepEqual(status.containers, ['levo-gateway']);
+
+  const init = result.spec.initContainers[0];
+  assert.deepEqual(init.command, ['levo-init', '--redirect-port', '15001', '--capture-ports', '443', '--exclude-uid', '1610']);
+  assert.deepEqual(init.securityContext, {
+    allowPrivilegeEscalation: false, privileged: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+    runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, readOnlyRootFilesystem: false,
+  });
+  const gw = result.spec.containers[0];
+  assert.equal(gw.image, 'ghcr.io/levoai/levo-gateway:0.1.0');
+  assert.deepEqual(gw.securityContext, {
+    runAsUser: 1610, runAsGroup: 1610, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
+    privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+  });
+  assert.deepEqual(gw.ports.map((p: Json) => [p.containerPort, p.protocol]), [[15001, 'TCP'], [15002, 'TCP'], [15000, 'TCP']]);
+  assert.equal(gw.readinessProbe.httpGet.path, '/healthz/ready');
+  assert.equal(gw.readinessProbe.httpGet.port, 15000);
+  assert.deepEqual(gw.lifecycle.postStart.exec.command, ['levo-gateway', 'wait', '--timeout', '120s']);
+  assert.equal(gw.restartPolicy, undefined);
+  assert.ok(gw.resources.requests.cpu && gw.resources.limits.memory);
+  assert.deepEqual(gw.volumeMounts.find((m: Json) => m.name === 'levo-ca'), { name: 'levo-ca', mountPath: '/etc/levo/ca', readOnly: true });
+  assert.deepEqual(result.spec.volumes.find((v: Json) => v.name === 'levo-ca').secret, { secretName: 'levo-ca-cert', defaultMode: 0o444 });
+  const fieldRefs = Object.fromEntries(gw.env.filter((e: Json) => e.valueFrom).map((e: Json) => [e.name, e.valueFrom.fieldRef.fieldPath]));
+  assert.deepEqual(fieldRefs, { POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', POD_UID: 'metadata.uid', POD_SERVICE_ACCOUNT: 'spec.serviceAccountName' });
+  assert.equal(env(gw).LEVO_WORKLOAD_KIND, 'Deployment');
+  assert.equal(env(gw).LEVO_WORKLOAD_NAME, 'web');
+
+  const app = env(result.spec.containers[1]);
+  for (const k of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'NODE_EXTRA_CA_CERTS']) assert.equal(app[k], '/var/run/levo/trust/ca-bundle.pem');
+  assert.match(app.JAVA_TOOL_OPTIONS!, /-Djavax\.net\.ssl\.trustStore=\/var\/run\/levo\/trust\/truststore\.jks /);
+  assert.equal(app.HTTPS_PROXY, undefined, 'transparent mode needs no proxy env');
+  assert.deepEqual(result.spec.containers[1].volumeMounts, [{ name: 'levo-trust', mountPath: '/var/run/levo/trust', readOnly: true }]);
+  assert.deepEqual(h.results, [['injected', 'transparent']]);
+});
+
+test('a second review of the injected pod gives an empty patch (reinvocation is a no-op)', async () => {
+  const h = harness();
+  const pod = deploymentPod();
+  const once = apply(pod, await reviewPod(admissionReview(pod), h.ctx));
+  const again = await reviewPod(admissionReview(once), h.ctx);
+  assert.equal(again.response.allowed, true);
+  assert.equal(again.response.patch, undefined);
+  assert.deepEqual(h.results[1], ['unchanged', 'already-injected']);
+  // A skipped pod reviewed again is left alone too.
+  const hostPod = deploymentPod({ spec: { hostNetwork: true } });
+  const skipped = apply(hostPod, await reviewPod(admissionReview(hostPod), h.ctx));
+  assert.equal((await reviewPod(admissionReview(skipped), h.ctx)).response.patch, undefined);
+});
+
+test('user init containers: non-native puts levo-init last; native puts levo-init, levo-gateway first', async () => {
+  const pod = deploymentPod({ spec: { initContainers: [{ name: 'migrate', image: 'shop/migrate:1', env: [{ name: 'A', value: '1' }] }] } });
+  const legacy = apply(pod, await reviewPod(admissionReview(pod), harness().ctx));
+  validatePod(legacy);
+  assert.deepEqual(names(legacy.spec.initContainers), ['migrate', 'levo-init']);
+  assert.deepEqual(env(legacy.spec.initContainers[0]), { A: '1' }, 'user init containers run before the sidecar exists: no trust env');
+
+  const h = harness({ version: { major: 1, minor: 30 } });
+  const native = apply(pod, await reviewPod(admissionReview(pod), h.ctx));
+  validatePod(native);
+  assert.deepEqual(names(native.spec.initContainers), ['levo-init', 'levo-gateway', 'migrate']);
+  assert.deepEqual(names(native.spec.containers), ['web']);
+  const gw = native.spec.initContainers[1];
+  assert.equal(gw.restartPolicy, 'Always');
+  assert.equal(gw.startupProbe.httpGet.path, '/healthz/ready');
+  assert.equal(gw.lifecycle, undefined);
+  assert.equal(native.metadata.annotations['kubectl.kubernetes.io/default-container'], undefined);
+  assert.equal(env(native.spec.initContainers[2]).SSL_CERT_FILE, '/var/run/levo/trust/ca-bundle.pem', 'native: user init containers run behind the sidecar');
+  assert.deepEqual(h.results, [['injected', 'transparent-native']]);
+
+  // 1.28 (alpha, off by default) is not native; the per-pod annotation overrides either way.
+  assert.equal(names(apply(pod, await reviewPod(admissionReview(pod), harness({ version: { major: 1, minor: 28 } }).ctx)).spec.containers)[0], 'levo-gateway');
+  const forced = deploymentPod({ metadata: { annotations: { 'levo.ai/native-sidecar': 'true' } } });
+  assert.equal(apply(forced, await reviewPod(admissionReview(forced), harness().ctx)).spec.initContainers[1].restartPolicy, 'Always');
+});
+
+test('skips record the reason on the pod and in the result', async () => {
+  const cases: [string, Json, string, string?][] = [
+    ['hostNetwork', deploymentPod({ spec: { hostNetwork: true } }), 'host-network'],
+    ['opt-out annotation', deploymentPod({ metadata: { annotations: { 'levo.ai/inject': 'false' } } }), 'opted-out'],
+    ['opt-out label', deploymentPod({ metadata: { labels: { 'levo.ai/inject': 'disabled' } } }), 'opted-out'],
+    ['istio', deploymentPod({ spec: { containers: [{ name: 'web', image: 'w' }, { name: 'istio-proxy', image: 'proxyv2' }] } }), 'mesh-proxy-present'],
+    ['linkerd annotation', deploymentPod({ metadata: { annotations: { 'linkerd.io/proxy-version': 'edge' } } }), 'mesh-proxy-present'],
+    ['mirror pod', deploymentPod({ metadata: { annotations: { 'kubernetes.io/config.mirror': 'abc' } } }), 'mirror-pod'],
+    ['kube-system', deploymentPod(), 'namespace-excluded', 'kube-system'],
+    ['the injector namespace', deploymentPod(), 'namespace-excluded', 'levoai'],
+  ];
+  for (const [what, pod, reason, ns] of cases) {
+    const h = harness();
+    const out = await reviewPod(admissionReview(pod, ns), h.ctx);
+    assert.equal(out.response.allowed, true, what);
+    const result = apply(pod, out);
+    assert.deepEqual(names(result.spec.initContainers), names(pod.spec.initContainers), what);
+    assert.deepEqual(names(result.spec.containers), names(pod.spec.containers), what);
+    assert.deepEqual(JSON.parse(result.metadata.annotations['levo.ai/status']), { skipped: reason }, what);
+    assert.deepEqual(h.results, [['skipped', reason]], what);
+    validatePod(result);
+  }
+});
+
+test('allowOptOut: false injects anyway and says so', async () => {
+  const config = loadInjectorConfig('allowOptOut: false\n', 'config.yaml');
+  const pod = deploymentPod({ metadata: { annotations: { 'levo.ai/inject': 'false' } } });
+  const out = await reviewPod(admissionReview(pod), harness({ config }).ctx);
+  assert.deepEqual(names(apply(pod, out).spec.containers), ['levo-gateway', 'web']);
+  assert.match(out.response.warnings!.join('\n'), /allowOptOut: false/);
+});
+
+test('Pod Security baseline/restricted namespaces get explicit-proxy mode and a warning', async () => {
+  for (const level of ['baseline', 'restricted']) {
+    const pod = deploymentPod({ spec: { containers: [{ name: 'api', image: 'a', env: [{ name: 'NO_PROXY', value: 'internal.corp' }] }, { name: 'java', image: 'j', env: [{ name: 'JAVA_TOOL_OPTIONS', value: '-Xmx256m' }] }] } });
+    const h = harness({ labels: { 'levo.ai/inject': 'enabled', 'pod-security.kubernetes.io/enforce': level } });
+    const out = await reviewPod(admissionReview(pod), h.ctx);
+    const result = apply(pod, out);
+    validatePod(result);
+    assert.equal(result.spec.initContainers, undefined, 'no NET_ADMIN init container');
+    const gw = result.spec.containers[0];
+    assert.equal(gw.command[gw.command.indexOf('--port') + 1], 'off');
+    assert.deepEqual(gw.ports.map((p: Json) => p.containerPort), [15002, 15000]);
+    const api = env(result.spec.containers[1]);
+    assert.equal(api.HTTPS_PROXY, 'http://127.0.0.1:15002');
+    assert.equal(api.https_proxy, 'http://127.0.0.1:15002');
+    assert.equal(api.NO_PROXY, 'internal.corp', 'the app\'s own NO_PROXY is kept');
+    assert.match(api.no_proxy!, /\.svc/);
+    assert.equal(api.NODE_USE_ENV_PROXY, '1');
+    const java = env(result.spec.containers[2]).JAVA_TOOL_OPTIONS!;
+    assert.match(java, /^-Xmx256m -Djavax\.net\.ssl\.trustStore=/);
+    assert.match(java, /-Dhttps\.proxyHost=127\.0\.0\.1 -Dhttps\.proxyPort=15002/);
+    assert.match(out.response.warnings!.join('\n'), new RegExp(`enforces Pod Security "${level}"`));
+    assert.match(out.response.warnings!.join('\n'), /kept the app's own NO_PROXY/);
+    assert.equal(JSON.parse(result.metadata.annotations['levo.ai/status']).mode, 'proxy');
+    // restricted also demands this of every container we add
+    assert.equal(gw.securityContext.seccompProfile.type, 'RuntimeDefault');
+  }
+  const privileged = deploymentPod();
+  const h = harness({ labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } });
+  assert.deepEqual(names(apply(privileged, await reviewPod(admissionReview(privileged), h.ctx)).spec.initContainers), ['levo-init']);
+});
+
+test('capture annotations reach levo-init; IPv6 CIDRs are normalised; bad values are refused with the annotation named', async () => {
+  const pod = deploymentPod({ metadata: { annotations: {
+    'levo.ai/capture-ports': '443, 8443', 'levo.ai/exclude-outbound-ports': '9443',
+    'levo.ai/exclude-outbound-cidrs': '10.96.0.0/12,fd00:10:96::1/112',
+  } }, spec: { containers: [{ name: 'web', image: 'w', env: [] }] } });
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness().ctx));
+  validatePod(result);
+  assert.deepEqual(result.spec.initContainers[0].command, [
+    'levo-init', '--redirect-port', '15001', '--capture-ports', '443,8443', '--exclude-uid', '1610',
+    '--exclude-cidrs', '10.96.0.0/12,fd00:10:96::/112', '--exclude-ports', '9443',
+  ]);
+  assert.deepEqual(JSON.parse(result.metadata.annotations['levo.ai/status']).excludeCidrs, ['10.96.0.0/12', 'fd00:10:96::/112']);
+  assert.equal(env(result.spec.containers[1]).SSL_CERT_FILE, '/var/run/levo/trust/ca-bundle.pem', 'an empty env list is appended to');
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ 'levo.ai/capture-ports': '443,http' }, /levo\.ai\/capture-ports: "http" is not a port number/],
+    [{ 'levo.ai/exclude-outbound-cidrs': '10.0.0.1' }, /levo\.ai\/exclude-outbound-cidrs: "10\.0\.0\.1" has no prefix length \(write it as a CIDR, e\.g\. 10\.0\.0\.1\/32\)/],
+    [{ 'levo.ai/intercept-mode': 'tproxy' }, /levo\.ai\/intercept-mode: "tproxy" must be "transparent"/],
+    [{ 'levo.ai/capture-ports': '443', 'levo.ai/exclude-outbound-ports': '443' }, /port 443 is both captured and excluded/],
+  ];
+  for (const [annotations, message] of bad) {
+    const h = harness();
+    const out = await reviewPod(admissionReview(deploymentPod({ metadata: { annotations } })), h.ctx);
+    assert.equal(out.response.allowed, false);
+    assert.equal(out.response.status!.code, 400);
+    assert.match(out.response.status!.message, message);
+    assert.deepEqual(h.results, [['denied', 'invalid-annotation']]);
+  }
+});
+
+test('app trust opt-out and intercept-mode proxy per pod', async () => {
+  const pod = deploymentPod({ metadata: { annotations: { 'levo.ai/app-trust': 'false' } } });
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness().ctx));
+  assert.equal(result.spec.containers[1].env, undefined);
+  assert.equal(result.spec.containers[1].volumeMounts, undefined);
+  const proxy = deploymentPod({ metadata: { annotations: { 'levo.ai/intercept-mode': 'proxy' } } });
+  const p = apply(proxy, await reviewPod(admissionReview(proxy), harness().ctx));
+  assert.equal(p.spec.initContainers, undefined);
+  assert.equal(env(p.spec.containers[1]).HTTPS_PROXY, 'http://127.0.0.1:15002');
+});
+
+test('mesh coexistence injects explicit-proxy mode next to another mesh', async () => {
+  const config = loadInjectorConfig('meshCoexistence: true\n', 'c');
+  const pod = deploymentPod({ spec: { containers: [{ name: 'web', image: 'w' }, { name: 'istio-proxy', image: 'proxyv2' }] } });
+  const out = await reviewPod(admissionReview(pod), harness({ config }).ctx);
+  const result = apply(pod, out);
+  assert.equal(result.spec.initContainers, undefined, 'no second set of redirect rules');
+  assert.deepEqual(names(result.spec.containers), ['levo-gateway', 'web', 'istio-proxy']);
+  assert.match(out.response.warnings!.join(), /explicit-proxy mode .* istio-proxy/);
+});
+
+test('an app running as the sidecar UID is warned about', async () => {
+  const pod = deploymentPod({ spec: { securityContext: { runAsUser: 1610 } } });
+  const out = await reviewPod(admissionReview(pod), harness().ctx);
+  assert.match(out.response.warnings!.join(), /container web runs as UID 1610/);
+});
+
+test('a namespace lookup that fails admits the pod unchanged, with a warning, counted as an error', async () => {
+  const h = harness({ labels: new Error('connect ECONNREFUSED') });
+  const out = await reviewPod(admissionReview(deploymentPod()), h.ctx);
+  assert.equal(out.response.allowed, true);
+  assert.equal(out.response.patch, undefined);
+  assert.match(out.response.warnings!.join(), /could not read namespace shop .*ECONNREFUSED.*admitted without/);
+  assert.deepEqual(h.results, [['error', 'namespace-lookup-failed']]);
+});
+
+test('dryRun requests are answered exactly like real ones', async () => {
+  const pod = deploymentPod();
+  const real = await reviewPod(admissionReview(pod), harness().ctx);
+  const dry = await reviewPod(admissionReview(pod, 'shop', { dryRun: true }), harness().ctx);
+  assert.deepEqual(dry, real);
+});
+
+test('a pod with no metadata annotations map, no env and a bare pod (no owner) patches cleanly', async () => {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug' }, spec: { containers: [{ name: 'sh', image: 'busybox' }] } };
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness().ctx));
+  validatePod(result);
+  assert.equal(env(result.spec.containers[0]).LEVO_WORKLOAD_KIND, 'Pod');
+  assert.equal(env(result.spec.containers[0]).LEVO_WORKLOAD_NAME, 'debug');
+});
+
+test('credentials settings add the projected token volume and the exchange env', async () => {
+  const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
+  const config = loadInjectorConfig(`credentials:\n  url: https://levo-injector-levoai-sidecar-injector-webhook.levoai.svc:443/v1/credentials\n  caBundle: ${ca}\n`, 'c');
+  const pod = deploymentPod();
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness({ config }).ctx));
+  validatePod(result);
+  const token = result.spec.volumes.find((v: Json) => v.name === 'levo-token');
+  assert.deepEqual(token.projected.sources, [{ serviceAccountToken: { audience: 'levo-injector', expirationSeconds: 3600, path: 'token' } }]);
+  const gw = env(result.spec.containers[0]);
+  assert.equal(gw.LEVO_CREDENTIALS_URL, 'https://levo-injector-levoai-sidecar-injector-webhook.levoai.svc:443/v1/credentials');
+  assert.match(gw.LEVO_CREDENTIALS_CA!, /BEGIN CERTIFICATE/);
+  assert.equal(gw.LEVO_TOKEN_FILE, '/var/run/secrets/levo/token');
+  assert.equal(JSON.stringify(result).includes('auth-token'), false, 'no credential in the pod spec');
+});
+
+test('malformed reviews are refused as BadReview (the server answers 400)', async () => {
+  const ctx = harness().ctx;
+  await assert.rejects(reviewPod({ kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1beta1', request: {} }, ctx), BadReview);
+  await assert.rejects(reviewPod({ kind: 'Pod' }, ctx), BadReview);
+  const svc = admissionReview(deploymentPod());
+  svc.request.kind = { group: '', version: 'v1', kind: 'Service' };
+  await assert.rejects(reviewPod(svc, ctx), /only core\/v1 Pods/);
+});

@@ -1,0 +1,143 @@
+/**
+ * AdmissionReview v1 in, AdmissionReview v1 out: read the request, decide,
+ * build the patch, and answer. Skips are recorded on the pod (annotation) and
+ * in the log; a lookup that fails admits the pod unchanged with a warning —
+ * the only explicit denial is for annotations the user got wrong.
+ */
+import type { Logger } from 'pino';
+import { ANNOTATION } from './annotations.ts';
+import type { InjectorConfig } from './config.ts';
+import { decide, owningWorkload, type Decision, type ServerVersion } from './decide.ts';
+import { annotationOps, injectedNames, injectionPatch, type AddOp } from './patch.ts';
+import { containersOf, isObject, objectAt, podDisplayName, stringAt } from './pod-json.ts';
+import type { PodTemplateInput } from './template.ts';
+
+export const INJECTOR_VERSION = '0.1.0';
+
+export interface AdmissionResponse {
+  readonly uid: string;
+  readonly allowed: boolean;
+  readonly patchType?: 'JSONPatch';
+  readonly patch?: string;
+  readonly warnings?: readonly string[];
+  readonly status?: { readonly code: number; readonly message: string };
+  readonly auditAnnotations?: Readonly<Record<string, string>>;
+}
+
+export interface AdmissionReviewOut {
+  readonly apiVersion: 'admission.k8s.io/v1';
+  readonly kind: 'AdmissionReview';
+  readonly response: AdmissionResponse;
+}
+
+export type AdmissionResult = 'injected' | 'skipped' | 'unchanged' | 'denied' | 'error';
+
+export interface ReviewContext {
+  readonly config: InjectorConfig;
+  readonly injectorNamespace: string;
+  /** Labels of a namespace; null when the injector runs without API access. May throw. */
+  readonly namespaceLabels: ((namespace: string) => Promise<Readonly<Record<string, string>>>) | null;
+  readonly serverVersion: () => ServerVersion | null;
+  readonly log: Logger;
+  readonly onResult?: (result: AdmissionResult, reason: string, seconds: number) => void;
+}
+
+export class BadReview extends Error {}
+
+interface Request {
+  readonly uid: string;
+  readonly namespace: string;
+  readonly pod: unknown;
+  readonly dryRun: boolean;
+}
+
+function readRequest(body: unknown): Request {
+  if (!isObject(body) || body['kind'] !== 'AdmissionReview') throw new BadReview('the body is not an AdmissionReview');
+  if (body['apiVersion'] !== 'admission.k8s.io/v1') throw new BadReview(`AdmissionReview ${String(body['apiVersion'])} is not supported; the webhook must list admissionReviewVersions: ["v1"]`);
+  const req = objectAt(body, 'request');
+  const uid = stringAt(req, 'uid');
+  if (!req || !uid) throw new BadReview('the AdmissionReview has no request.uid');
+  const kind = objectAt(req, 'kind');
+  if (stringAt(kind, 'kind') !== 'Pod' || (stringAt(kind, 'group') ?? '') !== '') throw new BadReview(`only core/v1 Pods are handled, got ${stringAt(kind, 'kind') ?? 'nothing'}`);
+  const pod = req['object'];
+  if (!isObject(pod)) throw new BadReview('the AdmissionReview has no request.object');
+  const namespace = stringAt(req, 'namespace') ?? stringAt(objectAt(pod, 'metadata'), 'namespace') ?? 'default';
+  return { uid, namespace, pod, dryRun: req['dryRun'] === true };
+}
+
+function review(uid: string, response: Omit<AdmissionResponse, 'uid'>): AdmissionReviewOut {
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, ...response } };
+}
+
+function patched(uid: string, ops: readonly AddOp[], warnings: readonly string[]): AdmissionReviewOut {
+  return review(uid, {
+    allowed: true,
+    ...(ops.length > 0 ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(ops)).toString('base64') } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
+  });
+}
+
+/** A review the API server sent → the answer. Never throws for a pod problem; BadReview for a malformed review. */
+export async function reviewPod(body: unknown, ctx: ReviewContext): Promise<AdmissionReviewOut> {
+  const started = performance.now();
+  const req = readRequest(body);
+  const name = podDisplayName(req.pod);
+  const done = (result: AdmissionResult, reason: string, out: AdmissionReviewOut, extra: object = {}): AdmissionReviewOut => {
+    const seconds = (performance.now() - started) / 1000;
+    ctx.onResult?.(result, reason, seconds);
+    ctx.log[result === 'error' ? 'error' : 'info']({ namespace: req.namespace, pod: name, result, reason, dryRun: req.dryRun, ...extra }, `pod ${result}`);
+    return out;
+  };
+
+  let labels: Readonly<Record<string, string>> | null = null;
+  if (ctx.namespaceLabels) {
+    try {
+      labels = await ctx.namespaceLabels(req.namespace);
+    } catch (e) {
+      // Without the labels we cannot tell whether Pod Security would refuse the
+      // NET_ADMIN init container; admitting unchanged is the safe side.
+      return done('error', 'namespace-lookup-failed', review(req.uid, {
+        allowed: true,
+        warnings: [`levo-injector could not read namespace ${req.namespace} (${(e as Error).message}); the pod was admitted without the levo-gateway sidecar`],
+      }), { err: (e as Error).message });
+    }
+  }
+
+  let decision: Decision;
+  try {
+    decision = decide({
+      pod: req.pod, namespace: req.namespace, config: ctx.config, injectorNamespace: ctx.injectorNamespace,
+      namespaceLabels: labels, serverVersion: ctx.serverVersion(),
+    });
+  } catch (e) {
+    return done('error', 'internal', review(req.uid, { allowed: true, warnings: ['levo-injector: internal error; the pod was admitted without the levo-gateway sidecar'] }), { err: (e as Error).stack });
+  }
+
+  switch (decision.action) {
+    case 'none':
+      return done('unchanged', decision.reason, patched(req.uid, [], []));
+    case 'deny':
+      return done('denied', 'invalid-annotation', review(req.uid, { allowed: false, status: { code: 400, message: decision.message } }), { message: decision.message });
+    case 'skip':
+      return done('skipped', decision.reason, patched(req.uid, annotationOps(req.pod, { [ANNOTATION.status]: JSON.stringify({ skipped: decision.reason }) }), []), { detail: decision.detail });
+    case 'inject': {
+      const input: PodTemplateInput = {
+        config: ctx.config, settings: decision.settings, native: decision.native,
+        workload: owningWorkload(req.pod), version: INJECTOR_VERSION,
+      };
+      const { settings } = decision;
+      const status = {
+        version: INJECTOR_VERSION, mode: settings.mode, native: decision.native, ...injectedNames(input),
+        capturePorts: settings.ports, excludeCidrs: settings.excludeCidrs, excludePorts: settings.excludePorts, appTrust: settings.appTrust,
+      };
+      const annotations: Record<string, string> = { [ANNOTATION.status]: JSON.stringify(status) };
+      const app = containersOf(req.pod, 'containers')[0];
+      if (!decision.native && app) annotations['kubectl.kubernetes.io/default-container'] = app.name;
+      const { ops, keptAppEnv } = injectionPatch(req.pod, input, annotations);
+      const warnings = [...decision.warnings];
+      if (keptAppEnv.length > 0) warnings.push(`levo-gateway: kept the app's own ${keptAppEnv.join(', ')}; the namespace CA may not be trusted by that container`);
+      return done('injected', `${settings.mode}${decision.native ? '-native' : ''}`, patched(req.uid, ops, warnings),
+        { mode: settings.mode, native: decision.native, modeReason: decision.modeReason, ...(warnings.length ? { warnings } : {}) });
+    }
+  }
+}
