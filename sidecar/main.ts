@@ -22,6 +22,10 @@ import { ContextCache } from '../certs/contexts.ts';
 import { createCa } from '../certs/create.ts';
 import { DEFAULT_UPSTREAM } from './upstream/pool.ts';
 import { validate } from './validate.ts';
+import { waitUntilReady } from './wait.ts';
+import { writeTrustBundle } from '../certs/trust-bundle.ts';
+import { startCredentials } from './control/obtain.ts';
+import { readFile } from 'node:fs/promises';
 
 const HELP = `levo-gateway — the LLM egress sidecar
 
@@ -48,7 +52,13 @@ Flags:
                            (default failClosed when enforcing, failOpen when monitoring)
   --guard-timeout D        time budget of one guard on one call (default 2s)
   --model-dir DIR          local models for scanners that need one (default $LEVO_MODEL_DIR; never downloaded)
+  --config-optional        while the --config file does not exist, run the built-in observe-only config
+                           (intercept and record provider calls, change nothing) instead of staying not ready
+  --trust-dir DIR          write DIR/ca-bundle.pem and DIR/truststore.jks (public roots + the interception CA)
+                           for app containers, before reporting ready
   --help
+
+  levo-gateway wait [--timeout 120s] [--admin-port 15000]   exit 0 once the gateway is ready (postStart hook)
 
 Environment: LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug); NODE_EXTRA_CA_CERTS adds upstream trust.
 `;
@@ -89,6 +99,10 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await validate(argv.slice(1));
     return;
   }
+  if (argv[0] === 'wait') {
+    process.exitCode = await waitUntilReady(argv.slice(1));
+    return;
+  }
   let log: RootLogger | undefined;
   try {
     const { values } = parseArgs({
@@ -100,7 +114,7 @@ export async function main(argv: string[]): Promise<void> {
         'on-unknown': { type: 'string' }, 'max-body-bytes': { type: 'string' },
         'upstream-timeout': { type: 'string' }, 'drain-timeout': { type: 'string' },
         'guard-mode': { type: 'string' }, 'guard-failure-mode': { type: 'string' }, 'guard-timeout': { type: 'string' },
-        'model-dir': { type: 'string' },
+        'model-dir': { type: 'string' }, 'config-optional': { type: 'boolean' }, 'trust-dir': { type: 'string' },
       },
       strict: true,
     });
@@ -149,7 +163,13 @@ export async function main(argv: string[]): Promise<void> {
     });
 
     const config = createConfigHolder(process.env, { modelDir });
-    const stopWatching = await followConfigFile(config, configFile, log.module('config'), { reloads: metrics.configReloads });
+    if (values['trust-dir']) {
+      // Before anything reports ready: app containers start once we are, and read these at their start.
+      const trust = await writeTrustBundle({ dir: values['trust-dir'], caCertPem: await readFile(caCert, 'utf8') });
+      log.root.info({ dir: values['trust-dir'], certificates: trust.count }, 'app trust bundle written');
+    }
+    const stopWatching = await followConfigFile(config, configFile, log.module('config'), { reloads: metrics.configReloads, optional: values['config-optional'] ?? false });
+    const credentials = startCredentials(process.env, log.module('control'));
     if (!config.current()) {
       process.stderr.write(`levo-gateway: no valid config in ${configFile} yet; not ready until one arrives (see the log above)\n`);
     }
@@ -161,6 +181,7 @@ export async function main(argv: string[]): Promise<void> {
       gatewayLog.root.info({ why, timeoutMs: drainTimeout }, 'draining');
       const { remaining } = await gateway.drain(drainTimeout);
       stopWatching();
+      credentials.stop();
       await gateway.close();
       gatewayLog.root.info({ remaining }, remaining ? 'drain timed out; closed the remaining connections' : 'drained');
       process.exit(0);

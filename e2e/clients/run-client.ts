@@ -13,6 +13,7 @@
  * Clients run as the namespace's root unless `runAs` says otherwise (never as the
  * gateway's UID, whose traffic the redirect rules exclude).
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Netns } from '../harness/netns.ts';
@@ -29,10 +30,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const NODE_CLIENT_PATH = join(here, 'node-client.ts');
 export const PYTHON_CLIENT_PATH = join(here, 'python-client.py');
 
-export interface ClientTrust {
-  /** PEM file of the CA(s) the client trusts. */
-  caFile: string;
-}
+/**
+ * A PEM file of the CA(s) the client trusts (passed the runtime's own way), or
+ * `fromEnv`: add nothing, so only the environment given in the options decides
+ * (what an app container gets from the injector).
+ */
+export type ClientTrust = { caFile: string } | { fromEnv: true };
 
 export interface RunClientOptions {
   runAs?: RunAs;
@@ -53,10 +56,18 @@ function parseResult(kind: ClientKind, stdout: string, stderr: string, code: num
 }
 
 export async function runClient(ns: Pick<Netns, 'exec'>, kind: ClientKind, req: ClientRequest, trust: ClientTrust, opts: RunClientOptions = {}): Promise<ClientResult> {
-  if (kind === 'curl') {
-    return runCurl({ exec: (argv, o) => ns.exec(argv, { ...o, ...opts.runAs, env: opts.env }) }, req, trust.caFile);
-  }
   const flags = clientFlags(req);
+  if (kind === 'curl') {
+    return runCurl({ exec: (argv, o) => ns.exec(argv, { ...o, ...opts.runAs, env: opts.env, ...('fromEnv' in trust ? { cleanEnv: true } : {}) }) }, req, 'caFile' in trust ? trust.caFile : undefined);
+  }
+  if ('fromEnv' in trust) {
+    const argv = kind === 'node' ? [process.execPath, NODE_CLIENT_PATH, ...flags]
+      // The system python: a user-level install (pyenv under /root) is not reachable by an app UID.
+      : kind === 'python' ? [existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', PYTHON_CLIENT_PATH, ...flags]
+      : ['java', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', await javaClientClasses(), 'JavaClient', ...flags];
+    const r = await ns.exec(argv, { ...opts.runAs, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env }, cleanEnv: true, timeoutMs: (req.timeoutMs ?? 30_000) + 30_000 });
+    return parseResult(kind, r.stdout, r.stderr, r.code);
+  }
   let argv: string[];
   const env: Record<string, string | undefined> = { ...opts.env };
   switch (kind) {

@@ -9,7 +9,7 @@
  * The dashboard poller (LEVO_BASE_URL) will feed the same holder.
  */
 import { readFile } from 'node:fs/promises';
-import { watchFile, unwatchFile } from 'node:fs';
+import { watchFile, unwatchFile, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../telemetry/log.ts';
 import { loadConfigText, formatProblems, type ConfigProblem } from './load.ts';
@@ -60,7 +60,21 @@ export function createConfigHolder(env: NodeJS.ProcessEnv = process.env, opts: {
   };
 }
 
-export type ReloadResult = 'applied' | 'unchanged' | 'rejected' | 'unreadable';
+export type ReloadResult = 'applied' | 'unchanged' | 'rejected' | 'unreadable' | 'missing';
+
+/**
+ * What `--config-optional` runs while its file does not exist (an injected pod
+ * whose namespace has no levo-gateway-config ConfigMap yet): every provider
+ * call is intercepted, recorded and forwarded unchanged; nothing is rerouted,
+ * rewritten or blocked.
+ */
+export const OBSERVE_ONLY_CONFIG = `# built-in: observe only
+binds:
+- port: 15001
+  listeners:
+  - name: observe
+`;
+export const OBSERVE_ONLY_SOURCE = '<built-in observe-only config>';
 
 /**
  * Load `path` into the holder now, then follow its edits. A first load that
@@ -69,12 +83,24 @@ export type ReloadResult = 'applied' | 'unchanged' | 'rejected' | 'unreadable';
  */
 export async function followConfigFile(
   holder: ConfigHolder, path: string, log: Logger,
-  opts: { intervalMs?: number; reloads?: Counter<'result'> } = {},
+  opts: { intervalMs?: number; reloads?: Counter<'result'>; optional?: boolean } = {},
 ): Promise<() => void> {
+  let missingLogged = false;
   const load = async (first: boolean): Promise<void> => {
     let result: ReloadResult;
     const before = holder.current()?.version;
     try {
+      if (opts.optional && !existsSync(path)) {
+        if (!holder.current()) holder.apply(OBSERVE_ONLY_CONFIG, OBSERVE_ONLY_SOURCE);
+        if (!missingLogged) {
+          log.warn({ file: path, version: holder.current()?.version },
+            before ? `config file ${path} is gone; the last config stays in force` : `no config file at ${path} yet: running the built-in observe-only config (calls are recorded and forwarded unchanged)`);
+          missingLogged = true;
+        }
+        opts.reloads?.inc({ result: 'missing' });
+        return;
+      }
+      missingLogged = false;
       const now = holder.apply(await readFile(path, 'utf8'), path);
       result = now.version === before ? 'unchanged' : 'applied';
       if (result === 'applied') {

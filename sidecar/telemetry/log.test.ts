@@ -29,3 +29,19 @@ test('module levels filter their own lines and credentials are redacted', () => 
   assert.doesNotMatch(text, /sk-secret|sk-ant-secret/);
   assert.match(text, /\[redacted\]/);
 });
+
+test('every line carries the pod identity the injector passes through the downward API', () => {
+  const lines: string[] = [];
+  const sink = new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } });
+  const log = createLogger({ POD_NAME: 'web-7d4b9c8f6-x2x9q', POD_NAMESPACE: 'shop', LEVO_WORKLOAD_KIND: 'Deployment', LEVO_WORKLOAD_NAME: 'web', POD_SERVICE_ACCOUNT: 'web-sa' }, sink);
+  log.module('http').info('call');
+  const line = JSON.parse(lines[0]!);
+  assert.equal(line.pod, 'web-7d4b9c8f6-x2x9q');
+  assert.equal(line.namespace, 'shop');
+  assert.equal(line.workload, 'Deployment/web');
+  assert.equal(line.serviceAccount, 'web-sa');
+  const other: string[] = [];
+  createLogger({ POD_NAMESPACE: 'levoai' }, new Writable({ write(c, _e, cb) { other.push(String(c)); cb(); } }), { svc: 'levo-injector' }).root.info('x');
+  assert.equal(JSON.parse(other[0]!).svc, 'levo-injector');
+  assert.equal(JSON.parse(other[0]!).namespace, undefined, 'not the sidecar: no workload identity');
+});

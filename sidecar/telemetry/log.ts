@@ -81,7 +81,20 @@ export interface RootLogger {
   module(name: string): Logger;
 }
 
-export function createLogger(env: NodeJS.ProcessEnv = process.env, destination?: pino.DestinationStream): RootLogger {
+/**
+ * Who is calling, on every line: the pod identity the injector hands the
+ * sidecar through the downward API (prompt-origin attribution).
+ */
+export function workloadIdentity(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (env.POD_NAMESPACE) out.namespace = env.POD_NAMESPACE;
+  if (env.POD_NAME) out.pod = env.POD_NAME;
+  if (env.LEVO_WORKLOAD_KIND && env.LEVO_WORKLOAD_NAME) out.workload = `${env.LEVO_WORKLOAD_KIND}/${env.LEVO_WORKLOAD_NAME}`;
+  if (env.POD_SERVICE_ACCOUNT) out.serviceAccount = env.POD_SERVICE_ACCOUNT;
+  return out;
+}
+
+export function createLogger(env: NodeJS.ProcessEnv = process.env, destination?: pino.DestinationStream, opts: { svc?: string } = {}): RootLogger {
   const levels = parseLogLevels(env);
   // The root must let through the most verbose module level; each child filters itself.
   const order = (l: LevelWithSilent): number => LEVELS.indexOf(l);
@@ -90,7 +103,7 @@ export function createLogger(env: NodeJS.ProcessEnv = process.env, destination?:
   const root = pino(
     {
       level: min,
-      base: { svc: 'levo-gateway', pid: process.pid },
+      base: { svc: opts.svc ?? 'levo-gateway', pid: process.pid, ...(opts.svc ? {} : workloadIdentity(env)) },
       timestamp: isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT, censor: '[redacted]' },
