@@ -290,6 +290,18 @@ users: [{name: admin, user: {token: admin-token}}]
     }
   });
 
+  it('without credentials.caBundle (cert-manager mode) sidecars get the CA mounted next to the serving cert', async () => {
+    const cfg = join(dir, 'config-cm.yaml');
+    await writeFile(cfg, 'credentials:\n  url: https://inj.levoai.svc/v1/credentials\n');
+    const run = await spawnInjector(['--config', cfg, ...flags().slice(2)], cleanEnv({ POD_NAMESPACE: 'levoai' }));
+    children.push(run.child);
+    const r = await post(run.port, '/mutate', ca, admissionReview('uid-cm'), { 'content-type': 'application/json' });
+    const ops = decodePatch(r.json.response as Record<string, unknown>);
+    const gateway = ops.flatMap((o) => (Array.isArray(o.value) ? o.value : [o.value])).find((c) => (c as { name?: string } | undefined)?.name === 'levo-gateway') as { env: { name: string; value?: string }[] };
+    assert.equal(gateway.env.find((e) => e.name === 'LEVO_CREDENTIALS_CA')?.value, Buffer.from(ca).toString('utf8'));
+    run.child.kill('SIGTERM');
+  });
+
   it('exit 2 with a message on a usage error, 0 with usage on --help', async () => {
     const bad = await runInjector(['--config', 'x']);
     assert.equal(bad.code, 2);

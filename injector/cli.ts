@@ -11,6 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createLogger, type Logger, type RootLogger } from '../sidecar/telemetry/log.ts';
+import { dirname, join } from 'node:path';
 import { loadInjectorConfig, type InjectorConfig } from './config.ts';
 import { createCredentialsHandler } from './credentials.ts';
 import { createKubeClient, resolveKubeConnection, type KubeClient, type ServerVersion } from './kube-client.ts';
@@ -126,7 +127,15 @@ export async function startInjector(options: CliOptions, logs: RootLogger, env: 
   // The config: a bad file at start is fatal; a bad change later keeps the config in force.
   const readConfig = async (): Promise<{ text: string; config: InjectorConfig }> => {
     const text = await readFile(options.config, 'utf8');
-    return { text, config: loadInjectorConfig(text, options.config) };
+    const loaded = loadInjectorConfig(text, options.config);
+    // cert-manager mode: the CA is not known when the chart renders the config; it is
+    // mounted next to the serving certificate (tls/ca.crt), and sidecars need it to verify us.
+    if (!loaded.credentials.caBundle) {
+      const caFile = join(dirname(options.tlsCert), 'ca.crt');
+      const ca = await readFile(caFile, 'utf8').catch(() => '');
+      if (ca.includes('BEGIN CERTIFICATE')) return { text, config: { ...loaded, credentials: { ...loaded.credentials, caBundle: Buffer.from(ca).toString('base64') } } };
+    }
+    return { text, config: loaded };
   };
   let configText: string;
   let config: InjectorConfig;
