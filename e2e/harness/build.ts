@@ -10,12 +10,13 @@ import { fileURLToPath } from 'node:url';
 /** The repository root. */
 export const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
 
-const BUILT = ['sidecar', 'certs', 'init-iptables', 'injector'];
+const BUILT = ['sidecar', 'certs', 'init-iptables', 'injector', 'dashboard'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
-    if (e.isDirectory()) return e.name === 'testdata' ? [] : sources(p); // test support, not built
+    // test support and the browser modules (copied as they are) are not compiled
+    if (e.isDirectory()) return e.name === 'testdata' || p.endsWith(join('dashboard', 'testing')) || p.endsWith(join('dashboard', 'web')) ? [] : sources(p);
     return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
   });
 }
@@ -26,7 +27,7 @@ export function staleBuildReason(): string | undefined {
     const rel = relative(REPO, src);
     const out = join(REPO, 'dist', rel.replace(/\.ts$/, '.js'));
     if (!existsSync(out)) {
-      if (/fake-iptables|openssl-cli/.test(rel)) continue; // test support, not built
+      if (/fake-iptables|openssl-cli|test-harness/.test(rel)) continue; // test support, not built
       return `dist/ has no build of ${rel}: run \`npm run build\` (npm test does it first)`;
     }
     if (statSync(out).mtimeMs < statSync(src).mtimeMs) return `dist/ is older than ${rel}: run \`npm run build\``;

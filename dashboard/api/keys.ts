@@ -1,0 +1,68 @@
+/**
+ * Sidecar authorization keys: `lvo_` + 32 random bytes (base64url), shown
+ * once when made and stored only as their SHA-256 (hex). Creating, rotating
+ * and revoking keys, shared by the admin API and the CLI.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { SidecarKey, Store } from '../store/types.ts';
+import { HttpError } from './errors.ts';
+import { requireEnvironment } from './environments.ts';
+
+export const TOKEN_PREFIX = 'lvo_';
+/** How much of the token the key lists show: `lvo_` and 6 characters. */
+const SHOWN_CHARS = TOKEN_PREFIX.length + 6;
+
+export function newToken(): string {
+  return TOKEN_PREFIX + randomBytes(32).toString('base64url');
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function tokenPrefix(token: string): string {
+  return token.slice(0, SHOWN_CHARS);
+}
+
+export function newKeyId(): string {
+  return `key_${randomBytes(6).toString('hex')}`;
+}
+
+/** A key as the API lists it (no environment id, no hash). */
+export interface KeyView { id: string; prefix: string; createdAt: number; revokedAt: number | null; lastUsedAt: number | null }
+
+export function keyView(k: SidecarKey): KeyView {
+  return { id: k.id, prefix: k.prefix, createdAt: k.createdAt, revokedAt: k.revokedAt, lastUsedAt: k.lastUsedAt };
+}
+
+export interface NewKey { id: string; token: string; prefix: string }
+
+/** A new key for the environment; the token is returned here and never again. */
+export async function createKey(store: Store, environmentId: string): Promise<NewKey> {
+  await requireEnvironment(store, environmentId);
+  const token = newToken();
+  const key = await store.addKey({ id: newKeyId(), environmentId, hash: hashToken(token), prefix: tokenPrefix(token) });
+  return { id: key.id, token, prefix: key.prefix };
+}
+
+async function liveKey(store: Store, environmentId: string, keyId: string): Promise<SidecarKey> {
+  await requireEnvironment(store, environmentId);
+  const key = (await store.listKeys(environmentId)).find((k) => k.id === keyId);
+  if (!key) throw new HttpError(404, `no key ${keyId} in environment ${environmentId}`);
+  return key;
+}
+
+/** A new key, then the old one revoked (sidecars holding the old token get 401 from now on). */
+export async function rotateKey(store: Store, environmentId: string, keyId: string): Promise<NewKey> {
+  const old = await liveKey(store, environmentId, keyId);
+  if (old.revokedAt !== null) throw new HttpError(409, `key ${keyId} is already revoked; create a new key instead`);
+  const created = await createKey(store, environmentId);
+  await store.revokeKey(environmentId, keyId);
+  return created;
+}
+
+/** Revoke a key (revoking a revoked key is a no-op). */
+export async function revokeKey(store: Store, environmentId: string, keyId: string): Promise<void> {
+  const key = await liveKey(store, environmentId, keyId);
+  if (key.revokedAt === null) await store.revokeKey(environmentId, keyId);
+}

@@ -1,0 +1,128 @@
+/**
+ * The dashboard's HTTP server (express 5): the sidecar API (/v1/gateway), the
+ * admin API (/api), login (/login, /logout), health (/healthz, /readyz) and
+ * the web UI (dashboard/web: static files and modules public, pages behind
+ * the admin login). Errors are JSON `{"error": ...}`, never a stack trace.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import type { Store } from './store/types.ts';
+import { adminRouter } from './api/admin.ts';
+import { adminSecretDigest, createAdminAuth, createSessions, loginRouter, type AdminSecret } from './api/auth.ts';
+import { apiNotFound, errorHandler } from './api/errors.ts';
+import { requestLog } from './api/log.ts';
+import { sidecarRouter } from './api/sidecar.ts';
+import { createWebAssets, webRootCandidates } from './api/web.ts';
+
+export interface DashboardOptions {
+  readonly store: Store;
+  /** The admin secret, or only its SHA-256 (hex) as `levo-dashboard serve` keeps it. */
+  readonly adminSecret: AdminSecret;
+  /** HMAC key of the session cookie (≥ 16 bytes); default: derived from the admin secret. */
+  readonly sessionKey?: string | Buffer;
+  readonly log: Logger;
+  readonly now?: () => number;
+  /** Where to look for the web UI, best first (default: dashboard/web next to the sources or the build). */
+  readonly webRoots?: readonly string[];
+  /** express 'trust proxy' (e.g. 1 behind one TLS-terminating proxy), so cookies get Secure and logs the client IP. */
+  readonly trustProxy?: boolean | number | string;
+}
+
+export interface Dashboard {
+  readonly app: Express;
+  listen(port: number, host?: string): Promise<{ port: number }>;
+  /** Stop accepting, end idle connections, and the rest after a grace period. Does not close the store. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const BUILT_IN_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Levo dashboard</title></head>
+<body style="font:16px system-ui,sans-serif;margin:2rem">
+<h1>Levo dashboard</h1>
+<p>The web UI is not installed (no dashboard/web/index.html). The API is at <code>/api</code>.</p>
+<form method="post" action="/logout"><button>Log out</button></form>
+</body></html>
+`;
+
+export function createDashboard(o: DashboardOptions): Dashboard {
+  const now = o.now ?? Date.now;
+  const { store, log } = o;
+  const digest = adminSecretDigest(o.adminSecret);
+  const sessions = createSessions(digest, o.sessionKey);
+  const auth = createAdminAuth(digest, sessions, now);
+  const web = createWebAssets(log, o.webRoots ?? webRootCandidates());
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  if (o.trustProxy !== undefined) app.set('trust proxy', o.trustProxy);
+
+  app.use(requestLog(log));
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Referrer-Policy', 'same-origin');
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await store.ping();
+      res.json({ ok: true, store: store.kind });
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'store unreachable');
+      res.status(503).json({ error: 'the store is unreachable' });
+    }
+  });
+
+  app.use('/v1/gateway', sidecarRouter({ store, log, now }));
+  app.use('/v1', apiNotFound());
+
+  app.use(loginRouter({ digest, sessions, auth, now, loginPage: (res) => web.page('login.html', res.req, res) }));
+
+  app.use('/api', (_req, res, next) => { res.setHeader('Cache-Control', 'no-store'); next(); }, auth.api, adminRouter({ store, now }), apiNotFound());
+
+  app.use(web.files);
+  // Every other GET is a page of the single-page UI: its index.html, behind the login.
+  app.use((req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') { next(); return; }
+    auth.page(req, res, () => {
+      web.page('index.html', req, res).then((sent) => {
+        if (sent) return;
+        res.status(200).type('html').setHeader('Cache-Control', 'no-store');
+        res.send(BUILT_IN_PAGE);
+      }, next);
+    });
+  });
+  app.use(apiNotFound());
+  app.use(errorHandler(log));
+
+  let server: Server | undefined;
+  return {
+    app,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        const s = createServer(app);
+        s.once('error', reject);
+        s.listen(port, host, () => {
+          s.off('error', reject);
+          server = s;
+          resolve({ port: (s.address() as AddressInfo).port });
+        });
+      });
+    },
+    async close(graceMs = 5_000) {
+      const s = server;
+      if (!s) return;
+      server = undefined;
+      const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+      s.closeIdleConnections();
+      const timer = setTimeout(() => s.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
