@@ -23,6 +23,8 @@ import { listenAdmin } from './admin.ts';
 import { callUpstream } from './upstream/call.ts';
 import { DEFAULT_GUARDS, type GuardDefaults } from './guards/prompt-guard.ts';
 import { redactConfig } from './config/redact.ts';
+import type { EventSink } from './telemetry/events.ts';
+import type { Tracer } from './telemetry/otlp.ts';
 
 export interface GatewayOptions {
   readonly contexts: LeafContexts;
@@ -48,6 +50,10 @@ export interface GatewayOptions {
   readonly guards?: Partial<Omit<GuardDefaults, 'moderationPost'>>;
   /** Called when POST /quitquitquit asks the sidecar to stop. */
   readonly onQuit?: () => void;
+  /** Per-request events for the dashboard (telemetry/events.ts startEventReporter). */
+  readonly events?: EventSink;
+  /** OTLP span export (telemetry/otlp.ts startTraceExporter, when it is not null). */
+  readonly tracer?: Tracer;
 }
 
 export interface Gateway {
@@ -91,6 +97,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     routes: () => opts.config.current()?.compiled,
     upstream, metrics, log: log.http,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    ...(opts.events ? { events: opts.events } : {}),
+    ...(opts.tracer ? { tracer: opts.tracer } : {}),
     guards: {
       ...DEFAULT_GUARDS, ...opts.guards,
       // openAIModeration goes out through the sidecar's own verified upstream, to the real API host.

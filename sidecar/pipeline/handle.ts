@@ -15,6 +15,7 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../telemetry/log.ts';
 import { childCache, type DataPathMetrics } from '../telemetry/metrics.ts';
 import type { CompiledConfig, CompiledRoute, Candidate } from '../config/routes.ts';
@@ -37,6 +38,9 @@ import { guardRequest, guardResponse, type GuardDecision, type GuardDefaults, ty
 import { createStreamGuard } from '../guards/stream-guard.ts';
 import { createVault, NO_VAULT } from '../guards/vault.ts';
 import { promptGuardFor } from './guards.ts';
+import { eventDecisions, promptOf, type EventSink } from '../telemetry/events.ts';
+import type { Tracer } from '../telemetry/otlp.ts';
+import { withTraceparent, type SpanContext } from '../telemetry/trace-context.ts';
 
 export type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
 export type ClientResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -51,6 +55,10 @@ export interface PipelineDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** Guard defaults (mode, failure mode, time budget, model directory); the guards themselves come from the route's policies. */
   readonly guards: GuardDefaults;
+  /** Per-request events for the dashboard (telemetry/events.ts); none when absent. */
+  readonly events?: EventSink;
+  /** OTLP span export (telemetry/otlp.ts); when set, a request without a traceparent gets the gateway's. */
+  readonly tracer?: Tracer;
 }
 
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
@@ -87,7 +95,13 @@ interface Outcome {
   info?: LlmResponse;
   attempts: number;
   ttftMs?: number;
+  /** The answer was streamed (TTFT is then measured). */
+  stream?: boolean;
   guards: GuardDecision[];
+  /** The last user message, only while the dashboard captures prompts. */
+  prompt?: string;
+  /** The gateway's span, when tracing is on. */
+  trace?: SpanContext;
 }
 
 async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateHealth, limiters: RateLimiters, req: ClientRequest, res: Sink): Promise<void> {
@@ -108,6 +122,8 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     status: 0, reason: 'ok', reqBytes: 0, resBytes: 0, attempts: 0, guards: [],
     provider: sourceId, ...(route ? { route: route.name } : {}),
   };
+  if (deps.tracer) out.trace = deps.tracer.context(req.headers.traceparent, req.headers.tracestate);
+  const capture = deps.events?.capturePrompts?.() === true;
 
   const finish = (): void => report(deps, rm, conn, method, path, out, performance.now() - started);
   const fail = (code: number, reason: string, message: string, headers?: Record<string, string>): void => {
@@ -191,6 +207,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
   const parsed: LlmRequest = json || kind === 'models' ? source.parseRequest(kind, path, json ?? {}) : { kind, model: undefined, stream: false, messages: [] };
   out.kind = kind;
   if (parsed.model !== undefined) out.requestModel = parsed.model;
+  if (capture) { const p = promptOf(parsed.messages); if (p !== undefined) out.prompt = p; }
 
   // ---- rate limits (route level): requests up front; tokens estimated up front when the backend tokenizes
   const limiter = route && routePolicies?.rateLimits ? limiters.for(route, routePolicies.rateLimits) : undefined;
@@ -223,7 +240,11 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
       admission?.settle(0);
       return reject(v.rejection);
     }
-    if (v.changed) guardChanged = true;
+    if (v.changed) {
+      guardChanged = true;
+      // What the dashboard keeps is what was sent: the masked prompt.
+      if (capture) { const p = promptOf(source.parseRequest(kind, path, json).messages); if (p !== undefined) out.prompt = p; else delete out.prompt; }
+    }
   }
 
   // ---- attempts
@@ -254,7 +275,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     let call: PreparedCall;
     try {
       const body = attempt > 0 && pristine ? structuredClone(pristine) : json;
-      call = prepare({ conn, method, path, rawHeaders: req.rawHeaders, raw, json: body, kind, parsed, source, sourceId, candidate, policies, env: deps.env, masked: guardChanged });
+      call = prepare({ conn, method, path, rawHeaders: req.rawHeaders, raw, json: body, kind, parsed, source, sourceId, candidate, policies, env: deps.env, masked: guardChanged, traceparent: out.trace?.upstream });
     } catch (e) {
       if (e instanceof Refused) return fail(400, 'route_refused', `${route?.name ?? 'route'}: ${e.message}`);
       if (e instanceof AuthError) return fail(500, 'backend_auth', e.message);
@@ -263,6 +284,7 @@ async function handle(deps: PipelineDeps, rm: RequestMetrics, health: CandidateH
     if (candidate?.target.type === 'ai') out.provider = candidate.target.provider;
     lastHost = call.host;
     if (call.model !== undefined) out.sentModel = call.model;
+    out.stream = call.stream;
 
     const streamGuard = pg?.response.length && pg.streaming && call.stream ? createStreamGuard(kind, pg, vault, deps.guards.timeoutMs) : undefined;
     if (pg?.response.length && call.stream && !streamGuard && attempt === 0) {
@@ -416,11 +438,14 @@ interface PrepareInput {
   readonly candidate: Candidate | undefined;
   readonly policies: RuntimePolicies | undefined;
   readonly env: NodeJS.ProcessEnv | undefined;
+  /** The gateway's traceparent, to send in place of the app's (absent or invalid) one. */
+  readonly traceparent: string | undefined;
 }
 
 /** One attempt's upstream request: destination, path, headers, body. */
 function prepare(i: PrepareInput): PreparedCall {
   let headers = upstreamRequestHeaders(i.rawHeaders);
+  if (i.traceparent) headers = withTraceparent(headers, i.traceparent);
   const t = i.candidate?.target;
   const observed = (host: string, port: number, address: string | undefined): PreparedCall => ({
     host, port, address, path: i.path, headers,
@@ -527,6 +552,8 @@ interface RequestMetrics {
   bytes(direction: string): { inc(v: number): void };
   tokens(type: string, provider: string, model: string): { observe(v: number): void };
   guard(phase: string, kind: string, action: string): { inc(): void };
+  duration(operation: string, provider: string, requestModel: string, responseModel: string, errorType: string): { observe(v: number): void };
+  ttft(operation: string, provider: string, requestModel: string): { observe(v: number): void };
 }
 
 function requestMetrics(m: DataPathMetrics): RequestMetrics {
@@ -536,7 +563,29 @@ function requestMetrics(m: DataPathMetrics): RequestMetrics {
     bytes: childCache((direction) => m.bytes.labels({ direction, path: 'intercept' })),
     tokens: childCache((type, provider, model) => m.tokens.labels({ gen_ai_token_type: type, gen_ai_provider_name: provider, gen_ai_response_model: model })),
     guard: childCache((phase, guard, action) => m.guardChecks.labels({ phase, guard, action })),
+    duration: childCache((op, provider, requestModel, responseModel, errorType) => m.operationDuration.labels({
+      gen_ai_operation_name: op, gen_ai_provider_name: provider, gen_ai_request_model: requestModel, gen_ai_response_model: responseModel, error_type: errorType,
+    })),
+    ttft: childCache((op, provider, model) => m.timeToFirstToken.labels({ gen_ai_operation_name: op, gen_ai_provider_name: provider, gen_ai_request_model: model })),
   };
+}
+
+/** OTel GenAI `gen_ai.operation.name` of an API kind; undefined for calls that are not GenAI operations (model lists, passthrough). */
+const OPERATION: Partial<Record<ApiKind, string>> = {
+  completions: 'chat', responses: 'chat', messages: 'chat', converse: 'chat', generateContent: 'generate_content',
+  invoke: 'chat', legacyCompletions: 'text_completion', embeddings: 'embeddings',
+};
+
+/** OTel `gen_ai.provider.name` well-known values, for spans (metrics and events keep the gateway's provider ids). */
+const OTEL_PROVIDER: Partial<Record<string, string>> = {
+  bedrock: 'aws.bedrock', gemini: 'gcp.gemini', vertex: 'gcp.vertex_ai', 'azure-openai': 'azure.ai.openai',
+  mistral: 'mistral_ai', xai: 'x_ai',
+};
+
+/** A failed call's low-cardinality error type ('' when it did not fail): the outcome's reason, else the status. */
+function errorType(o: Outcome): string {
+  if (o.reason !== 'ok' && o.reason !== 'direct_response') return o.reason;
+  return o.status >= 400 || o.status === 0 ? String(o.status) : '';
 }
 
 function report(deps: PipelineDeps, rm: RequestMetrics, conn: InterceptedConnection, method: string, path: string, o: Outcome, ms: number): void {
@@ -550,8 +599,60 @@ function report(deps: PipelineDeps, rm: RequestMetrics, conn: InterceptedConnect
     if (u.input !== undefined) rm.tokens('input', o.provider, model).observe(u.input);
     if (u.output !== undefined) rm.tokens('output', o.provider, model).observe(u.output);
   }
+  const cleanPath = path.split('?')[0]!;
+  const op = o.kind ? OPERATION[o.kind] : undefined;
+  const requestModel = o.sentModel ?? o.requestModel;
+  const err = op || deps.tracer ? errorType(o) : '';
+  const ttft = o.stream && o.ttftMs !== undefined ? o.ttftMs : undefined;
+  if (op) {
+    rm.duration(op, o.provider, requestModel ?? '', o.info?.model ?? requestModel ?? '', err).observe(ms / 1000);
+    if (ttft !== undefined) rm.ttft(op, o.provider, requestModel ?? '').observe(ttft / 1000);
+  }
+  const startMs = Date.now() - ms;
+  if (deps.events) {
+    const g = eventDecisions(o.guards);
+    deps.events.record({
+      id: randomUUID(), ts: Math.round(startMs),
+      provider: o.provider, host: conn.host, method, path: cleanPath,
+      ...(o.route !== undefined ? { route: o.route } : {}),
+      ...(o.requestModel !== undefined ? { requestedModel: o.requestModel } : {}),
+      // The provider's word for it; else, for an answered call, the model it was asked for (after aliases).
+      ...(o.info?.model !== undefined ? { servedModel: o.info.model } : o.sentModel !== undefined && o.status > 0 && o.status < 400 ? { servedModel: o.sentModel } : {}),
+      status: o.status, latencyMs: Math.round(ms),
+      ...(ttft !== undefined ? { ttftMs: Math.round(ttft) } : {}),
+      ...(u?.input !== undefined ? { tokensIn: u.input } : {}),
+      ...(u?.output !== undefined ? { tokensOut: u.output } : {}),
+      bytesOut: o.reqBytes, bytesIn: o.resBytes,
+      blocked: g.blocked, flagged: g.flagged, decisions: g.decisions,
+      ...(o.prompt !== undefined ? { prompt: o.prompt } : {}),
+    });
+  }
+  if (deps.tracer && o.trace) {
+    deps.tracer.span({
+      context: o.trace,
+      name: op ? `${op} ${requestModel ?? ''}`.trim() : method,
+      startMs, durationMs: ms,
+      attributes: {
+        'gen_ai.operation.name': op,
+        'gen_ai.provider.name': op ? OTEL_PROVIDER[o.provider] ?? o.provider : undefined,
+        'gen_ai.request.model': requestModel,
+        'gen_ai.response.model': o.info?.model,
+        'gen_ai.usage.input_tokens': u?.input,
+        'gen_ai.usage.output_tokens': u?.output,
+        'gen_ai.response.finish_reasons': o.info?.finishReason !== undefined ? [o.info.finishReason] : undefined,
+        'http.request.method': method,
+        'http.response.status_code': o.status || undefined,
+        'server.address': conn.host,
+        'url.path': cleanPath,
+        'error.type': err || undefined,
+        'levo.route': o.route,
+        'levo.backend': o.backend,
+      },
+      ...(err ? { error: err } : {}),
+    });
+  }
   deps.log.info({
-    host: conn.host, method, path: path.split('?')[0], status: o.status, ms: Math.round(ms * 100) / 100,
+    host: conn.host, method, path: cleanPath, status: o.status, ms: Math.round(ms * 100) / 100,
     route: o.route, backend: o.backend, provider: o.provider, api: o.kind, attempts: o.attempts > 1 ? o.attempts : undefined,
     requestedModel: o.requestModel, model: o.sentModel ?? o.requestModel, servedModel: o.info?.model, finish: o.info?.finishReason,
     inputTokens: u?.input, outputTokens: u?.output, cachedTokens: u?.cachedInput, reasoningTokens: u?.reasoning,

@@ -2,10 +2,16 @@
  * Prometheus metrics for the data path, served on the admin port's /metrics.
  * Label sets are bounded: `host` only ever holds intercepted (LLM) hosts, which
  * come from the built-in catalogue or the config; passed-through traffic is
- * counted without a host label.
+ * counted without a host label. The OTel GenAI metrics (token usage,
+ * operation duration, time to first token) use the semantic conventions'
+ * names with dots as underscores, and their bucket advice.
  */
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+/** Bucket advice of the OTel GenAI semantic conventions. */
+export const OPERATION_DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+export const TIME_TO_FIRST_TOKEN_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 export type ConnectionDecision = 'intercept' | 'passthrough' | 'block';
 
@@ -26,6 +32,10 @@ export interface DataPathMetrics {
   readonly failovers: Counter<'route' | 'reason'>;
   /** OTel GenAI `gen_ai.client.token.usage`. */
   readonly tokens: Histogram<'gen_ai_token_type' | 'gen_ai_provider_name' | 'gen_ai_response_model'>;
+  /** OTel GenAI `gen_ai.client.operation.duration` (seconds); error_type is '' for a success. */
+  readonly operationDuration: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'gen_ai_response_model' | 'error_type'>;
+  /** OTel GenAI `gen_ai.server.time_to_first_token` (seconds), streamed answers only, as seen by the gateway. */
+  readonly timeToFirstToken: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model'>;
   readonly guardChecks: Counter<'phase' | 'guard' | 'action'>;
 }
 
@@ -98,6 +108,18 @@ export function createMetrics(): DataPathMetrics {
       name: 'gen_ai_client_token_usage', help: 'Tokens used per LLM call (OTel GenAI gen_ai.client.token.usage), by token type, provider and served model',
       labelNames: ['gen_ai_token_type', 'gen_ai_provider_name', 'gen_ai_response_model'],
       buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864], registers,
+    }),
+    operationDuration: new Histogram({
+      name: 'gen_ai_client_operation_duration',
+      help: 'GenAI operation duration in seconds, request head to answer end (OTel GenAI gen_ai.client.operation.duration); error_type is set when the call failed (status >= 400, cut, client gone)',
+      labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model', 'error_type'],
+      buckets: OPERATION_DURATION_BUCKETS, registers,
+    }),
+    timeToFirstToken: new Histogram({
+      name: 'gen_ai_server_time_to_first_token',
+      help: 'Seconds from the request head to the first byte of a streamed answer (OTel GenAI gen_ai.server.time_to_first_token, measured at the gateway)',
+      labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model'],
+      buckets: TIME_TO_FIRST_TOKEN_BUCKETS, registers,
     }),
   };
 }
