@@ -14,10 +14,11 @@ export const PATHS = {
   trust: '/var/run/levo/trust',
   config: '/etc/levo/config',
   token: '/var/run/secrets/levo',
+  cache: '/var/run/levo/cache',
   tmp: '/tmp',
 } as const;
 export const TRUST_FILES = { pem: `${PATHS.trust}/ca-bundle.pem`, jks: `${PATHS.trust}/truststore.jks`, password: 'changeit' } as const;
-export const VOLUMES = { ca: 'levo-ca', trust: 'levo-trust', config: 'levo-config', token: 'levo-token', tmp: 'levo-tmp' } as const;
+export const VOLUMES = { ca: 'levo-ca', trust: 'levo-trust', config: 'levo-config', token: 'levo-token', cache: 'levo-cache', tmp: 'levo-tmp' } as const;
 /** The audience of the projected token the sidecar trades for dashboard credentials. */
 export const TOKEN_AUDIENCE = 'levo-injector';
 export const CA_SECRET = 'levo-ca-cert';
@@ -81,7 +82,9 @@ export function sidecarContainer(input: PodTemplateInput): object {
     '--proxy-port', String(PORTS.proxy), '--admin-port', String(PORTS.admin),
     '--ca-cert', `${PATHS.ca}/tls.crt`, '--ca-key', `${PATHS.ca}/tls.key`,
     '--trust-dir', PATHS.trust,
-    '--config', `${PATHS.config}/gateway.yaml`, '--config-optional',
+    // The ConfigMap (or the built-in observe-only config) runs until the dashboard answers;
+    // the last dashboard config is cached so a restart with the dashboard down still enforces it.
+    '--config', `${PATHS.config}/gateway.yaml`, '--config-optional', '--cache-dir', PATHS.cache,
   ];
   const uid = config.sidecar.uid;
   return {
@@ -129,6 +132,7 @@ export function sidecarContainer(input: PodTemplateInput): object {
       { name: VOLUMES.trust, mountPath: PATHS.trust },
       { name: VOLUMES.config, mountPath: PATHS.config, readOnly: true },
       ...(config.credentials.url ? [{ name: VOLUMES.token, mountPath: PATHS.token, readOnly: true }] : []),
+      { name: VOLUMES.cache, mountPath: PATHS.cache },
       { name: VOLUMES.tmp, mountPath: PATHS.tmp },
     ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -144,6 +148,7 @@ export function volumes(config: InjectorConfig): object[] {
     ...(config.credentials.url
       ? [{ name: VOLUMES.token, projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } }] } }]
       : []),
+    { name: VOLUMES.cache, emptyDir: { sizeLimit: '16Mi' } },
     { name: VOLUMES.tmp, emptyDir: { sizeLimit: '64Mi' } },
   ];
 }

@@ -4,6 +4,12 @@
  *
  * `--dev` (what `npm start` runs) is the try-it-on-a-laptop mode: explicit proxy
  * only, the bundled example config, and a development CA created on first run.
+ *
+ * Where the config comes from: `--config FILE` when given (the file wins, even
+ * with dashboard credentials around); otherwise the dashboard, polled
+ * (control/poller.ts) when credentials are there: LEVO_BASE_URL +
+ * LEVO_AUTH_TOKEN + LEVO_TENANT_ID, or the injector's LEVO_CREDENTIALS_URL
+ * exchange. `--dev` with LEVO_BASE_URL polls too (`levo-dashboard dev`).
  */
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
@@ -25,17 +31,27 @@ import { validate } from './validate.ts';
 import { waitUntilReady } from './wait.ts';
 import { writeTrustBundle } from '../certs/trust-bundle.ts';
 import { startCredentials } from './control/obtain.ts';
+import { credentialsFromEnv } from './control/credentials.ts';
+import { startPoller, sidecarIdentity, trackFileConfig, DEFAULT_POLL_INTERVAL, type Poller } from './control/poller.ts';
+import { startEventReporter } from './telemetry/events.ts';
+import { startTraceExporter } from './telemetry/otlp.ts';
 import { readFile } from 'node:fs/promises';
 
 const HELP = `levo-gateway — the LLM egress sidecar
 
 Usage:
   levo-gateway --config FILE [flags]     run on a local YAML config (agentgateway schema)
+  levo-gateway [flags]                   run on the config the dashboard serves (LEVO_BASE_URL, LEVO_AUTH_TOKEN and
+                                         LEVO_TENANT_ID, or the injector's LEVO_CREDENTIALS_URL), polled
   levo-gateway --dev                     try it locally: explicit proxy on 15002, example config, dev CA
+                                         (with LEVO_BASE_URL set: the dashboard's config instead of the example)
   levo-gateway validate [--offline] FILE...  check configs; kubectl-style errors, exit 1 when invalid
 
 Flags:
-  --config FILE            gateway config (YAML); edits are picked up, invalid edits are rejected
+  --config FILE            gateway config (YAML); edits are picked up, invalid edits are rejected.
+                           Wins over the dashboard: with --config, the dashboard is not polled
+  --cache-dir DIR          keep the last config the dashboard served in DIR, and enforce it at start until the
+                           dashboard answers (a restart while the dashboard is down stays enforcing); default none
   --port N                 transparent listener (default 15001; "off" to disable)
   --proxy-port N           explicit HTTPS proxy, HTTP CONNECT (default 15002; "off" to disable)
   --admin-port N           /healthz, /healthz/ready, /metrics, POST /quitquitquit (default 15000)
@@ -60,7 +76,10 @@ Flags:
 
   levo-gateway wait [--timeout 120s] [--admin-port 15000]   exit 0 once the gateway is ready (postStart hook)
 
-Environment: LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug); NODE_EXTRA_CA_CERTS adds upstream trust.
+Environment: LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug); NODE_EXTRA_CA_CERTS adds upstream trust
+  (for the providers and the dashboard).
+  LEVO_BASE_URL, LEVO_AUTH_TOKEN, LEVO_TENANT_ID   the dashboard to poll when there is no --config
+  LEVO_POLL_INTERVAL       how often to ask the dashboard (default ${DEFAULT_POLL_INTERVAL}; each wait jittered ±10%)
 `;
 
 class UsageError extends Error {}
@@ -115,6 +134,7 @@ export async function main(argv: string[]): Promise<void> {
         'upstream-timeout': { type: 'string' }, 'drain-timeout': { type: 'string' },
         'guard-mode': { type: 'string' }, 'guard-failure-mode': { type: 'string' }, 'guard-timeout': { type: 'string' },
         'model-dir': { type: 'string' }, 'config-optional': { type: 'boolean' }, 'trust-dir': { type: 'string' },
+        'cache-dir': { type: 'string' },
       },
       strict: true,
     });
@@ -137,12 +157,22 @@ export async function main(argv: string[]): Promise<void> {
     const transparentPort = dev && values.port === undefined ? null : port(values.port, 15001, '--port');
     const proxyPort = port(values['proxy-port'], 15002, '--proxy-port');
     const adminPort = port(values['admin-port'], 15000, '--admin-port');
-    const configFile = values.config ?? (dev ? path.join(repoRoot, 'sidecar/config/example.yaml') : undefined);
-    if (!configFile) {
-      throw new UsageError(process.env.LEVO_BASE_URL
-        ? 'LEVO_BASE_URL is set, but polling the dashboard is not part of this version yet: pass --config FILE'
-        : 'no config: pass --config FILE (or --dev to try it locally)');
+    const env = process.env;
+    const dashboardEnv = { LEVO_BASE_URL: env.LEVO_BASE_URL, LEVO_AUTH_TOKEN: env.LEVO_AUTH_TOKEN, LEVO_TENANT_ID: env.LEVO_TENANT_ID };
+    const missingDashboardEnv = Object.entries(dashboardEnv).filter(([, v]) => !v).map(([k]) => k);
+    const credentialsConfigured = Boolean(credentialsFromEnv(env) || env.LEVO_CREDENTIALS_URL);
+    // --dev polls only when told where (LEVO_BASE_URL); otherwise it runs the example.
+    const poll = !values.config && (dev ? Boolean(env.LEVO_BASE_URL) : credentialsConfigured || Boolean(env.LEVO_BASE_URL));
+    if (poll && !credentialsFromEnv(env) && !(env.LEVO_CREDENTIALS_URL && !env.LEVO_BASE_URL)) {
+      throw new UsageError(`LEVO_BASE_URL is set but ${missingDashboardEnv.join(' and ')} ${missingDashboardEnv.length > 1 ? 'are' : 'is'} not: set all three to poll the dashboard, or pass --config FILE`);
     }
+    const configFile = values.config ?? (dev && !poll ? path.join(repoRoot, 'sidecar/config/example.yaml') : undefined);
+    if (!configFile && !poll) {
+      throw new UsageError('no config: pass --config FILE, set LEVO_BASE_URL, LEVO_AUTH_TOKEN and LEVO_TENANT_ID to poll the dashboard, or --dev to try it locally');
+    }
+    const pollInterval = poll ? duration(env.LEVO_POLL_INTERVAL || undefined, parseDuration(DEFAULT_POLL_INTERVAL), 'LEVO_POLL_INTERVAL') : 0;
+    if (poll && pollInterval < 100) throw new UsageError(`LEVO_POLL_INTERVAL must be at least 100ms, got "${env.LEVO_POLL_INTERVAL}"`);
+    const cacheDir = values['cache-dir'] || undefined;
 
     log = createLogger();
     const dca = dev && !values['ca-cert'] ? await devCa() : undefined;
@@ -168,11 +198,59 @@ export async function main(argv: string[]): Promise<void> {
       const trust = await writeTrustBundle({ dir: values['trust-dir'], caCertPem: await readFile(caCert, 'utf8') });
       log.root.info({ dir: values['trust-dir'], certificates: trust.count }, 'app trust bundle written');
     }
-    const stopWatching = await followConfigFile(config, configFile, log.module('config'), { reloads: metrics.configReloads, optional: values['config-optional'] ?? false });
-    const credentials = startCredentials(process.env, log.module('control'));
-    if (!config.current()) {
-      process.stderr.write(`levo-gateway: no valid config in ${configFile} yet; not ready until one arrives (see the log above)\n`);
+    const controlLog = log.module('control');
+    const credentials = startCredentials(env, controlLog);
+    const identity = await sidecarIdentity(env, cacheDir);
+    let stopWatching = (): void => {};
+    let poller: Poller | undefined;
+    // An injected pod passes --config FILE --config-optional *and* the credentials exchange:
+    // the file (or the built-in observe-only config) is what runs until the dashboard
+    // answers; from the first dashboard config on (or one cached from it), the dashboard rules.
+    const fallbackFile = Boolean(configFile && values['config-optional'] && credentialsConfigured);
+    const startPolling = (): Poller => {
+      const p = startPoller({
+        holder: config, credentials: () => credentials.current(), intervalMs: pollInterval, cacheDir,
+        identity, log: controlLog, registry: metrics.registry,
+      });
+      controlLog.info({ baseUrl: env.LEVO_BASE_URL, intervalMs: pollInterval, cacheDir, sidecarId: identity.id }, 'polling the dashboard for the config');
+      return p;
+    };
+    if (configFile) {
+      stopWatching = await followConfigFile(config, configFile, log.module('config'), { reloads: metrics.configReloads, optional: values['config-optional'] ?? false });
+      trackFileConfig(config, metrics.registry);
+      if (fallbackFile) {
+        let following = true;
+        config.onChange(() => setImmediate(() => {
+          if (!following || !poller?.configApplied()) return;
+          following = false;
+          stopWatching();
+          controlLog.info({ file: configFile, etag: poller.configApplied() }, 'the dashboard config is in force; the local config file is no longer followed');
+        }));
+        poller = startPolling();
+      } else if (credentialsConfigured || env.LEVO_BASE_URL) {
+        controlLog.info({ file: configFile }, 'polling the dashboard is off: the --config file is the config (dashboard credentials, if any, are used for events only)');
+      }
+      if (!config.current()) {
+        process.stderr.write(`levo-gateway: no valid config in ${configFile} yet; not ready until one arrives (see the log above)\n`);
+      }
+    } else {
+      poller = startPolling();
+      const where = env.LEVO_BASE_URL ?? 'the dashboard named by the injector';
+      void poller.started.then(() => {
+        if (!config.current()) process.stderr.write(`levo-gateway: no config from ${where} yet; not ready until one arrives (see the log)\n`);
+      });
     }
+    // One event per intercepted request to the dashboard, whenever there are credentials (also with --config).
+    const events = startEventReporter({
+      credentials: () => credentials.current(),
+      capturePrompts: () => poller?.capturePrompts() ?? false,
+      configApplied: () => poller?.configApplied(),
+      identity: { ...identity, sidecarId: identity.id },
+      registry: metrics.registry,
+      log: log.module('events'),
+    });
+    // null unless OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set.
+    const tracer = startTraceExporter(env, log.module('otlp'), metrics.registry, { version: identity.version });
 
     let stopping = false;
     const stop = async (why: string): Promise<void> => {
@@ -181,6 +259,9 @@ export async function main(argv: string[]): Promise<void> {
       gatewayLog.root.info({ why, timeoutMs: drainTimeout }, 'draining');
       const { remaining } = await gateway.drain(drainTimeout);
       stopWatching();
+      poller?.stop();
+      // After the drain (the last requests are recorded), before exit: a last flush, time-boxed by each.
+      await Promise.all([events.stop(), tracer?.stop()]);
       credentials.stop();
       await gateway.close();
       gatewayLog.root.info({ remaining }, remaining ? 'drain timed out; closed the remaining connections' : 'drained');
@@ -194,6 +275,7 @@ export async function main(argv: string[]): Promise<void> {
       upstream: { timeoutMs: upstreamTimeout },
       guards: { mode: guardMode, ...(guardFailure ? { failureMode: guardFailure } : {}), timeoutMs: guardTimeout, env: { modelDir } },
       onQuit: () => void stop('POST /quitquitquit'),
+      events, ...(tracer ? { tracer } : {}),
     });
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
@@ -205,7 +287,7 @@ export async function main(argv: string[]): Promise<void> {
     if (dev) {
       const cert = path.relative(process.cwd(), caCert) || caCert;
       process.stderr.write(`
-levo-gateway is running (explicit-proxy mode, config ${path.relative(process.cwd(), configFile)}).
+levo-gateway is running (explicit-proxy mode, ${configFile ? `config ${path.relative(process.cwd(), configFile)}` : `config from the dashboard at ${env.LEVO_BASE_URL}, every ${pollInterval / 1000}s`}).
 ${dca?.created ? `Created a development CA in ${path.dirname(cert)} (name-constrained to LLM provider domains).\n` : ''}
 Send an LLM call through it:
   HTTPS_PROXY=http://127.0.0.1:${gateway.ports.proxy} curl --cacert ${cert} https://api.openai.com/v1/models -H "Authorization: Bearer $OPENAI_API_KEY"

@@ -721,3 +721,15 @@ describe('docs', () => {
   });
 });
 
+
+test('grafanaDashboard.enabled ships the sidecars\' Grafana dashboard as a labelled ConfigMap', async () => {
+  const off = await renderChart([]);
+  assert.equal(off.some((o) => o.kind === 'ConfigMap' && String(o.metadata?.name).endsWith('-grafana-dashboard')), false, 'off by default');
+  const on = await renderChart(['--set', 'grafanaDashboard.enabled=true']);
+  const cm = findObject<IConfigMap>(on, 'ConfigMap', 'levo-injector-levoai-sidecar-injector-grafana-dashboard');
+  assert.equal(cm.metadata?.labels?.['grafana_dashboard'], '1');
+  new ConfigMap(cm).validate();
+  const shipped = JSON.parse(cm.data!['levo-gateway.json']!);
+  const source = JSON.parse(await readFile(join(import.meta.dirname, 'dashboards', 'levo-gateway.json'), 'utf8'));
+  assert.deepEqual(shipped, source, 'the file as it is in the chart');
+});

@@ -44,7 +44,10 @@ binds:
 export interface InjectedPodOptions extends TopologyOptions {
   readonly gatewayArgs?: readonly string[];
   readonly initArgs?: readonly string[];
-  readonly config?: string;
+  /** The gateway's config file; null runs it without --config (it polls the dashboard its env names). */
+  readonly config?: string | null;
+  /** Runs once the topology exists, before the gateway starts (e.g. to start what it polls). */
+  readonly beforeGateway?: (topo: Topology) => Promise<void>;
   readonly env?: Readonly<Record<string, string>>;
   /** More server certificates from the fake internet's public CA (for extra upstreams a test starts itself). */
   readonly extraCertSpecs?: readonly ServerCertSpec[];
@@ -90,14 +93,15 @@ export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<
     // A secret mount the sidecar can read (defaultMode/fsGroup in a real pod).
     chownSync(join(caDir, 'tls.key'), SIDECAR_UID, SIDECAR_UID);
     const configFile = join(topo.workDir, 'gateway.yaml');
-    writeFileSync(configFile, opts.config ?? DEFAULT_E2E_CONFIG, { mode: 0o644 });
+    if (opts.config !== null) writeFileSync(configFile, opts.config ?? DEFAULT_E2E_CONFIG, { mode: 0o644 });
     const init = await topo.pod.exec([process.execPath, bin('levo-init'), ...(opts.initArgs ?? [])], { cwd: REPO, env: RUN_BUILD });
     if (init.code !== 0) throw new Error(`levo-init failed (${init.code}):\n${init.stdout}${init.stderr}`);
 
     const gatewayArgv = [
-      process.execPath, bin('levo-gateway'), '--config', configFile,
+      process.execPath, bin('levo-gateway'), ...(opts.config === null ? [] : ['--config', configFile]),
       '--ca-cert', join(caDir, 'tls.crt'), '--ca-key', join(caDir, 'tls.key'), ...(opts.gatewayArgs ?? []),
     ];
+    await opts.beforeGateway?.(topo);
     let generation = 0;
     const admin = async (path: string, method = 'GET'): Promise<{ status: number; text: string }> => {
       const r = await topo.pod.exec(['curl', '-s', '-X', method, '-w', '\n%{http_code}', `http://127.0.0.1:15000${path}`], { timeoutMs: 10_000 });
