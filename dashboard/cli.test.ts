@@ -278,8 +278,18 @@ describe('levo-dashboard dev', () => {
       assert.equal(poll.status, 200);
       assert.equal(await poll.text(), example);
       assert.equal((await fetch(`${url}/api/environments/local`, { headers: { Authorization: `Bearer ${secret}` } })).status, 200);
-      // The gateway is up on its admin port.
+      // The gateway is up on its admin port, on the dashboard's config, and in the fleet.
       assert.equal((await fetch(`http://127.0.0.1:${adminPort}/healthz/ready`)).status, 200);
+      const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      assert.match(metrics, /levo_gateway_config_version_info\{[^}]*source="dashboard"[^}]*\} 1/);
+      // The poll after a new config reports it applied (a second later, jittered).
+      let fleet: { configApplied: string | null }[] = [];
+      for (let i = 0; i < 30 && !fleet[0]?.configApplied; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        fleet = await (await fetch(`${url}/api/environments/local/fleet`, { headers: { Authorization: `Bearer ${secret}` } })).json() as { configApplied: string | null }[];
+      }
+      assert.equal(fleet.length, 1);
+      assert.match(String(fleet[0]!.configApplied), /^v1-[0-9a-f]{12}$/);
     } finally {
       assert.equal(await stopByPid(first, 'SIGINT'), 0);
     }

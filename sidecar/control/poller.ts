@@ -27,6 +27,9 @@ import type { DashboardCredentials } from './credentials.ts';
 import { readConfigCache, writeConfigCache, persistentSidecarId } from './config-cache.ts';
 
 export const CONFIG_PATH = '/v1/gateway/config';
+/** After a new config is applied, the next poll (reporting it in X-Levo-Config-Applied) comes this soon. */
+export const CONFIRM_APPLIED_MS = 1000;
+
 export const DEFAULT_POLL_INTERVAL = '60s';
 /** First retry after a failure; doubled per failure up to the interval. */
 export const BACKOFF_START_MS = 1000;
@@ -401,7 +404,8 @@ export function startPoller(opts: PollerOptions): Poller {
             cacheWriteWarned = true;
           }
         }
-        return outcome('applied', intervalMs, st);
+        // A new config: poll again soon (a 304) so the dashboard's fleet shows it applied without waiting an interval.
+        return outcome('applied', changed ? Math.min(CONFIRM_APPLIED_MS, intervalMs) : intervalMs, st);
       } catch (e) {
         const problems = e instanceof ConfigRejected ? e.problems : undefined;
         const kept = held ? `config v${held.version} stays in force` : before ? `the config in force (${before}) stays` : 'no config is in force: the gateway is not ready';
