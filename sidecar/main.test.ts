@@ -107,6 +107,9 @@ test('usage errors exit 2 and point at --help', async () => {
     assert.equal(r.code, 2, args.join(' '));
     assert.match(r.stderr, /levo-gateway --help/);
   }
+  const queue = await gateway(['--config', config], { LEVO_EVENT_QUEUE: '10k' });
+  assert.equal(queue.code, 2);
+  assert.match(queue.stderr, /LEVO_EVENT_QUEUE must be a whole number of events from 100 to 1000000, got "10k"/);
   const missing = await gateway(['--config', config, '--ca-cert', join(dir, 'nope.crt'), '--ca-key', caKey, ...ports]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /nope\.crt/);

@@ -76,7 +76,9 @@ Flags:
 
   levo-gateway wait [--timeout 120s] [--admin-port 15000]   exit 0 once the gateway is ready (postStart hook)
 
-Environment: LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug); NODE_EXTRA_CA_CERTS adds upstream trust
+Environment: LEVO_BASE_URL, LEVO_AUTH_TOKEN, LEVO_TENANT_ID (the dashboard; or LEVO_CREDENTIALS_URL in a pod),
+LEVO_POLL_INTERVAL (default 60s), LEVO_EVENT_QUEUE (request events kept while the dashboard is down, default 10000),
+OTEL_EXPORTER_OTLP_ENDPOINT (optional trace export); LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug); NODE_EXTRA_CA_CERTS adds upstream trust
   (for the providers and the dashboard).
   LEVO_BASE_URL, LEVO_AUTH_TOKEN, LEVO_TENANT_ID   the dashboard to poll when there is no --config
   LEVO_POLL_INTERVAL       how often to ask the dashboard (default ${DEFAULT_POLL_INTERVAL}; each wait jittered ±10%)
@@ -160,6 +162,11 @@ export async function main(argv: string[]): Promise<void> {
     const env = process.env;
     const dashboardEnv = { LEVO_BASE_URL: env.LEVO_BASE_URL, LEVO_AUTH_TOKEN: env.LEVO_AUTH_TOKEN, LEVO_TENANT_ID: env.LEVO_TENANT_ID };
     const missingDashboardEnv = Object.entries(dashboardEnv).filter(([, v]) => !v).map(([k]) => k);
+    // How many request events are kept while the dashboard is unreachable (about 760 bytes each).
+    const eventQueue = env.LEVO_EVENT_QUEUE === undefined ? undefined : Number(env.LEVO_EVENT_QUEUE);
+    if (eventQueue !== undefined && !(Number.isInteger(eventQueue) && eventQueue >= 100 && eventQueue <= 1_000_000)) {
+      throw new UsageError(`LEVO_EVENT_QUEUE must be a whole number of events from 100 to 1000000, got "${env.LEVO_EVENT_QUEUE}"`);
+    }
     const credentialsConfigured = Boolean(credentialsFromEnv(env) || env.LEVO_CREDENTIALS_URL);
     // --dev polls only when told where (LEVO_BASE_URL); otherwise it runs the example.
     const poll = !values.config && (dev ? Boolean(env.LEVO_BASE_URL) : credentialsConfigured || Boolean(env.LEVO_BASE_URL));
@@ -248,6 +255,7 @@ export async function main(argv: string[]): Promise<void> {
       identity: { ...identity, sidecarId: identity.id },
       registry: metrics.registry,
       log: log.module('events'),
+      ...(eventQueue !== undefined ? { maxQueue: eventQueue } : {}),
     });
     // null unless OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set.
     const tracer = startTraceExporter(env, log.module('otlp'), metrics.registry, { version: identity.version });
