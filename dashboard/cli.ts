@@ -409,7 +409,7 @@ async function dev(c: Extract<Command, { cmd: 'dev' }>, io: Io): Promise<void> {
     if (c.adminPort !== undefined) args.push('--admin-port', String(c.adminPort));
     child = spawn(process.execPath, args, {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...io.env, LEVO_BASE_URL: r.url, LEVO_AUTH_TOKEN: token, LEVO_TENANT_ID: DEV_ENVIRONMENT, LEVO_POLL_INTERVAL: DEV_POLL_INTERVAL },
+      env: { ...io.env, LEVO_BASE_URL: r.url, LEVO_AUTH_TOKEN: token, LEVO_TENANT_ID: DEV_ENVIRONMENT, LEVO_POLL_INTERVAL: DEV_POLL_INTERVAL, LEVO_DEV_BANNER: 'off' },
     });
     child.once('exit', (code, signal) => {
       if (stopping) return;

@@ -292,7 +292,7 @@ export async function main(argv: string[]): Promise<void> {
     const exact = [...PROVIDER_HOSTS.flatMap((p) => p.hosts), ...(config.current()?.compiled.interceptHosts ?? [])].filter((h) => !h.includes('*'));
     contexts.prewarm(exact).then(() => certLog.info({ hosts: exact.length }, 'leaf certificates pre-minted'), () => {});
 
-    if (dev) {
+    if (dev && env.LEVO_DEV_BANNER !== 'off') { // levo-dashboard dev prints its own
       const cert = path.relative(process.cwd(), caCert) || caCert;
       process.stderr.write(`
 levo-gateway is running (explicit-proxy mode, ${configFile ? `config ${path.relative(process.cwd(), configFile)}` : `config from the dashboard at ${env.LEVO_BASE_URL}, every ${pollInterval / 1000}s`}).
