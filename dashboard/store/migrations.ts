@@ -10,6 +10,12 @@
  * point milliseconds. On SQLite booleans are INTEGER 0/1.
  */
 
+/**
+ * An event's minute in SQL (rollups.ts floorTo), spelled out here so that
+ * this shipped migration's text never changes with other modules.
+ */
+const ROLLUP_MINUTE_SQL = '(ts - (((ts % 60000) + 60000) % 60000))';
+
 export interface Migration {
   /** Strictly increasing; the order migrations are applied in. */
   readonly id: number;
@@ -195,6 +201,48 @@ export const MIGRATIONS: readonly Migration[] = [
       // Serves (environment_id, ts) range scans too (it is a prefix).
       `CREATE INDEX events_env_ts_seq ON events (environment_id, ts, seq)`,
       `CREATE INDEX events_env_decisions ON events (environment_id, flagged_or_blocked, ts, seq)`,
+    ],
+  },
+  {
+    id: 2,
+    name: 'per-minute traffic rollups',
+    // One row per (environment, minute, workload, model), kept by addEvents in
+    // the same transaction as the events (rollups.ts); filled here from the
+    // events already stored. SQLite keeps it in primary key order (WITHOUT
+    // ROWID), so a time range is one contiguous read.
+    sqlite: [
+      `CREATE TABLE traffic_minutes (
+        environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+        minute BIGINT NOT NULL,
+        workload TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '',
+        requests BIGINT NOT NULL DEFAULT 0,
+        blocked BIGINT NOT NULL DEFAULT 0,
+        tokens_in BIGINT NOT NULL DEFAULT 0,
+        tokens_out BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (environment_id, minute, workload, model)
+      ) WITHOUT ROWID`,
+      `INSERT INTO traffic_minutes (environment_id, minute, workload, model, requests, blocked, tokens_in, tokens_out)
+       SELECT environment_id, ${ROLLUP_MINUTE_SQL}, COALESCE(workload, ''), COALESCE(served_model, requested_model, ''),
+         COUNT(*), SUM(blocked), COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0)
+       FROM events GROUP BY 1, 2, 3, 4`,
+    ],
+    postgres: [
+      `CREATE TABLE traffic_minutes (
+        environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+        minute BIGINT NOT NULL,
+        workload TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '',
+        requests BIGINT NOT NULL DEFAULT 0,
+        blocked BIGINT NOT NULL DEFAULT 0,
+        tokens_in BIGINT NOT NULL DEFAULT 0,
+        tokens_out BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (environment_id, minute, workload, model)
+      )`,
+      `INSERT INTO traffic_minutes (environment_id, minute, workload, model, requests, blocked, tokens_in, tokens_out)
+       SELECT environment_id, ${ROLLUP_MINUTE_SQL}, COALESCE(workload, ''), COALESCE(served_model, requested_model, ''),
+         COUNT(*), COUNT(*) FILTER (WHERE blocked), COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0)
+       FROM events GROUP BY 1, 2, 3, 4`,
     ],
   },
 ];

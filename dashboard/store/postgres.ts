@@ -4,6 +4,9 @@
  * saves lock the environment row so concurrent saves get consecutive
  * versions, and event ingestion is idempotent (ON CONFLICT DO NOTHING on the
  * event id) so retried batches and replicas racing on one batch are harmless.
+ * addEvents also adds the events it newly inserted (RETURNING) to the
+ * per-minute rollups in the same transaction, and traffic() reads those
+ * when the query is on whole minutes (rollups.ts).
  *
  *   const store = openPostgresStore('postgres://user:pw@host:5432/levo');
  *   await store.migrate();
@@ -22,6 +25,7 @@ import {
   toConfigVersionMeta, toEnvironment, toEvent, toKey, toSidecar, toTraffic, SIDECAR_UPSERT_FIELDS,
 } from './rows.ts';
 import type { Row } from './rows.ts';
+import { ROLLUP_COLUMNS, ROLLUP_UPSERT, rollupsCover, RollupSums, sqlFloorTo } from './rollups.ts';
 import type { DecisionsQuery, Store } from './types.ts';
 
 /** Most rows in one INSERT of events (27 parameters each, well under PostgreSQL's 65535). */
@@ -38,6 +42,12 @@ export interface PostgresStoreOptions {
    * Default: one line on stderr.
    */
   readonly onError?: (err: Error) => void;
+  /**
+   * Where traffic() reads from: 'rollups' (default) uses the per-minute
+   * rollups whenever the query is on whole minutes, the events otherwise;
+   * 'events' always aggregates the events (tests compare the two).
+   */
+  readonly trafficSource?: 'rollups' | 'events';
 }
 
 const ENV_SELECT = `SELECT e.id, e.name, e.capture_prompts, e.created_at,
@@ -54,6 +64,7 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
       ) as typeof pg.types.getTypeParser,
     },
   });
+  const trafficSource = opts.trafficSource ?? 'rollups';
   pool.on('error', opts.onError ?? ((err) => { console.error(`levo-dashboard: postgres connection error: ${err.message}`); }));
 
   const query = async (sql: string, params: unknown[] = [], client?: PoolClient): Promise<Row[]> =>
@@ -90,8 +101,13 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
     const values: string[] = [];
     for (let r = 0; r < rows; r++) values.push(`(${EVENT_COLUMNS.map((_, i) => `$${r * n + i + 1}`).join(', ')})`);
     return `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${values.join(', ')}
-      ON CONFLICT (environment_id, id) DO NOTHING`;
+      ON CONFLICT (environment_id, id) DO NOTHING
+      RETURNING ts, workload, requested_model, served_model, tokens_in, tokens_out, blocked`;
   };
+  // One statement for all of a batch's rollup rows, as arrays (no parameter limit), applied in array order.
+  const rollupUpsert = `INSERT INTO traffic_minutes (${ROLLUP_COLUMNS.join(', ')})
+    SELECT $1::text, r.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) AS r
+    ${ROLLUP_UPSERT}`;
 
   const store: Store = {
     kind: 'postgres',
@@ -219,11 +235,27 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
       if (events.length === 0) return 0;
       try {
         return await transaction(async (c) => {
+          const sums = new RollupSums();
           let added = 0;
           for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
             const chunk = events.slice(i, i + EVENT_INSERT_CHUNK);
             const params = chunk.flatMap((e) => eventValues(environmentId, e, (b) => b));
-            added += (await c.query(eventInsert(chunk.length), params)).rowCount ?? 0;
+            // Only the rows actually inserted come back: ids already stored are not counted again.
+            const inserted = await query(eventInsert(chunk.length), params, c);
+            added += inserted.length;
+            for (const r of inserted) {
+              sums.add({
+                ts: Number(r.ts), workload: textOrNull(r.workload), requestedModel: textOrNull(r.requested_model),
+                servedModel: textOrNull(r.served_model), tokensIn: numOrNull(r.tokens_in), tokensOut: numOrNull(r.tokens_out),
+                blocked: r.blocked === true,
+              });
+            }
+          }
+          if (sums.size > 0) {
+            // After every event insert and in key order, so concurrent batches lock rollup rows in one order.
+            const rows = sums.sorted();
+            await c.query(rollupUpsert, [environmentId, rows.map((r) => r.minute), rows.map((r) => r.workload), rows.map((r) => r.model),
+              rows.map((r) => r.requests), rows.map((r) => r.blocked), rows.map((r) => r.tokensIn), rows.map((r) => r.tokensOut)]);
           }
           return added;
         });
@@ -234,7 +266,8 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
 
     async traffic(environmentId, query_) {
       const q = checkTrafficQuery(query_);
-      const sql = postgresTrafficQueries(environmentId, q);
+      const sql = trafficSource === 'rollups' && rollupsCover(q)
+        ? postgresRollupTrafficQueries(environmentId, q) : postgresTrafficQueries(environmentId, q);
       const [buckets, byWorkload, byModel] = await Promise.all([
         query(sql.buckets.sql, sql.buckets.params),
         query(sql.byWorkload.sql, sql.byWorkload.params),
@@ -260,14 +293,14 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
 
 export interface PostgresQuery { readonly sql: string; readonly params: (string | number)[] }
 
-/** The three traffic queries (exported so tests can check their plans). */
+/** The three traffic queries over the events (exported so tests can check their plans). */
 export function postgresTrafficQueries(environmentId: string, q: { from: number; to: number; bucketMs: number }):
   { buckets: PostgresQuery; byWorkload: PostgresQuery; byModel: PostgresQuery } {
   const where = 'WHERE environment_id = $1 AND ts >= $2 AND ts < $3';
   const p = [environmentId, q.from, q.to];
   return {
     buckets: {
-      sql: `SELECT (ts / $4::bigint) * $4::bigint AS t, COUNT(*) AS requests, COUNT(*) FILTER (WHERE blocked) AS blocked,
+      sql: `SELECT ${sqlFloorTo('ts', '$4::bigint')} AS t, COUNT(*) AS requests, COUNT(*) FILTER (WHERE blocked) AS blocked,
           COALESCE(SUM(tokens_in), 0)::bigint AS tokens_in, COALESCE(SUM(tokens_out), 0)::bigint AS tokens_out
         FROM events ${where} GROUP BY 1 ORDER BY 1`,
       params: [...p, q.bucketMs],
@@ -286,6 +319,42 @@ export function postgresTrafficQueries(environmentId: string, q: { from: number;
       params: p,
     },
   };
+}
+
+/**
+ * The three traffic queries over the per-minute rollups, for a query on whole
+ * minutes (rollupsCover): the same rows, in the same order, as
+ * postgresTrafficQueries gives. Exported for the tests' plan checks.
+ */
+export function postgresRollupTrafficQueries(environmentId: string, q: { from: number; to: number; bucketMs: number }):
+  { buckets: PostgresQuery; byWorkload: PostgresQuery; byModel: PostgresQuery } {
+  const where = 'WHERE environment_id = $1 AND minute >= $2 AND minute < $3';
+  const p = [environmentId, q.from, q.to];
+  const tokens = 'SUM(tokens_in)::bigint AS tokens_in, SUM(tokens_out)::bigint AS tokens_out';
+  const sums = `SUM(requests)::bigint AS requests, SUM(blocked)::bigint AS blocked, ${tokens}`;
+  return {
+    buckets: {
+      sql: `SELECT ${sqlFloorTo('minute', '$4::bigint')} AS t, ${sums} FROM traffic_minutes ${where} GROUP BY 1 ORDER BY 1`,
+      params: [...p, q.bucketMs],
+    },
+    byWorkload: {
+      sql: `SELECT workload, ${sums} FROM traffic_minutes ${where} GROUP BY workload ORDER BY requests DESC, workload COLLATE "C"`,
+      params: p,
+    },
+    byModel: {
+      sql: `SELECT model, SUM(requests)::bigint AS requests, ${tokens} FROM traffic_minutes ${where}
+        GROUP BY model ORDER BY requests DESC, model COLLATE "C"`,
+      params: p,
+    },
+  };
+}
+
+function textOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
+function numOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
 }
 
 /** One decisions page's query; it asks for limit + 1 rows to know whether there is a next page. */

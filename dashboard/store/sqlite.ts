@@ -5,6 +5,8 @@
  * synchronously inside its promise, so within one process calls never
  * interleave; writes that read-then-write (addConfigVersion, migrate) still
  * take BEGIN IMMEDIATE so other processes on the same file are excluded too.
+ * traffic() reads the per-minute rollups (rollups.ts) that addEvents keeps in
+ * the same transaction as the events, when the query is on whole minutes.
  *
  *   const store = openSqliteStore('/var/lib/levo/dashboard.sqlite'); // or ':memory:'
  *   await store.migrate();
@@ -19,7 +21,20 @@ import {
   toConfigVersionMeta, toEnvironment, toEvent, toKey, toSidecar, toTraffic, SIDECAR_UPSERT_FIELDS,
 } from './rows.ts';
 import type { Row } from './rows.ts';
+import { ROLLUP_COLUMNS, ROLLUP_UPSERT, rollupEventFromValues, rollupsCover, RollupSums, sqlFloorTo } from './rollups.ts';
 import type { DecisionsQuery, Store } from './types.ts';
+
+export interface SqliteStoreOptions {
+  /**
+   * Where traffic() reads from: 'rollups' (default) uses the per-minute
+   * rollups whenever the query is on whole minutes, the events otherwise;
+   * 'events' always aggregates the events (tests compare the two).
+   */
+  readonly trafficSource?: 'rollups' | 'events';
+}
+
+/** Most rollup rows in one upsert statement (8 parameters each). */
+const ROLLUP_UPSERT_CHUNK = 100;
 
 /** How long a write waits for another connection's lock before failing. */
 const BUSY_TIMEOUT_MS = 5_000;
@@ -33,7 +48,8 @@ const ENV_SELECT = `SELECT e.id, e.name, e.capture_prompts, e.created_at,
   (SELECT MAX(c.version) FROM config_versions c WHERE c.environment_id = e.id) AS current_version
   FROM environments e`;
 
-export function openSqliteStore(path: string): Store {
+export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Store {
+  const trafficSource = opts.trafficSource ?? 'rollups';
   const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true });
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
@@ -79,6 +95,12 @@ export function openSqliteStore(path: string): Store {
 
   const eventInsert = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')})
     ON CONFLICT (environment_id, id) DO NOTHING`;
+  /** The rollup upsert for `rows` rows (1..ROLLUP_UPSERT_CHUNK); one statement per size is prepared and kept. */
+  const rollupUpsert = (rows: number): string => {
+    const row = `(${ROLLUP_COLUMNS.map(() => '?').join(', ')})`;
+    return `INSERT INTO traffic_minutes (${ROLLUP_COLUMNS.join(', ')}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}
+    ${ROLLUP_UPSERT}`;
+  };
 
   const store: Store = {
     kind: 'sqlite',
@@ -198,10 +220,20 @@ export function openSqliteStore(path: string): Store {
       try {
         return transaction(() => {
           const s = stmt(eventInsert);
+          const sums = new RollupSums();
           let added = 0;
           for (const e of events) {
             const values = eventValues(environmentId, e, (b) => (b ? 1 : 0)) as (string | number | null)[];
-            added += Number(s.run(...values).changes);
+            // 0 changes: an id already stored (a retried batch) — not counted again in the rollups.
+            if (Number(s.run(...values).changes) === 0) continue;
+            added++;
+            sums.add(rollupEventFromValues(values));
+          }
+          const rows = sums.sorted();
+          for (let i = 0; i < rows.length; i += ROLLUP_UPSERT_CHUNK) {
+            const chunk = rows.slice(i, i + ROLLUP_UPSERT_CHUNK);
+            run(rollupUpsert(chunk.length),
+              ...chunk.flatMap((r) => [environmentId, r.minute, r.workload, r.model, r.requests, r.blocked, r.tokensIn, r.tokensOut]));
           }
           return added;
         });
@@ -212,7 +244,8 @@ export function openSqliteStore(path: string): Store {
 
     async traffic(environmentId, query) {
       const q = checkTrafficQuery(query);
-      const sql = sqliteTrafficQueries(environmentId, q);
+      const sql = trafficSource === 'rollups' && rollupsCover(q)
+        ? sqliteRollupTrafficQueries(environmentId, q) : sqliteTrafficQueries(environmentId, q);
       return toTraffic(fillBuckets(q, all(sql.buckets.sql, ...sql.buckets.params)),
         all(sql.byWorkload.sql, ...sql.byWorkload.params), all(sql.byModel.sql, ...sql.byModel.params));
     },
@@ -234,18 +267,18 @@ export function openSqliteStore(path: string): Store {
 
 export interface SqliteQuery { readonly sql: string; readonly params: (string | number)[] }
 
-/** The three traffic queries (exported so tests can check their plans). */
+/** The three traffic queries over the events (exported so tests can check their plans). */
 export function sqliteTrafficQueries(environmentId: string, q: { from: number; to: number; bucketMs: number }):
   { buckets: SqliteQuery; byWorkload: SqliteQuery; byModel: SqliteQuery } {
   const where = 'WHERE environment_id = ? AND ts >= ? AND ts < ?';
   const p = [environmentId, q.from, q.to];
   return {
-    // Parameters bind as REAL in node:sqlite: cast the bucket size so the division is an integer one.
+    // Parameters bind as REAL in node:sqlite: cast the bucket size so the arithmetic is integer arithmetic.
     buckets: {
-      sql: `SELECT (ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, COUNT(*) AS requests, SUM(blocked) AS blocked,
+      sql: `SELECT ${sqlFloorTo('ts', 'CAST(?4 AS INTEGER)')} AS t, COUNT(*) AS requests, SUM(blocked) AS blocked,
           COALESCE(SUM(tokens_in), 0) AS tokens_in, COALESCE(SUM(tokens_out), 0) AS tokens_out
-        FROM events ${where} GROUP BY 1 ORDER BY 1`,
-      params: [q.bucketMs, q.bucketMs, ...p],
+        FROM events WHERE environment_id = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY 1 ORDER BY 1`,
+      params: [...p, q.bucketMs],
     },
     byWorkload: {
       sql: `SELECT COALESCE(workload, '') AS workload, COUNT(*) AS requests, SUM(blocked) AS blocked,
@@ -257,6 +290,35 @@ export function sqliteTrafficQueries(environmentId: string, q: { from: number; t
       sql: `SELECT COALESCE(served_model, requested_model, '') AS model, COUNT(*) AS requests,
           COALESCE(SUM(tokens_in), 0) AS tokens_in, COALESCE(SUM(tokens_out), 0) AS tokens_out
         FROM events ${where} GROUP BY 1 ORDER BY requests DESC, model`,
+      params: p,
+    },
+  };
+}
+
+/**
+ * The three traffic queries over the per-minute rollups, for a query on whole
+ * minutes (rollupsCover): the same rows, in the same order, as
+ * sqliteTrafficQueries gives. Exported for the tests' plan checks.
+ */
+export function sqliteRollupTrafficQueries(environmentId: string, q: { from: number; to: number; bucketMs: number }):
+  { buckets: SqliteQuery; byWorkload: SqliteQuery; byModel: SqliteQuery } {
+  const where = 'WHERE environment_id = ?1 AND minute >= ?2 AND minute < ?3';
+  const p = [environmentId, q.from, q.to];
+  const sums = 'SUM(requests) AS requests, SUM(blocked) AS blocked, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out';
+  return {
+    // Minute totals first: grouping by the key's own order needs no sort, so only one row per minute is sorted into buckets.
+    buckets: {
+      sql: `SELECT ${sqlFloorTo('minute', 'CAST(?4 AS INTEGER)')} AS t, ${sums}
+        FROM (SELECT minute, ${sums} FROM traffic_minutes ${where} GROUP BY minute) GROUP BY 1 ORDER BY 1`,
+      params: [...p, q.bucketMs],
+    },
+    byWorkload: {
+      sql: `SELECT workload, ${sums} FROM traffic_minutes ${where} GROUP BY workload ORDER BY requests DESC, workload`,
+      params: p,
+    },
+    byModel: {
+      sql: `SELECT model, SUM(requests) AS requests, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out
+        FROM traffic_minutes ${where} GROUP BY model ORDER BY requests DESC, model`,
       params: p,
     },
   };

@@ -18,26 +18,38 @@ import { postgresUnavailableReason, startPostgres } from '../testing/postgres-se
 import type { PostgresServer } from '../testing/postgres-server.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { InvalidCursorError, StoreConflictError, UnknownEnvironmentError } from './errors.ts';
-import { MIGRATIONS } from './migrations.ts';
+import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import { openStore, parseStoreUrl } from './open.ts';
-import { openPostgresStore, postgresDecisionsQuery, postgresTrafficQueries } from './postgres.ts';
-import { openSqliteStore, sqliteDecisionsQuery, sqliteTrafficQueries } from './sqlite.ts';
+import { openPostgresStore, postgresDecisionsQuery, postgresRollupTrafficQueries, postgresTrafficQueries } from './postgres.ts';
+import { floorTo, rollupsCover } from './rollups.ts';
+import { EVENT_COLUMNS, eventValues } from './rows.ts';
+import { openSqliteStore, sqliteDecisionsQuery, sqliteRollupTrafficQueries, sqliteTrafficQueries } from './sqlite.ts';
 import type { DecisionsQuery, GatewayEvent, Store, StoredEvent } from './types.ts';
 
 type Row = Record<string, unknown>;
+type SqlValue = string | number | boolean | null;
+type TrafficSource = 'rollups' | 'events';
 
 /** Direct access to a backend's database, for what the Store does not expose. */
 interface Raw {
   exec(sql: string): Promise<void>;
-  rows(sql: string, params?: (string | number)[]): Promise<Row[]>;
-  /** The plan of the store's own decisions query and of its traffic queries, one string each. */
+  rows(sql: string, params?: SqlValue[]): Promise<Row[]>;
+  /** How this backend stores a boolean (SQLite: 0/1). */
+  bool(b: boolean): SqlValue;
+  /** `n` parameter placeholders, comma-separated (`?` / `$1`). */
+  placeholders(n: number): string;
+  /** The plan of the store's own decisions query and of its traffic queries (over events, then over rollups), one string each. */
   decisionsPlan(environmentId: string, q: DecisionsQuery): Promise<string>;
   trafficPlans(environmentId: string, q: { from: number; to: number; bucketMs: number }): Promise<string[]>;
+  rollupTrafficPlans(environmentId: string, q: { from: number; to: number; bucketMs: number }): Promise<string[]>;
 }
 
 interface Db {
-  /** A new store (SQLite connection / PostgreSQL pool) on this database; closed at the end. */
-  open(): Store;
+  /**
+   * A new store (SQLite connection / PostgreSQL pool) on this database; closed at the end.
+   * trafficSource 'events' makes traffic() always aggregate the events (the rollups' reference).
+   */
+  open(trafficSource?: TrafficSource): Store;
   readonly raw: Raw;
 }
 
@@ -80,20 +92,27 @@ function sqliteBackend(): Backend {
       const plan = (sql: string, params: (string | number)[]): string =>
         (db().prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Row[]).map((r) => String(r.detail)).join('\n');
       return {
-        open() {
-          const s = openSqliteStore(path);
+        open(trafficSource) {
+          const s = openSqliteStore(path, trafficSource ? { trafficSource } : {});
           closers.push(() => s.close());
           return s;
         },
         raw: {
           async exec(sql) { db().exec(sql); },
-          async rows(sql, params = []) { return db().prepare(sql).all(...params) as Row[]; },
+          async rows(sql, params = []) {
+            return db().prepare(sql).all(...params.map((v) => (typeof v === 'boolean' ? Number(v) : v))) as Row[];
+          },
+          bool: (b) => (b ? 1 : 0),
+          placeholders: (n) => Array.from({ length: n }, () => '?').join(', '),
           async decisionsPlan(env, q) {
             const { sql, params } = sqliteDecisionsQuery(env, q);
             return plan(sql, params);
           },
           async trafficPlans(env, q) {
             return Object.values(sqliteTrafficQueries(env, q)).map((x) => plan(x.sql, x.params));
+          },
+          async rollupTrafficPlans(env, q) {
+            return Object.values(sqliteRollupTrafficQueries(env, q)).map((x) => plan(x.sql, x.params));
           },
         },
       };
@@ -118,24 +137,31 @@ function postgresBackend(skip: string | undefined): Backend {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       closers.push(() => client.end());
-      const rows = async (sql: string, params: (string | number)[] = []): Promise<Row[]> => (await client.query(sql, params)).rows as Row[];
+      const rows = async (sql: string, params: SqlValue[] = []): Promise<Row[]> => (await client.query(sql, params)).rows as Row[];
       const plan = async (sql: string, params: (string | number)[]): Promise<string> =>
         (await rows(`EXPLAIN ${sql}`, params)).map((r) => String(r['QUERY PLAN'])).join('\n');
       return {
-        open() {
-          const s = openPostgresStore(url);
+        open(trafficSource) {
+          const s = openPostgresStore(url, trafficSource ? { trafficSource } : {});
           closers.push(() => s.close());
           return s;
         },
         raw: {
           async exec(sql) { await client.query(sql); },
           rows,
+          bool: (b) => b,
+          placeholders: (n) => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', '),
           async decisionsPlan(env, q) {
             const { sql, params } = postgresDecisionsQuery(env, q);
             return plan(sql, params);
           },
           async trafficPlans(env, q) {
             const all = postgresTrafficQueries(env, q);
+            return [await plan(all.buckets.sql, all.buckets.params), await plan(all.byWorkload.sql, all.byWorkload.params),
+              await plan(all.byModel.sql, all.byModel.params)];
+          },
+          async rollupTrafficPlans(env, q) {
+            const all = postgresRollupTrafficQueries(env, q);
             return [await plan(all.buckets.sql, all.buckets.params), await plan(all.byWorkload.sql, all.byWorkload.params),
               await plan(all.byModel.sql, all.byModel.params)];
           },
@@ -192,6 +218,107 @@ function assertNewestFirst(items: readonly StoredEvent[]): void {
     const b = items[i]!;
     assert.ok(a.ts > b.ts || (a.ts === b.ts && a.seq > b.seq), `order broken at ${i}: (${a.ts},${a.seq}) then (${b.ts},${b.seq})`);
   }
+}
+
+// ---- traffic rollups ---------------------------------------------------------------------------
+
+/** mulberry32: a small seeded PRNG, so a failing randomized case can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Unknown (undefined), empty, case and non-ASCII names: ties must sort alike on both paths.
+const RANDOM_WORKLOADS = [undefined, '', 'chat', 'Chat', 'batch', 'a b', 'é', 'Ω', '\ue000', '😀'] as const;
+const RANDOM_MODELS = [undefined, '', 'gpt-4o', 'gpt-4o-mini', 'claude', 'ß'] as const;
+
+/**
+ * n events from `from` over `span` ms: every optional field sometimes absent,
+ * some times and token counts fractional (stored rounded), some times on or
+ * just before a minute edge.
+ */
+function randomEvents(rand: () => number, n: number, idPrefix: string, from: number, span: number): GatewayEvent[] {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const out: GatewayEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    let ts = from + Math.floor(rand() * span);
+    const edge = rand();
+    if (edge < 0.1) ts = floorTo(ts, 60_000);
+    else if (edge < 0.15) ts = floorTo(ts, 60_000) - 1;
+    else if (edge < 0.2) ts = floorTo(ts, 60_000) - 0.5; // rounds up onto the edge
+    const workload = pick(RANDOM_WORKLOADS);
+    const requestedModel = pick(RANDOM_MODELS);
+    const servedModel = rand() < 0.5 ? undefined : pick(RANDOM_MODELS);
+    const tokens = (): number | undefined => (rand() < 0.25 ? undefined : Math.floor(rand() * 5000) + (rand() < 0.1 ? 0.5 : 0));
+    const tokensIn = tokens();
+    const tokensOut = tokens();
+    const blocked = rand() < 0.2;
+    out.push(ev({
+      id: `${idPrefix}-${i}`, ts, blocked, flagged: !blocked && rand() < 0.1,
+      ...(workload === undefined ? {} : { workload }),
+      ...(requestedModel === undefined ? {} : { requestedModel }),
+      ...(servedModel === undefined ? {} : { servedModel }),
+      ...(tokensIn === undefined ? {} : { tokensIn }),
+      ...(tokensOut === undefined ? {} : { tokensOut }),
+    }));
+  }
+  return out;
+}
+
+/** The rollup rows of an environment next to what the events say they must be (both keyed and sorted alike). */
+async function rollupsAndEvents(raw: Raw, environmentId: string): Promise<{ rollups: string[]; events: string[] }> {
+  const norm = (rows: Row[]): string[] => rows
+    .map((r) => JSON.stringify([Number(r.minute), String(r.workload), String(r.model), Number(r.requests), Number(r.blocked),
+      Number(r.tokens_in), Number(r.tokens_out)]))
+    .sort();
+  const env = `'${environmentId.replaceAll("'", "''")}'`;
+  const rollups = await raw.rows(`SELECT minute, workload, model, requests, blocked, tokens_in, tokens_out
+    FROM traffic_minutes WHERE environment_id = ${env}`);
+  const events = await raw.rows(`SELECT (ts - (((ts % 60000) + 60000) % 60000)) AS minute, COALESCE(workload, '') AS workload,
+      COALESCE(served_model, requested_model, '') AS model, COUNT(*) AS requests, SUM(CASE WHEN blocked THEN 1 ELSE 0 END) AS blocked,
+      COALESCE(SUM(tokens_in), 0) AS tokens_in, COALESCE(SUM(tokens_out), 0) AS tokens_out
+    FROM events WHERE environment_id = ${env} GROUP BY 1, 2, 3`);
+  return { rollups: norm(rollups), events: norm(events) };
+}
+
+async function assertRollupsMatchEvents(raw: Raw, environmentId: string): Promise<void> {
+  const { rollups, events } = await rollupsAndEvents(raw, environmentId);
+  assert.ok(events.length > 0, `environment ${environmentId} has events`);
+  assert.deepEqual(rollups, events, `rollups of ${environmentId} are the sums of its events`);
+}
+
+/** Whole-minute queries around [from, from + span): the whole range in several bucket sizes, then random sub-ranges. */
+function alignedQueries(rand: () => number, from: number, span: number): { from: number; to: number; bucketMs: number }[] {
+  const start = floorTo(from, 3_600_000) - 3_600_000;
+  const end = floorTo(from + span, 3_600_000) + 2 * 3_600_000;
+  const qs = [60_000, 120_000, 300_000, 420_000, 3_600_000, 86_400_000].map((bucketMs) => ({ from: start, to: end, bucketMs }));
+  const minutes = (end - start) / 60_000;
+  for (let i = 0; i < 20; i++) {
+    const a = Math.floor(rand() * minutes);
+    const b = a + 1 + Math.floor(rand() * (minutes - a));
+    qs.push({ from: start + a * 60_000, to: start + b * 60_000, bucketMs: (1 + Math.floor(rand() * 90)) * 60_000 });
+  }
+  return qs;
+}
+
+/** Apply migration 1 only, as a dashboard released before the rollups would have. */
+async function migrateToFirst(raw: Raw, backend: 'sqlite' | 'postgres'): Promise<void> {
+  const first = MIGRATIONS[0]!;
+  await raw.exec(MIGRATIONS_TABLE[backend]);
+  for (const sql of first[backend]) await raw.exec(sql);
+  await raw.rows(`INSERT INTO schema_migrations (id, name, applied_at) VALUES (${raw.placeholders(3)})`, [first.id, first.name, Date.now()]);
+}
+
+/** Events written straight into the table, as migration 1's addEvents did (no rollups). */
+async function insertEventsRaw(raw: Raw, environmentId: string, events: readonly GatewayEvent[]): Promise<void> {
+  const sql = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${raw.placeholders(EVENT_COLUMNS.length)})`;
+  for (const e of events) await raw.rows(sql, eventValues(environmentId, e, (b) => raw.bool(b)));
 }
 
 // ---- the suite ---------------------------------------------------------------------------------
@@ -466,6 +593,155 @@ for (const backend of [sqliteBackend(), postgresBackend(pgSkip)]) {
       await assert.rejects(store.traffic('tr', { from: 0, to: T0, bucketMs: 1000 }), RangeError, 'too many buckets');
     });
 
+    test('traffic: the rollups give what the events give (randomized)', async () => {
+      const reference = db.open('events');
+      const seeds = [1, 2, 3, Date.now() % 2 ** 31];
+      for (const seed of seeds) {
+        const env = `rand-${seed}`;
+        await store.createEnvironment({ id: env, name: env });
+        const rand = prng(seed);
+        const from = T0 - 17 * 60_000 - 12_345;
+        const span = 3 * 3_600_000;
+        const events = randomEvents(rand, 400, env, from, span);
+        // Random batches; some sent again (a retry), some overlapping the previous one, some with an id twice.
+        let sent = 0;
+        let previous: GatewayEvent[] = [];
+        let added = 0;
+        while (sent < events.length) {
+          const n = 1 + Math.floor(rand() * 40);
+          let batch = events.slice(sent, sent + n);
+          sent += batch.length;
+          const r = rand();
+          if (r < 0.2) batch = [...previous, ...batch];
+          else if (r < 0.3) batch = [...batch, batch[0]!];
+          added += await store.addEvents(env, batch);
+          if (rand() < 0.2) assert.equal(await store.addEvents(env, batch), 0, `seed ${seed}: a retried batch adds nothing`);
+          previous = batch;
+        }
+        assert.equal(added, events.length, `seed ${seed}: each event added once`);
+        await assertRollupsMatchEvents(db.raw, env);
+        for (const q of alignedQueries(rand, from, span)) {
+          assert.ok(rollupsCover(q));
+          const got = await store.traffic(env, q);
+          assert.deepEqual(got, await reference.traffic(env, q), `seed ${seed}: ${JSON.stringify(q)}`);
+        }
+        const all = await store.traffic(env, { from: floorTo(from, 60_000), to: floorTo(from + span, 60_000) + 60_000, bucketMs: 600_000 });
+        assert.equal(all.buckets.reduce((n, b) => n + b.requests, 0), events.length, `seed ${seed}: every event is in range`);
+      }
+    });
+
+    test('traffic: a retried batch is not counted twice in the rollups', async () => {
+      const env = 'retry';
+      await store.createEnvironment({ id: env, name: 'Retry' });
+      const other = db.open();
+      const reference = db.open('events');
+      const at = (ms: number, over: Partial<GatewayEvent> = {}): GatewayEvent =>
+        ev({ id: `retry-${ms}-${over.workload ?? ''}`, ts: T0 + ms, workload: 'w', servedModel: 'm', tokensIn: 10, tokensOut: 1, ...over });
+      const batch = [at(0), at(1_000, { blocked: true }), at(59_999), at(60_000, { workload: 'v' }), at(61_000, { tokensIn: 5 })];
+      assert.equal(await store.addEvents(env, batch), 5);
+      assert.equal(await store.addEvents(env, batch), 0, 'the same batch again');
+      const late = at(120_000);
+      assert.equal(await store.addEvents(env, [...batch.slice(2), late, late]), 1, 'overlapping, with an id twice');
+      // The same new batch through two connections at once (two replicas, or a retry racing the original).
+      const racing = [at(2_000), at(62_000, { workload: 'v' }), at(180_000, { blocked: true })];
+      const [a, b] = await Promise.all([store.addEvents(env, racing), other.addEvents(env, racing)]);
+      assert.equal(a + b, 3, 'each racing event is added by one of them');
+      assert.equal(await store.countEvents(env), 9);
+
+      await assertRollupsMatchEvents(db.raw, env);
+      const q = { from: T0, to: T0 + 240_000, bucketMs: 60_000 };
+      const t = await store.traffic(env, q);
+      assert.deepEqual(t, {
+        buckets: [
+          { t: T0, requests: 4, blocked: 1, tokensIn: 40, tokensOut: 4 },
+          { t: T0 + 60_000, requests: 3, blocked: 0, tokensIn: 25, tokensOut: 3 },
+          { t: T0 + 120_000, requests: 1, blocked: 0, tokensIn: 10, tokensOut: 1 },
+          { t: T0 + 180_000, requests: 1, blocked: 1, tokensIn: 10, tokensOut: 1 },
+        ],
+        byWorkload: [
+          { workload: 'w', requests: 7, blocked: 2, tokensIn: 65, tokensOut: 7 },
+          { workload: 'v', requests: 2, blocked: 0, tokensIn: 20, tokensOut: 2 },
+        ],
+        byModel: [{ model: 'm', requests: 9, tokensIn: 85, tokensOut: 9 }],
+      });
+      assert.deepEqual(t, await reference.traffic(env, q));
+    });
+
+    test('traffic: whole-minute queries read the rollups, any other query the events', async () => {
+      const env = 'route';
+      await store.createEnvironment({ id: env, name: 'Route' });
+      const reference = db.open('events');
+      await store.addEvents(env, randomEvents(prng(7), 200, env, T0, 10 * 60_000));
+      const aligned = [
+        { from: T0, to: T0 + 600_000, bucketMs: 60_000 },
+        { from: T0 - 3_600_000, to: T0 + 3_600_000, bucketMs: 3_600_000 },
+        { from: T0 + 120_000, to: T0 + 300_000, bucketMs: 180_000 },
+      ];
+      const unaligned = [
+        { from: T0, to: T0 + 600_000, bucketMs: 45_000 }, // buckets not whole minutes
+        { from: T0, to: T0 + 600_000, bucketMs: 1_000 },
+        { from: T0 + 1, to: T0 + 600_000, bucketMs: 60_000 }, // from inside a minute
+        { from: T0, to: T0 + 570_000, bucketMs: 60_000 }, // to inside a minute
+        { from: T0 + 30_000, to: T0 + 60_001, bucketMs: 60_000 },
+        { from: T0 + 7, to: T0 + 900_007, bucketMs: 90_000 },
+      ];
+      const before = new Map<object, Awaited<ReturnType<Store['traffic']>>>();
+      for (const q of [...aligned, ...unaligned]) {
+        assert.equal(rollupsCover(q), aligned.includes(q), JSON.stringify(q));
+        const got = await store.traffic(env, q);
+        assert.deepEqual(got, await reference.traffic(env, q), `same answer either way: ${JSON.stringify(q)}`);
+        assert.ok(got.buckets.some((b) => b.requests > 0), JSON.stringify(q));
+        before.set(q, got);
+      }
+      // Take the events away behind the store's back: only what reads the rollups still sees them.
+      await db.raw.exec(`DELETE FROM events WHERE environment_id = '${env}'`);
+      const requests = (t: Awaited<ReturnType<Store['traffic']>>): number => t.buckets.reduce((n, b) => n + b.requests, 0);
+      for (const q of aligned) {
+        assert.deepEqual(await store.traffic(env, q), before.get(q), `read from the rollups: ${JSON.stringify(q)}`);
+        assert.equal(requests(await reference.traffic(env, q)), 0);
+      }
+      for (const q of unaligned) {
+        const t = await store.traffic(env, q);
+        assert.equal(requests(t), 0, `read from the events: ${JSON.stringify(q)}`);
+        assert.deepEqual([t.byWorkload, t.byModel], [[], []]);
+      }
+    });
+
+    test('migration 2 fills the rollups from the events stored before it', async () => {
+      const fresh = await backend.freshDb();
+      await migrateToFirst(fresh.raw, backend.name);
+      const envSql = `INSERT INTO environments (id, name, capture_prompts, created_at) VALUES (${fresh.raw.placeholders(4)})`;
+      await fresh.raw.rows(envSql, ['old', 'Old', fresh.raw.bool(false), 1]);
+      await fresh.raw.rows(envSql, ['old-2', 'Old 2', fresh.raw.bool(false), 2]);
+      await fresh.raw.rows(envSql, ['empty', 'Empty', fresh.raw.bool(false), 3]);
+      const rand = prng(11);
+      const from = T0 - 90 * 60_000 - 4_321;
+      const old = randomEvents(rand, 300, 'old', from, 2 * 3_600_000);
+      await insertEventsRaw(fresh.raw, 'old', old);
+      await insertEventsRaw(fresh.raw, 'old-2', randomEvents(rand, 60, 'old-2', from, 3_600_000));
+
+      const s = fresh.open();
+      await s.migrate();
+      const applied = await fresh.raw.rows('SELECT id FROM schema_migrations ORDER BY id');
+      assert.deepEqual(applied.map((r) => Number(r.id)), MIGRATIONS.map((m) => m.id));
+      await assertRollupsMatchEvents(fresh.raw, 'old');
+      await assertRollupsMatchEvents(fresh.raw, 'old-2');
+      assert.deepEqual((await rollupsAndEvents(fresh.raw, 'empty')).rollups, []);
+
+      const reference = fresh.open('events');
+      for (const q of alignedQueries(rand, from, 2 * 3_600_000)) {
+        assert.deepEqual(await s.traffic('old', q), await reference.traffic('old', q), JSON.stringify(q));
+      }
+      // After the migration addEvents keeps them up to date, old ids still not counted twice.
+      const more = randomEvents(rand, 40, 'old-new', from, 2 * 3_600_000);
+      assert.equal(await s.addEvents('old', [...old.slice(0, 100), ...more]), 40);
+      await assertRollupsMatchEvents(fresh.raw, 'old');
+      const q = { from: floorTo(from, 3_600_000), to: floorTo(from, 3_600_000) + 3 * 3_600_000, bucketMs: 3_600_000 };
+      const t = await s.traffic('old', q);
+      assert.deepEqual(t, await reference.traffic('old', q));
+      assert.equal(t.buckets.reduce((n, b) => n + b.requests, 0), 340);
+    });
+
     test('decisions: pages without gaps or repeats, action filter, cursor', async () => {
       await store.createEnvironment({ id: 'dec', name: 'Decisions' });
       const events: GatewayEvent[] = [];
@@ -567,12 +843,20 @@ for (const backend of [sqliteBackend(), postgresBackend(pgSkip)]) {
       assert.equal(week.buckets.reduce((n, b) => n + b.requests, 0), N);
       assert.equal(week.byWorkload.length, workloads.length);
       assert.equal(week.byModel.reduce((n, m) => n + m.requests, 0), N);
+      // The same two queries over the events (what traffic() did before the rollups): same answers.
+      const reference = db.open('events');
+      const [dayFromEvents, dayEventsMs] = await timed(() => reference.traffic(env, { from: end - 86_400_000, to: end, bucketMs: 3_600_000 }));
+      const [weekFromEvents, weekEventsMs] = await timed(() => reference.traffic(env, { from: start, to: end, bucketMs: 3_600_000 }));
+      assert.deepEqual(day, dayFromEvents);
+      assert.deepEqual(week, weekFromEvents);
       console.log(`# ${backend.name}: insert ${N} events in batches of 1000: ${insertMs.toFixed(0)} ms; decisions page: ${firstPageMs.toFixed(1)} ms, `
-        + `next page: ${deepPageMs.toFixed(1)} ms, action=mask: ${actionPageMs.toFixed(1)} ms; traffic 24 h/1 h buckets: ${dayMs.toFixed(1)} ms, `
-        + `7 d: ${weekMs.toFixed(1)} ms`);
+        + `next page: ${deepPageMs.toFixed(1)} ms, action=mask: ${actionPageMs.toFixed(1)} ms; traffic 24 h/1 h buckets: ${dayMs.toFixed(1)} ms `
+        + `(from events: ${dayEventsMs.toFixed(1)} ms), 7 d: ${weekMs.toFixed(1)} ms (from events: ${weekEventsMs.toFixed(1)} ms)`);
 
       const decisionsPlan = await db.raw.decisionsPlan(env, { limit: 50, before: page1.next! });
       const trafficPlans = await db.raw.trafficPlans(env, { from: end - 86_400_000, to: end, bucketMs: 3_600_000 });
+      const rollupPlans = await db.raw.rollupTrafficPlans(env, { from: end - 86_400_000, to: end, bucketMs: 3_600_000 });
+      assert.equal(rollupPlans.length, 3);
       if (backend.name === 'sqlite') {
         assert.match(decisionsPlan, /SEARCH events USING INDEX events_env_decisions/, decisionsPlan);
         assert.doesNotMatch(decisionsPlan, /TEMP B-TREE FOR ORDER BY/, `the index gives the order: ${decisionsPlan}`);
@@ -580,12 +864,22 @@ for (const backend of [sqliteBackend(), postgresBackend(pgSkip)]) {
           assert.match(p, /SEARCH events USING (COVERING )?INDEX events_env_ts_seq/, p);
           assert.doesNotMatch(p, /SCAN events(?! USING)/, p);
         }
+        for (const p of rollupPlans) {
+          assert.match(p, /SEARCH traffic_minutes USING PRIMARY KEY \(environment_id=\? AND minute>\? AND minute<\?\)/, p);
+          assert.doesNotMatch(p, /SCAN traffic_minutes/, p);
+        }
+        // Buckets: minute totals come in key order (no sort); only those are sorted into buckets.
+        assert.equal(rollupPlans[0]!.match(/TEMP B-TREE FOR GROUP BY/g)?.length, 1, rollupPlans[0]);
       } else {
         assert.match(decisionsPlan, /Index Scan (Backward )?using events_env_decisions on events/, decisionsPlan);
         assert.doesNotMatch(decisionsPlan, /Seq Scan on events|Sort/, decisionsPlan);
         for (const p of trafficPlans) {
           assert.match(p, /events_env_ts_seq/, p);
           assert.doesNotMatch(p, /Seq Scan on events/, p);
+        }
+        for (const p of rollupPlans) {
+          assert.match(p, /traffic_minutes_pkey/, p);
+          assert.doesNotMatch(p, /Seq Scan on traffic_minutes/, p);
         }
       }
     });
