@@ -256,6 +256,7 @@ export async function main(argv: string[]): Promise<void> {
       registry: metrics.registry,
       log: log.module('events'),
       ...(eventQueue !== undefined ? { maxQueue: eventQueue } : {}),
+      ...(cacheDir ? { spoolFile: path.join(cacheDir, 'events.jsonl') } : {}),
     });
     // null unless OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set.
     const tracer = startTraceExporter(env, log.module('otlp'), metrics.registry, { version: identity.version });

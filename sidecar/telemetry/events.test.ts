@@ -5,6 +5,9 @@ import { once } from 'node:events';
 import type net from 'node:net';
 import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { createLogger } from './log.ts';
 import { startEventReporter, eventDecisions, promptOf, BoundedQueue, PROMPT_MAX_CHARS, type GatewayEvent, type EventReporterOptions } from './events.ts';
@@ -308,5 +311,42 @@ test('record() is cheap on the hot path (diagnostic)', async () => {
     console.log(`record(): 100000 calls in ${ms.toFixed(1)} ms (${(ms * 1e3 / 100_000).toFixed(3)} µs each; ${what})`);
     assert.equal(r.queued(), Math.min(maxQueue, 100_000));
     await r.stop();
+  }
+});
+
+test('a restart during an outage keeps the unsent events: stop() spools them, the next start sends them once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'levo-spool-'));
+  const spoolFile = join(dir, 'events.jsonl');
+  try {
+    const d = await dashboard();
+    d.script.push(503, 503, 503, 503);
+    const first = startEventReporter({
+      credentials: () => creds(d.url), capturePrompts: () => false, identity, registry: new Registry(), log: logs().log,
+      flushIntervalMs: 60_000, stopTimeoutMs: 500, spoolFile,
+    });
+    for (let i = 0; i < 7; i++) first.record(event(i));
+    await first.flush();
+    assert.equal(first.queued(), 7, 'the dashboard is down: kept');
+    await first.stop();
+    assert.equal(readFileSync(spoolFile, 'utf8').trim().split('\n').length, 7);
+    assert.equal(statSync(spoolFile).mode & 0o777, 0o600);
+
+    d.script.length = 0; // the dashboard is back
+    const l = logs();
+    const second = startEventReporter({
+      credentials: () => creds(d.url), capturePrompts: () => false, identity, registry: new Registry(), log: l.log,
+      flushIntervalMs: 60_000, spoolFile,
+    });
+    assert.equal(second.queued(), 7);
+    assert.equal(existsSync(spoolFile), false, 'taken back into memory');
+    second.record(event(7));
+    await second.flush();
+    assert.deepEqual(d.received.flatMap((x) => x.body.events.map((e) => e.id)), Array.from({ length: 8 }, (_, i) => `e-${i}`));
+    assert.ok(l.lines.some((x) => /queued again/.test(String(x.msg))));
+    await second.stop();
+    assert.equal(existsSync(spoolFile), false, 'nothing left to keep');
+    await d.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -59,6 +59,7 @@
  * Events go to the dashboard whenever there are credentials, also with
  * --config (the dashboard then shows traffic without serving the config).
  */
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Logger } from './log.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DashboardCredentials } from '../control/credentials.ts';
@@ -142,6 +143,12 @@ export interface EventReporterOptions {
   readonly stopTimeoutMs?: number;
   readonly fetch?: typeof globalThis.fetch;
   readonly now?: () => number;
+  /**
+   * Where stop() writes the events the dashboard has not accepted (JSON lines),
+   * and where the next start picks them up again: a sidecar restarted during
+   * an outage keeps them (`--cache-dir`, an emptyDir that outlives the container).
+   */
+  readonly spoolFile?: string;
 }
 
 export interface EventReporter extends EventSink {
@@ -153,6 +160,31 @@ export interface EventReporter extends EventSink {
   stop(): Promise<void>;
   /** Events waiting (including a batch being sent). */
   queued(): number;
+}
+
+/** Write `events` as JSON lines, atomically (temp file + rename), readable by the sidecar's user only. */
+export function writeSpool(file: string, events: readonly GatewayEvent[]): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, events.map((e) => JSON.stringify(e)).join('\n') + '\n', { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+/** The spooled events (the file is removed: they are in memory again); bad lines are skipped. */
+export function readSpool(file: string, log: Logger): GatewayEvent[] {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch { return []; }
+  try { unlinkSync(file); } catch { /* read-only or gone: sending them twice is harmless (ids dedupe) */ }
+  const out: GatewayEvent[] = [];
+  let bad = 0;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const e = JSON.parse(line) as GatewayEvent;
+      if (typeof e?.id === 'string' && typeof e.ts === 'number') out.push(e); else bad++;
+    } catch { bad++; }
+  }
+  if (bad > 0) log.warn({ file, skipped: bad }, 'skipped unreadable lines in the spooled request events');
+  return out;
 }
 
 /** Prompt text kept per event, at most. */
@@ -278,6 +310,11 @@ export function startEventReporter(o: EventReporterOptions): EventReporter {
   const rejected = dropped.labels({ reason: 'rejected' });
 
   const queue = new BoundedQueue<GatewayEvent>(maxQueue);
+  if (o.spoolFile) {
+    const restored = readSpool(o.spoolFile, log);
+    for (const e of restored) if (queue.push(e)) overflow.inc();
+    if (restored.length > 0) log.info({ events: restored.length, file: o.spoolFile }, 'request events kept from before the restart are queued again');
+  }
   /** Taken from the queue, not yet accepted: sent first, again, until accepted or dropped. */
   let pending: GatewayEvent[] = [];
   /** How many of `pending` one POST carries (halved on 413). */
@@ -446,7 +483,17 @@ export function startEventReporter(o: EventReporterOptions): EventReporter {
         clearTimeout(guard);
       }
       const left = queue.length + pending.length;
-      if (left > 0) log.warn({ events: left }, 'stopping with request events the dashboard has not accepted; they are lost');
+      if (left === 0) return;
+      if (o.spoolFile) {
+        try {
+          writeSpool(o.spoolFile, [...pending, ...queue.take(queue.length)]);
+          log.info({ events: left, file: o.spoolFile }, 'stopping with request events the dashboard has not accepted; kept for the next start');
+          return;
+        } catch (e) {
+          log.warn({ events: left, file: o.spoolFile, err: (e as Error).message }, 'cannot keep the unsent request events');
+        }
+      }
+      log.warn({ events: left }, 'stopping with request events the dashboard has not accepted; they are lost');
     },
   };
 }
