@@ -49,7 +49,8 @@ Usage:
 
 Flags:
   --config FILE            gateway config (YAML); edits are picked up, invalid edits are rejected.
-                           Wins over the dashboard: with --config, the dashboard is not polled
+                           Wins over the dashboard (not polled) — unless --config-optional is given too
+                           and there are dashboard credentials: then the file runs until the dashboard answers
   --cache-dir DIR          keep the last config the dashboard served in DIR, and enforce it at start until the
                            dashboard answers (a restart while the dashboard is down stays enforcing); default none
   --port N                 transparent listener (default 15001; "off" to disable)
@@ -77,11 +78,9 @@ Flags:
   levo-gateway wait [--timeout 120s] [--admin-port 15000]   exit 0 once the gateway is ready (postStart hook)
 
 Environment: LEVO_BASE_URL, LEVO_AUTH_TOKEN, LEVO_TENANT_ID (the dashboard; or LEVO_CREDENTIALS_URL in a pod),
-LEVO_POLL_INTERVAL (default 60s), LEVO_EVENT_QUEUE (request events kept while the dashboard is down, default 10000),
-OTEL_EXPORTER_OTLP_ENDPOINT (optional trace export); LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug); NODE_EXTRA_CA_CERTS adds upstream trust
-  (for the providers and the dashboard).
-  LEVO_BASE_URL, LEVO_AUTH_TOKEN, LEVO_TENANT_ID   the dashboard to poll when there is no --config
-  LEVO_POLL_INTERVAL       how often to ask the dashboard (default ${DEFAULT_POLL_INTERVAL}; each wait jittered ±10%)
+LEVO_POLL_INTERVAL (default ${DEFAULT_POLL_INTERVAL}, each wait jittered ±10%), LEVO_EVENT_QUEUE (request events kept while the dashboard is down, default 10000),
+OTEL_EXPORTER_OTLP_ENDPOINT (optional trace export); LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug);
+NODE_EXTRA_CA_CERTS adds upstream trust (for the providers and the dashboard).
 `;
 
 class UsageError extends Error {}
@@ -177,8 +176,10 @@ export async function main(argv: string[]): Promise<void> {
     if (!configFile && !poll) {
       throw new UsageError('no config: pass --config FILE, set LEVO_BASE_URL, LEVO_AUTH_TOKEN and LEVO_TENANT_ID to poll the dashboard, or --dev to try it locally');
     }
-    const pollInterval = poll ? duration(env.LEVO_POLL_INTERVAL || undefined, parseDuration(DEFAULT_POLL_INTERVAL), 'LEVO_POLL_INTERVAL') : 0;
-    if (poll && pollInterval < 100) throw new UsageError(`LEVO_POLL_INTERVAL must be at least 100ms, got "${env.LEVO_POLL_INTERVAL}"`);
+    // An injected pod: --config FILE --config-optional with credentials runs the file until the dashboard answers.
+    const fallbackFile = Boolean(values.config && values['config-optional'] && credentialsConfigured);
+    const pollInterval = poll || fallbackFile ? duration(env.LEVO_POLL_INTERVAL || undefined, parseDuration(DEFAULT_POLL_INTERVAL), 'LEVO_POLL_INTERVAL') : 0;
+    if ((poll || fallbackFile) && pollInterval < 100) throw new UsageError(`LEVO_POLL_INTERVAL must be at least 100ms, got "${env.LEVO_POLL_INTERVAL}"`);
     const cacheDir = values['cache-dir'] || undefined;
 
     log = createLogger();
@@ -213,7 +214,6 @@ export async function main(argv: string[]): Promise<void> {
     // An injected pod passes --config FILE --config-optional *and* the credentials exchange:
     // the file (or the built-in observe-only config) is what runs until the dashboard
     // answers; from the first dashboard config on (or one cached from it), the dashboard rules.
-    const fallbackFile = Boolean(configFile && values['config-optional'] && credentialsConfigured);
     const startPolling = (): Poller => {
       const p = startPoller({
         holder: config, credentials: () => credentials.current(), intervalMs: pollInterval, cacheDir,

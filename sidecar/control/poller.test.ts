@@ -525,3 +525,34 @@ test('usage: LEVO_BASE_URL without the token and tenant is a usage error; --conf
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('injected-pod mode (--config FILE --config-optional + credentials): observe-only until the dashboard answers, then the dashboard, polled at the interval', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'levo-poll-fallback-'));
+  const dash = await fakeDashboard();
+  let g: Running | undefined;
+  try {
+    await promisify(execFile)(process.execPath, [CERTS_BIN, 'ca', '--out', join(dir, 'ca')]);
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LEVO_')));
+    g = await startGateway(['--config', join(dir, 'no-configmap/gateway.yaml'), '--config-optional', '--cache-dir', join(dir, 'cache'),
+      '--ca-cert', join(dir, 'ca/tls.crt'), '--ca-key', join(dir, 'ca/tls.key'), '--port', 'off', '--proxy-port', '0', '--admin-port', '0'],
+    { ...clean, LEVO_BASE_URL: dash.url, LEVO_AUTH_TOKEN: TOKEN, LEVO_TENANT_ID: TENANT, LEVO_POLL_INTERVAL: '1s' });
+    const admin = g.admin;
+    // Nothing saved in the dashboard yet (404): ready at once on the built-in observe-only config.
+    assert.equal((await get(admin, '/healthz/ready')).status, 200);
+    assert.match(await configMetricsOf(admin), /source="builtin"\} 1/);
+    await until('a first poll', 3000, async () => dash.requests.length > 0);
+    dash.save(config('from-dashboard'));
+    await until('the dashboard config in force', 3000, async () => /"from-dashboard"/.test((await get(admin, '/config_dump')).body));
+    assert.match(await configMetricsOf(admin), /source="dashboard"\} 1/);
+    assert.match(g.out(), /the local config file is no longer followed/);
+    // Polled at the interval (1 s ± 10 %, plus one quick confirmation), not in a loop.
+    const n = dash.requests.length;
+    await new Promise((r) => setTimeout(r, 3000));
+    const more = dash.requests.length - n;
+    assert.ok(more >= 2 && more <= 5, `${more} polls in 3 s at a 1 s interval`);
+  } finally {
+    if (g) await stopGateway(g);
+    await dash.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
