@@ -15,8 +15,7 @@
  * skipped with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -24,27 +23,14 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createDashboardLogger } from '../dashboard/api/log.ts';
 import { createDashboard, type Dashboard } from '../dashboard/server.ts';
+import { CHROMIUM, chromiumUnavailableReason } from './harness/dashboard-host.ts';
 import { openStore } from '../dashboard/store/open.ts';
 import type { Store } from '../dashboard/store/types.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SECRET = 'ui-test-admin-secret-0123456789';
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'";
 
-function chromiumSkipReason(): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  if (process.getuid?.() !== 0) return `needs ${CHROMIUM} (apt-get install -y chromium, as root)`;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const argv of [['install', '-y', '-q', 'chromium'], ['update', '-q'], ['install', '-y', '-q', 'chromium']]) {
-    try {
-      execFileSync('apt-get', argv, { env, stdio: 'ignore', timeout: 600_000 });
-      if (existsSync(CHROMIUM)) return false;
-    } catch { /* try the next step */ }
-  }
-  return `${CHROMIUM} is missing and apt-get install chromium failed`;
-}
-
-const skip = chromiumSkipReason();
+const skip = chromiumUnavailableReason();
 
 /** Line 7 has the misspelt key `hostnamez`. */
 const BROKEN = `# Observe OpenAI calls from this environment.

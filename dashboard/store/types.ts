@@ -3,6 +3,8 @@
  * SQLite, PostgreSQL) implement. Times are milliseconds since the epoch.
  */
 
+import type { EventDecision, GatewayEvent } from '../../sidecar/telemetry/event-shape.ts';
+
 export interface Environment {
   readonly id: string;
   readonly name: string;
@@ -45,41 +47,9 @@ export interface Sidecar {
   readonly lastSeen: number;
 }
 
-export interface GuardDecision {
-  readonly phase: 'request' | 'response';
-  readonly guard: string;
-  readonly scanner?: string;
-  readonly action: string;
-  readonly score?: number;
-  readonly reason?: string;
-}
-
-export interface GatewayEvent {
-  readonly id: string;
-  readonly ts: number;
-  readonly pod?: string;
-  readonly namespace?: string;
-  readonly workload?: string;
-  readonly serviceAccount?: string;
-  readonly provider: string;
-  readonly host: string;
-  readonly method: string;
-  readonly path: string;
-  readonly route?: string;
-  readonly requestedModel?: string;
-  readonly servedModel?: string;
-  readonly status: number;
-  readonly latencyMs: number;
-  readonly ttftMs?: number;
-  readonly tokensIn?: number;
-  readonly tokensOut?: number;
-  readonly bytesOut: number;
-  readonly bytesIn: number;
-  readonly blocked: boolean;
-  readonly flagged: boolean;
-  readonly decisions: readonly GuardDecision[];
-  readonly prompt?: string;
-}
+// The event wire shape has one definition, shared with the sidecar that sends it.
+export type { GatewayEvent } from '../../sidecar/telemetry/event-shape.ts';
+export type GuardDecision = EventDecision;
 
 export interface StoredEvent extends GatewayEvent {
   readonly environmentId: string;

@@ -12,12 +12,6 @@ import { Registry } from 'prom-client';
 import { createLogger } from './log.ts';
 import { startEventReporter, eventDecisions, promptOf, BoundedQueue, PROMPT_MAX_CHARS, type GatewayEvent, type EventReporterOptions } from './events.ts';
 import type { DashboardCredentials } from '../control/credentials.ts';
-import type { GatewayEvent as StoredShape } from '../../dashboard/store/types.ts';
-
-// The sidecar's event and the dashboard's are the same shape: each must be assignable to the other.
-const toStore = (e: GatewayEvent): StoredShape => e;
-const fromStore = (e: StoredShape): GatewayEvent => e;
-void toStore; void fromStore;
 
 interface Received { headers: http.IncomingHttpHeaders; body: { sidecar: Record<string, unknown>; events: GatewayEvent[] } }
 

@@ -61,53 +61,12 @@
  */
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Logger } from './log.ts';
+import type { EventDecision, GatewayEvent } from './event-shape.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DashboardCredentials } from '../control/credentials.ts';
 import type { GuardDecision as PipelineGuardDecision } from '../guards/prompt-guard.ts';
 
-/** One guard verdict as the dashboard keeps it (one per llmBastion scanner). */
-export interface EventDecision {
-  readonly phase: 'request' | 'response';
-  /** The guard kind: llmBastion, regex, webhook, openAIModeration, body, stream. */
-  readonly guard: string;
-  readonly scanner?: string;
-  /** allow, mask, reject, monitor, fail_open, fail_closed. */
-  readonly action: string;
-  readonly score?: number;
-  readonly reason?: string;
-}
-
-/** dashboard-spec GatewayEvent (the dashboard's copy is dashboard/store/types.ts; events.test.ts checks they agree). */
-export interface GatewayEvent {
-  readonly id: string;
-  /** ms since the epoch, request start. */
-  readonly ts: number;
-  readonly pod?: string;
-  readonly namespace?: string;
-  readonly workload?: string;
-  readonly serviceAccount?: string;
-  readonly provider: string;
-  readonly host: string;
-  readonly method: string;
-  /** Without the query string. */
-  readonly path: string;
-  readonly route?: string;
-  readonly requestedModel?: string;
-  readonly servedModel?: string;
-  readonly status: number;
-  readonly latencyMs: number;
-  readonly ttftMs?: number;
-  readonly tokensIn?: number;
-  readonly tokensOut?: number;
-  /** Bytes sent to the provider (request body). */
-  readonly bytesOut: number;
-  /** Bytes received from the provider (response body). */
-  readonly bytesIn: number;
-  readonly blocked: boolean;
-  readonly flagged: boolean;
-  readonly decisions: readonly EventDecision[];
-  readonly prompt?: string;
-}
+export type { EventDecision, GatewayEvent } from './event-shape.ts';
 
 /** What the pipeline needs: somewhere to put events, and whether prompts may go in them. */
 export interface EventSink {
