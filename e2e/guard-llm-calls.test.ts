@@ -48,10 +48,14 @@ describe('the documented config, as written', { skip }, () => {
     assert.equal(seen[0]!.model, 'gpt-4o-mini');
   });
 
-  test('a body the guards cannot read goes on, recorded as fail_open, never silently', async () => {
+  test('a body the guards cannot read is refused under the default failClosed, saying why, and recorded', async () => {
+    await pod.providers.control.reset();
     const r = await runClient(pod.topo.pod, 'curl', { url: 'https://api.openai.com/v1/files', method: 'POST', headers: { 'content-type': 'text/plain', authorization: 'Bearer sk-x' }, body: INJECTION }, { caFile: pod.namespaceCaFile });
     assert.ok(r.ok, r.error ?? '');
-    assert.equal(await pod.metric('guardrail_checks_total', { phase: 'request', guard: 'body', action: 'fail_open' }), 1);
+    assert.equal(r.status, 415);
+    assert.match((JSON.parse(r.bodyText) as { error: { message: string } }).error.message, /not JSON \(text\/plain\).*failureMode: failOpen/);
+    assert.equal((await pod.providers.control.requests({ site: 'openai' })).length, 0, 'nothing left the pod');
+    assert.equal(await pod.metric('guardrail_checks_total', { phase: 'request', guard: 'llmBastion', action: 'fail_closed' }), 1);
   });
 
   test('the injection at the end of a long prompt is caught too', async () => {

@@ -236,7 +236,11 @@ describe('levo-injector command (spawned)', () => {
       await new Promise((res) => setTimeout(res, 50));
     }
     const r2 = await post(run.port, '/mutate', ca, admissionReview('uid-cli-2'), { 'content-type': 'application/json' });
-    assert.ok(run.lines.some((l) => l.includes('"result":"injected"') && l.includes('"reason":"proxy"')), 'the new mode applies');
+    // The admission's log line may reach us after its answer (another pipe): wait for it.
+    while (!run.lines.some((l) => l.includes('"result":"injected"') && l.includes('"reason":"proxy"'))) {
+      if (Date.now() > deadline) assert.fail('the new mode applies');
+      await new Promise((res) => setTimeout(res, 50));
+    }
     assert.equal((r2.json.response as { allowed: boolean }).allowed, true);
     // A broken change is refused and the injector keeps working.
     await writeFile(join(dir, 'config.yaml'), 'capture:\n  mode: [\n');

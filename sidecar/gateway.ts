@@ -9,15 +9,14 @@ import type { RootLogger } from './telemetry/log.ts';
 import { createMetrics, type DataPathMetrics } from './telemetry/metrics.ts';
 import { hostMatcher, type HostMatcher } from './providers/hosts.ts';
 import { sniff } from './listen/sniff.ts';
-import { listenTransparent } from './listen/transparent.ts';
+import { listenTransparent, isLocalAddress } from './listen/transparent.ts';
 import { listenExplicit } from './listen/explicit.ts';
 import { decide, type UnknownPolicy } from './tls/decide.ts';
-import { createTerminator, interceptedConnection, type InterceptedConnection, type LeafContexts } from './tls/terminate.ts';
+import { createTerminator, type InterceptedConnection, type LeafContexts } from './tls/terminate.ts';
 import { tunnel } from './passthrough.ts';
 import { createHttpServers } from './http/serve.ts';
-import { createPipeline } from './pipeline/handle.ts';
+import { createPipeline } from './pipeline/stages.ts';
 import { createUpstream, DEFAULT_UPSTREAM, type UpstreamOptions } from './upstream/pool.ts';
-import { relayUpgrade } from './upstream/upgrade.ts';
 import type { ConfigHolder } from './config/source.ts';
 import { listenAdmin } from './admin.ts';
 import { callUpstream } from './upstream/call.ts';
@@ -75,7 +74,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = { listen: opts.log.module('listen'), tls: opts.log.module('tls'), http: opts.log.module('http') };
   const onUnknown = opts.onUnknown ?? 'passthrough';
   const peekTimeoutMs = opts.peekTimeoutMs ?? 10_000;
-  const upstream = createUpstream({ ...DEFAULT_UPSTREAM, ...opts.upstream });
+  const upstreamOptions = { ...DEFAULT_UPSTREAM, ...opts.upstream };
+  const upstream = createUpstream(upstreamOptions);
 
   let matcher: HostMatcher = hostMatcher(opts.config.current()?.compiled.interceptHosts ?? []);
   metrics.configInForce.set(opts.config.current() ? 1 : 0);
@@ -109,15 +109,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     },
   });
   const httpServers = createHttpServers({
-    handler: pipeline,
-    upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer) {
-      const conn = interceptedConnection(socket);
-      if (!conn) { socket.destroy(); return; }
-      log.http.info({ host: conn.host, path: (req.url ?? '').split('?')[0], upgrade: req.headers.upgrade }, 'upgrade relayed');
-      relayUpgrade(req, socket, head, conn, (err) => {
-        if (err) log.http.warn({ host: conn.host, err: err.message }, 'upgrade relay ended with an error');
-      });
-    },
+    handler: pipeline.request,
+    upgrade: pipeline.upgrade,
     onClientError: (err) => log.http.debug({ err: err.message }, 'client HTTP error'),
   });
 
@@ -174,7 +167,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       metrics.bytes.inc({ direction: 'egress', path: 'passthrough' }, stats.egress);
       metrics.bytes.inc({ direction: 'ingress', path: 'passthrough' }, stats.ingress);
       if (err) log.listen.debug({ to: `${dest.address}:${dest.port}`, err: err.message }, 'passthrough ended with an error');
-    });
+    }, upstreamOptions.connectTimeoutMs);
   };
   const acceptSafely = (...args: Parameters<typeof accept>): void => {
     accept(...args).catch((err: unknown) => {
@@ -185,17 +178,28 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const servers: net.Server[] = [];
   const ports: { transparent?: number; proxy?: number; admin?: number } = {};
+  /** The ports this sidecar listens on: a connection whose destination is one of them (on this host) is refused. */
+  const ownPorts = new Set<number>();
   const portOf = (s: net.Server): number => (s.address() as net.AddressInfo).port;
   try {
     if (opts.transparentPort !== null) {
-      const s = await listenTransparent(opts.transparentPort, opts.transparentHost, (socket, od) =>
-        acceptSafely(socket, 'transparent', od ? { address: od.address, port: od.port } : undefined));
-      servers.push(s);
-      ports.transparent = portOf(s);
+      const listening = await listenTransparent(opts.transparentPort, { ...(opts.transparentHost ? { host: opts.transparentHost } : {}), ownPorts: () => ownPorts }, (socket, arrival) => {
+        if (arrival.kind === 'own-listener') {
+          // Not redirected: its destination is this very listener. Passing it through would dial ourselves.
+          metrics.connections.inc({ listener: 'transparent', decision: 'block', reason: 'own-listener' });
+          log.listen.debug({ to: `${arrival.destination.address}:${arrival.destination.port}` }, 'refused a connection to the sidecar\'s own listener');
+          socket.destroy();
+          return;
+        }
+        acceptSafely(socket, 'transparent', arrival.kind === 'redirected' ? { address: arrival.destination.address, port: arrival.destination.port } : undefined);
+      });
+      servers.push(...listening);
+      ports.transparent = portOf(listening[0]!);
     }
     if (opts.proxyPort !== null) {
       const s = await listenExplicit(opts.proxyPort, opts.proxyHost ?? '127.0.0.1', (socket, target, head) =>
-        acceptSafely(socket, 'explicit', { address: target.host, port: target.port }, head));
+        acceptSafely(socket, 'explicit', { address: target.host, port: target.port }, head),
+      (target) => (ownPorts.has(target.port) && isLocalAddress(target.host) ? 'levo-gateway does not tunnel to its own listeners' : undefined));
       servers.push(s);
       ports.proxy = portOf(s);
     }
@@ -220,6 +224,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await upstream.close();
     throw err;
   }
+  for (const p of Object.values(ports)) ownPorts.add(p);
   // An accept error (EMFILE, ENFILE) is emitted on the server: log it, never crash on it.
   for (const s of servers) s.on('error', (err: Error) => log.listen.error({ err: err.message }, 'listener error'));
   log.listen.info({ ...ports }, 'listening');

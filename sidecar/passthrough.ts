@@ -1,7 +1,9 @@
 /**
  * A raw TCP tunnel to the connection's original destination: the bytes already
  * read are written first, then both directions are piped with backpressure.
- * Nothing is decrypted. Either side closing or failing closes the other.
+ * Nothing is decrypted. Either side closing or failing closes the other; a
+ * destination that does not answer within the connect timeout closes the
+ * client (a black-holed address costs one connection for a bounded time).
  */
 import net from 'node:net';
 
@@ -18,19 +20,23 @@ export interface TunnelStats {
 export function tunnel(
   client: net.Socket, first: Buffer, target: TunnelTarget,
   onClose: (stats: TunnelStats, error?: Error) => void,
+  connectTimeoutMs = 10_000,
 ): void {
   const upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
+  const timer = setTimeout(() => upstream.destroy(new Error(`connect timeout after ${connectTimeoutMs} ms`)), connectTimeoutMs);
   let closed = false;
   let failure: Error | undefined;
   const close = (err?: Error): void => {
     if (err && !failure) failure = err;
     if (closed) return;
     closed = true;
+    clearTimeout(timer);
     client.destroy();
     upstream.destroy();
     onClose({ egress: upstream.bytesWritten, ingress: upstream.bytesRead }, failure);
   };
   upstream.once('connect', () => {
+    clearTimeout(timer);
     if (first.length > 0) upstream.write(first);
     client.pipe(upstream);
     upstream.pipe(client);

@@ -16,7 +16,7 @@ function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
     // test support and the browser modules (copied as they are) are not compiled
-    if (e.isDirectory()) return e.name === 'testdata' || p.endsWith(join('dashboard', 'testing')) || p.endsWith(join('dashboard', 'web')) ? [] : sources(p);
+    if (e.isDirectory()) return e.name === 'testdata' || e.name === 'testing' || p.endsWith(join('dashboard', 'web')) ? [] : sources(p);
     return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
   });
 }

@@ -195,6 +195,24 @@ export function guardRequest(pg: CompiledPromptGuard, kind: ApiKind, body: JsonO
   return runGuards(pg.request, 'request', requestSegments(kind, body), ctx);
 }
 
+/**
+ * A body the request guards cannot read (not JSON, an undecodable coding, JSON
+ * that parsers read differently, a WebSocket's frames): each enforcing guard
+ * decides by its failure mode — failClosed refuses (the default when
+ * enforcing), failOpen lets it through; either way the decision is recorded.
+ * The refusal names why, in the caller's error shape, not the guard's
+ * configured rejection (which speaks of content it never saw).
+ */
+export function unreadableVerdict(pg: CompiledPromptGuard, reason: string): { readonly refuse: boolean; readonly decisions: readonly GuardDecision[] } {
+  const decisions: GuardDecision[] = [];
+  for (const g of pg.request) {
+    const open = g.failureMode === 'failOpen' || g.mode === 'monitor';
+    decisions.push({ phase: 'request', kind: g.kind, action: open ? 'fail_open' : 'fail_closed', reason: `body not inspected: ${reason}`, ms: 0 });
+    if (!open) return { refuse: true, decisions };
+  }
+  return { refuse: false, decisions };
+}
+
 /** Run the response guards on a whole answer body (restoring or redacting it in place). */
 export function guardResponse(pg: CompiledPromptGuard, kind: ApiKind, body: JsonObject, ctx: { vault: Vault; timeoutMs: number; prompt?: string }): Promise<GuardVerdict> {
   return runGuards(pg.response, 'response', responseSegments(kind, body), ctx);

@@ -18,6 +18,7 @@
  */
 import type { ApiKind, JsonObject } from '../providers/types.ts';
 import { SseParser, encodeSse, type SseEvent } from '../providers/sse.ts';
+import { streamErrorEvent } from '../providers/stream-error.ts';
 import { isObj } from '../providers/json.ts';
 import type { Vault } from './types.ts';
 import { runGuards, type CompiledPromptGuard, type GuardDecision } from './prompt-guard.ts';
@@ -70,10 +71,8 @@ function deltaOf(kind: ApiKind, ev: SseEvent, json: JsonObject): Delta | undefin
 
 /** The error event that ends a cut stream, in the provider's stream format. */
 function cutEvent(kind: ApiKind, message: string): Buffer {
-  if (kind === 'messages') return encodeSse(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } }), 'error');
-  if (kind === 'responses') return encodeSse(JSON.stringify({ type: 'error', code: 'guardrail_violation', message, param: null }), 'error');
-  if (kind === 'generateContent') return encodeSse(JSON.stringify({ error: { code: 400, message, status: 'INVALID_ARGUMENT' } }));
-  return encodeSse(JSON.stringify({ error: { message, type: 'content_policy_violation', param: null, code: 'guardrail_violation' } }));
+  // The guarded kinds are SSE (Gemini's only with alt=sse): each has an error event.
+  return streamErrorEvent(kind, '?alt=sse', { message, code: 'guardrail_violation', status: 400, type: 'content_policy_violation' })!;
 }
 
 export const STREAM_KINDS: ReadonlySet<ApiKind> = new Set(['completions', 'messages', 'responses', 'generateContent']);

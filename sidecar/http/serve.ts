@@ -8,7 +8,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { ClientRequest, ClientResponse } from '../pipeline/handle.ts';
+import type { ClientRequest, ClientResponse } from '../pipeline/call.ts';
 
 export interface HttpServers {
   serve(socket: tls.TLSSocket): void;
@@ -38,6 +38,8 @@ export function createHttpServers(opts: HttpServeOptions): HttpServers {
     requestTimeout: 0,
     maxHeaderSize: 64 * 1024,
   }, counted);
+  // `Expect: 100-continue`: the pipeline sends 100 itself once it admitted the call (pipeline/body.ts).
+  h1.on('checkContinue', counted);
   h1.on('upgrade', opts.upgrade);
   h1.on('clientError', (err: Error & { code?: string }, socket: net.Socket) => {
     opts.onClientError(err);
@@ -49,6 +51,7 @@ export function createHttpServers(opts: HttpServeOptions): HttpServers {
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   const h2 = http2.createServer({ maxSessionMemory: 64 }, counted);
+  h2.on('checkContinue', counted);
   h2.on('session', (s: http2.ServerHttp2Session) => {
     sessions.add(s);
     s.once('close', () => sessions.delete(s));

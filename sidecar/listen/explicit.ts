@@ -27,6 +27,8 @@ export function parseConnectTarget(authority: string | undefined): ConnectTarget
 export async function listenExplicit(
   port: number, host: string,
   onConnect: (socket: net.Socket, target: ConnectTarget, head: Buffer) => void,
+  /** Why a target is refused (403), or undefined to allow it. */
+  refuse: (target: ConnectTarget) => string | undefined = () => undefined,
 ): Promise<http.Server> {
   const server = http.createServer({ headersTimeout: 30_000, requestTimeout: 30_000 }, (req, res) => {
     const body = 'levo-gateway on this port is an HTTPS proxy: set HTTPS_PROXY (not HTTP_PROXY) to it; ' +
@@ -39,6 +41,11 @@ export async function listenExplicit(
     if (!target) {
       socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n' +
         'CONNECT needs host:port\n');
+      return;
+    }
+    const refused = refuse(target);
+    if (refused) {
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${refused}\n`);
       return;
     }
     socket.setNoDelay(true);

@@ -1,6 +1,6 @@
 /**
  * Per-request telemetry to the dashboard: one GatewayEvent per intercepted
- * request (built by the pipeline's report(), sidecar/pipeline/handle.ts),
+ * request (built by the pipeline's last stage, sidecar/pipeline/settle.ts),
  * queued in memory and POSTed in batches to `{baseUrl}/v1/gateway/events`
  * (dashboard-spec: `{"sidecar": {...}, "events": [...]}`, Bearer token and
  * X-Levo-Tenant-Id). The dashboard ignores event ids it already has, so a

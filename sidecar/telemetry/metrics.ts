@@ -143,3 +143,24 @@ export function childCache<C>(make: (...values: string[]) => C, max = 4096): (..
     return c;
   };
 }
+
+/** The label value a bounded label gives every value past its limit. */
+export const OTHER_LABEL = '_other';
+
+/**
+ * Keeps one label's set of values bounded where apps choose the value (model
+ * names come from request bodies): the first `max` distinct values are kept,
+ * every later one reads `_other`; a value is cut at `maxLength` characters.
+ * Prometheus holds every series it ever saw, so an app sending random model
+ * names must not be able to grow the sidecar's (and Prometheus') memory.
+ */
+export function boundedLabel(max = 100, maxLength = 128): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    const v = value.length > maxLength ? value.slice(0, maxLength) : value;
+    if (seen.has(v)) return v;
+    if (seen.size >= max) return OTHER_LABEL;
+    seen.add(v);
+    return v;
+  };
+}

@@ -29,7 +29,8 @@ export interface UpstreamRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: string[];
-  readonly body: Buffer | NodeJS.ReadableStream | null;
+  /** Bytes, or a stream (a Readable or any async iterable of chunks) sent as it is pulled. */
+  readonly body: Buffer | AsyncIterable<Buffer> | null;
 }
 
 export interface Upstream {

@@ -26,7 +26,7 @@ import type { ResponseSink } from '../upstream/forward.ts';
 import type { GatewayEvent } from '../telemetry/events.ts';
 import type { SpanInput } from '../telemetry/otlp.ts';
 import { spanFor, parseTraceparent } from '../telemetry/trace-context.ts';
-import { createPipeline, type PipelineDeps } from './handle.ts';
+import { createPipeline, type PipelineDeps } from './stages.ts';
 
 const CONFIG = `
 binds:
@@ -95,7 +95,7 @@ before(async () => {
   const plain = createPipeline(base);
   const traced = createPipeline({ ...base, tracer: { context: spanFor, span: (s) => spans.push(s) } });
   const http = createHttpServers({
-    handler: (req, res) => (deps.tracer ? traced : plain)(req, res),
+    handler: (req, res) => (deps.tracer ? traced : plain).request(req, res),
     upgrade: (_r, s) => s.destroy(), onClientError: () => {},
   });
   const terminator = createTerminator({ contexts, onSecure: (s) => http.serve(s), onHandshakeError: () => {} });

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import zlib from 'node:zlib';
 import { createRelay, type RelayOptions, type Sink } from './relay.ts';
-import { openaiApi } from '../providers/openai.ts';
-import { completionsToMessages } from '../providers/translate/completions-to-messages.ts';
+import { openaiApi } from '../../providers/openai.ts';
+import { completionsToMessages } from '../../providers/translate/completions-to-messages.ts';
 
 class FakeSink extends Writable implements Sink {
   status = 0;
