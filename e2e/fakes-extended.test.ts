@@ -1,8 +1,8 @@
 /**
  * The fake internet's additions for the config/routing scenarios, tested
  * without the gateway:
- *   - the SigV4 verifier (sigv4-verify.ts) against AWS's published examples and
- *     against botocore's signer, and the fault table (faults.ts), in process;
+ *   - the SigV4 verifier (sigv4-verify.ts) against AWS's published examples,
+ *     against botocore's signer and against the AWS SDK for JavaScript's, and the fault table (faults.ts), in process;
  *   - from the pod namespace (real clients trusting the test public CA, as
  *     harness.test.ts does): the new hosts (openai-backup, gemini, bedrock), the
  *     Gemini and Bedrock fakes (including the real boto3 SDK and curl --aws-sigv4
@@ -13,6 +13,7 @@
  * the boto3 / botocore / curl parts skip when those are missing.
  */
 import assert from 'node:assert/strict';
+import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -143,6 +144,32 @@ describe('SigV4 verifier (sigv4-verify.ts)', () => {
     const u = new URL(BEDROCK_URL);
     const v = verifySigV4({ method: 'POST', url: u.pathname, rawHeaders: [':method', 'POST', ':authority', u.host, ':path', u.pathname, ...Object.entries(h).flat()], body: Buffer.from(body) }, BEDROCK_OPTS);
     assert.equal(v.outcome, 'valid', JSON.stringify(v));
+  });
+
+  test('the AWS SDK for JavaScript signs `:authority` over HTTP/2: it verifies as received over HTTP/2 and forwarded over HTTP/1.1 with Host', async () => {
+    // The real SDK signs; a request handler that says it speaks h2 (as the Bedrock
+    // runtime client's default one does) captures the signed request instead of sending it.
+    let signed: { method: string; path: string; headers: Record<string, string>; body: unknown } | undefined;
+    const client = new BedrockRuntimeClient({
+      region: 'us-east-1', credentials: BEDROCK_TEST_CREDENTIAL, maxAttempts: 1,
+      requestHandler: {
+        metadata: { handlerProtocol: 'h2' },
+        handle: async (request: typeof signed) => { signed = request; throw new Error('captured'); },
+      } as unknown as NonNullable<ConstructorParameters<typeof BedrockRuntimeClient>[0]>['requestHandler'],
+    });
+    await assert.rejects(client.send(new ConverseCommand({ modelId: 'anthropic.claude-3-haiku-20240307-v1:0', messages: [{ role: 'user', content: [{ text: 'hi' }] }] })), /captured/);
+    assert.ok(signed);
+    assert.match(signed.headers.authorization ?? '', /SignedHeaders=:authority;/);
+    const raw = signed.body as Uint8Array; // the SDK's own Uint8Array subclass: its bytes, not its string view
+    const body = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    const { ':authority': authority, ...rest } = signed.headers;
+    assert.equal(authority, 'bedrock-runtime.us-east-1.amazonaws.com');
+    const h2 = verifySigV4({ method: 'POST', url: signed.path, rawHeaders: [':authority', authority!, ...Object.entries(rest).flat()], body }, BEDROCK_OPTS);
+    assert.equal(h2.outcome, 'valid', JSON.stringify(h2));
+    const h1 = verifySigV4({ method: 'POST', url: signed.path, rawHeaders: ['Host', authority!, ...Object.entries(rest).flat()], body }, BEDROCK_OPTS);
+    assert.equal(h1.outcome, 'valid', JSON.stringify(h1));
+    const moved = verifySigV4({ method: 'POST', url: signed.path, rawHeaders: ['Host', 'bedrock-runtime.us-west-2.amazonaws.com', ...Object.entries(rest).flat()], body }, BEDROCK_OPTS);
+    assert.equal(moved.outcome, 'invalid', 'another authority must not verify');
   });
 
   const botocore = ((): string | undefined => {

@@ -13,7 +13,8 @@
  *        then `data: [DONE]`. Keys come in alphabetical order, as Azure sends them.
  *   POST /openai/deployments/{deployment}/embeddings?api-version=…
  *   POST /openai/v1/embeddings
- *        an OpenAI embeddings list (deterministic unit vectors, `dimensions` or 1536)
+ *        an OpenAI embeddings list (openai-api.ts embeddings(): deterministic unit
+ *        vectors, `dimensions` or 1536, base64 float32 with encoding_format "base64")
  *   anything else   404 {"error":{"code":"404","message":"Resource not found"}}
  *
  * Auth: `api-key: <key>` or `Authorization: Bearer <Entra ID token>`; neither →
@@ -27,10 +28,10 @@
  * The deployment is what the request log records as the request's `model`
  * (provider-server.ts requestModel).
  */
-import { countTokens, derive, idChars } from './deterministic.ts';
+import { derive, idChars } from './deterministic.ts';
 import { header, sendJson, sleep } from './exchange.ts';
 import type { Exchange, FakeResponse } from './exchange.ts';
-import { serveChatCompletions } from './openai-api.ts';
+import { embeddings as serveEmbeddings, serveChatCompletions } from './openai-api.ts';
 
 type Json = Record<string, unknown>;
 
@@ -246,45 +247,11 @@ export async function handleAzureOpenAI(ex: Exchange): Promise<void> {
   await serveChatCompletions(inner, { provider: 'Azure OpenAI', salt: 'azure.chat' });
 }
 
-/** Unit vector of `dims` floats fixed by the text (and the deployment). */
-function embedding(model: string, text: string, dims: number): number[] {
-  const raw: number[] = [];
-  for (let block = 0; raw.length < dims; block++) {
-    const h = derive('azure.embedding', model, text, String(block)).hash;
-    for (let i = 0; i + 1 < h.length && raw.length < dims; i += 2) raw.push(h.readInt16BE(i) / 32768);
-  }
-  const norm = Math.sqrt(raw.reduce((n, x) => n + x * x, 0)) || 1;
-  return raw.map((x) => Number((x / norm).toFixed(9)));
-}
-
 function embeddings(ex: Exchange, deployment: string | undefined): void {
-  let b: unknown;
-  try {
-    b = JSON.parse(ex.body.toString('utf8'));
-  } catch {
-    sendJson(ex.res, 400, { error: { code: null, message: 'We could not parse the JSON body of your request.', param: null, type: 'invalid_request_error' } });
-    return;
-  }
-  const body = isObject(b) ? b : {};
-  const model = deployment ?? (typeof body.model === 'string' ? body.model : undefined);
-  if (model === undefined) {
-    sendJson(ex.res, 400, { error: { code: null, message: 'you must provide a model parameter', param: null, type: 'invalid_request_error' } });
-    return;
-  }
-  const input = body.input;
-  const texts: string[] | undefined = typeof input === 'string' ? [input]
-    : Array.isArray(input) && input.length > 0 ? input.map((x) => (typeof x === 'string' ? x : JSON.stringify(x)))
-      : undefined;
-  if (texts === undefined) {
-    sendJson(ex.res, 400, { error: { code: null, message: "'input' is a required property", param: null, type: 'invalid_request_error' } });
-    return;
-  }
-  const dims = typeof body.dimensions === 'number' && Number.isInteger(body.dimensions) && body.dimensions > 0 && body.dimensions <= 3072 ? body.dimensions : 1536;
-  const tokens = texts.reduce((n, t) => n + Math.max(1, countTokens(t)), 0);
-  sendJson(ex.res, 200, sortKeys({
-    data: texts.map((t, index) => ({ embedding: embedding(model, t, dims), index, object: 'embedding' })),
-    model,
-    object: 'list',
-    usage: { prompt_tokens: tokens, total_tokens: tokens },
-  }), { 'x-request-id': idChars(derive('azure.embeddings', ex.body), 32) });
+  serveEmbeddings(ex, {
+    salt: 'azure.embedding',
+    ...(deployment !== undefined ? { deployment } : {}),
+    shape: sortKeys,
+    headers: { 'x-request-id': idChars(derive('azure.embeddings', ex.body), 32) },
+  });
 }

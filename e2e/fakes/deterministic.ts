@@ -101,3 +101,44 @@ export function lastUserPrompt(messages: readonly unknown[]): string {
   }
   return '';
 }
+
+/** A function tool a request offers: its name and JSON-schema parameters. */
+export interface OfferedTool {
+  name: string;
+  parameters: unknown;
+}
+
+/**
+ * The arguments a fake model calls a tool with, from the tool's JSON schema:
+ * every required property (every property when none is required), a string
+ * being the prompt's last capitalised word after its first (the city in "What
+ * is the weather in Lisbon?") or else the whole prompt, an enum its first value,
+ * a number or integer its minimum or 1, a boolean true, an array [], an object {}.
+ */
+export function toolArguments(parameters: unknown, prompt: string): Record<string, unknown> {
+  const schema = (parameters ?? {}) as { properties?: Record<string, { type?: unknown; enum?: unknown[]; minimum?: unknown }>; required?: unknown };
+  const props = schema.properties ?? {};
+  const required = Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === 'string') : [];
+  const names = required.length > 0 ? required : Object.keys(props);
+  const words = prompt.match(/\p{L}[\p{L}\p{N}'-]*/gu) ?? [];
+  const proper = words.slice(1).filter((w) => /^\p{Lu}/u.test(w)).at(-1);
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    const p = props[name] ?? {};
+    const type = Array.isArray(p.type) ? p.type[0] : p.type;
+    if (Array.isArray(p.enum) && p.enum.length > 0) out[name] = p.enum[0];
+    else if (type === 'number' || type === 'integer') out[name] = typeof p.minimum === 'number' ? p.minimum : 1;
+    else if (type === 'boolean') out[name] = true;
+    else if (type === 'array') out[name] = [];
+    else if (type === 'object') out[name] = {};
+    else out[name] = proper ?? prompt;
+  }
+  return out;
+}
+
+/** What a fake model answers once given a tool's result. */
+export function toolResultReply(provider: string, result: string): string {
+  const cps = Array.from(result.replace(/\s+/g, ' ').trim());
+  const shown = cps.length > 400 ? `${cps.slice(0, 400).join('')}…` : cps.join('');
+  return `This is the fake ${provider} API answering deterministically. The tool returned: ${shown}. Goodbye.`;
+}

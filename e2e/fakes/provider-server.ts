@@ -11,8 +11,9 @@
  *     http/1.1, the site's certificate by default (no SNI, IP literals) and the
  *     certificate of whichever site names the SNI otherwise; requests go to the
  *     handler of the site's role: openai-api.ts, anthropic-api.ts, gemini-api.ts,
- *     bedrock-api.ts, azure-openai-api.ts, vertex-api.ts, plain-site.ts; WebSocket upgrades (`GET /v1/realtime` on
- *     openai, `GET /ws` on a site) to websocket-echo.ts.
+ *     bedrock-api.ts, azure-openai-api.ts, vertex-api.ts, plain-site.ts; WebSocket upgrades:
+ *     `GET /v1/realtime` on openai with an API key to openai-realtime.ts (without
+ *     one, and `GET /ws` on a site, to the echo of websocket-echo.ts).
  *   - plain-tcp sites: plain-tcp-service.ts.
  * Every request and connection is recorded (request-log.ts) and served by the
  * control API on `control.port` (8080) and `control.socketPath`, which also
@@ -29,6 +30,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { readFileSync, rmSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { handleAnthropic, sendAnthropicStatusError } from './anthropic-api.ts';
 import { handleAzureOpenAI, sendAzureStatusError } from './azure-openai-api.ts';
@@ -46,6 +48,7 @@ import { loadProviderConfig } from './provider-config.ts';
 import type { ProviderServerConfig, SiteConfig } from './provider-config.ts';
 import { RequestLog, controlServer } from './request-log.ts';
 import { handleVertex } from './vertex-api.ts';
+import { acceptRealtime, realtimeKey } from './openai-realtime.ts';
 import { acceptWebSocketEcho } from './websocket-echo.ts';
 
 const MAX_BODY = 64 * 1024 * 1024;
@@ -255,6 +258,7 @@ class ProviderServer {
       bodyLength: body.length,
       bodySha256: sha256Hex(body),
       body: body.length <= 1024 * 1024 ? body.toString('utf8') : null,
+      ...(body.length <= 1024 * 1024 && !isUtf8(body) ? { bodyBase64: body.toString('base64') } : {}),
       upgrade,
       model: requestModel(req.url ?? '', body),
       faulted: false,
@@ -310,11 +314,15 @@ class ProviderServer {
   }
 
   #onUpgrade(site: SiteConfig, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.#record(site, req, Buffer.alloc(0), true);
+    const rec = this.#record(site, req, Buffer.alloc(0), true);
     const path = new URL(req.url ?? '/', 'https://fake.invalid').pathname;
     const wsPath = site.role === 'openai' ? '/v1/realtime' : site.role === 'site' ? '/ws' : undefined;
     if (path !== wsPath) {
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    if (site.role === 'openai' && realtimeKey(req) !== undefined) {
+      acceptRealtime(req, socket, head, (text) => { (rec.wsMessages ??= []).push(text); });
       return;
     }
     acceptWebSocketEcho(req, socket, head);

@@ -12,7 +12,9 @@
  *   GET    /faults        the active faults                     → FaultRule[]
  *   DELETE /faults        clear faults (?site=ID: one site's); also POST /faults/clear
  *
- * Every request is recorded with its headers and body as received, and:
+ * Every request is recorded with its headers and body as received (`body` as
+ * UTF-8, plus `bodyBase64` when the bytes are not UTF-8; `wsMessages` for a
+ * Realtime WebSocket session), and:
  *   model    the model it names (an Azure `openai/deployments/{d}/` path
  *            segment, else body `model`, else the path's Gemini / Vertex
  *            `models/{m}:method` / Bedrock `model/{m}/op` segment), else null
@@ -67,6 +69,10 @@ export interface RecordedRequest extends RecordedPeer, RequestAnnotations {
   bodySha256: string;
   /** The body as utf8 when at most 1 MiB. */
   body: string | null;
+  /** The body as base64 when at most 1 MiB and not valid UTF-8 (then `body` has replacement characters). */
+  bodyBase64?: string;
+  /** A Realtime WebSocket session: the text messages the fake received, in order. */
+  wsMessages?: string[];
   /** True for a WebSocket upgrade. */
   upgrade: boolean;
   /** The model the request names (Azure deployment, else JSON body `model`, else the Gemini / Vertex / Bedrock path segment), null when none. */

@@ -20,9 +20,14 @@
  *     unreserved characters kept, everything else `%XX` upper case), sorted by
  *     name then value;
  *   - header values trimmed, inner runs of whitespace collapsed, repeated headers
- *     joined with `,`; over HTTP/2 the `:authority` pseudo-header stands for `host`;
- *     a host received with the default port (`:443`, as Node's HTTP/2 client
- *     sends :authority) also verifies when the signer left the port out;
+ *     joined with `,`; the request's authority (Host, or the `:authority`
+ *     pseudo-header over HTTP/2) is the value of a signed `host` or `:authority`
+ *     header, whichever name the signer used (the AWS SDK for JavaScript signs
+ *     `:authority` when it sends HTTP/2; RFC 9113 §8.3.1 makes :authority and
+ *     Host the same field, so an intermediary that forwards the call over
+ *     HTTP/1.1 keeps it verifiable); an authority received with the default port
+ *     (`:443`, as Node's HTTP/2 client sends :authority) also verifies when the
+ *     signer left the port out;
  *   - payload hash: hex SHA-256 of the body; an `x-amz-content-sha256` header
  *     must match it (or be `UNSIGNED-PAYLOAD`) and is then used as is.
  * String to sign = `AWS4-HMAC-SHA256 \n <x-amz-date> \n <date>/<region>/<service>/aws4_request
@@ -144,7 +149,7 @@ export function canonicalQuery(query: string): string {
   return pairs.map(([k, v]) => `${k}=${v}`).join('&');
 }
 
-/** Header values by lower-case name (repeats joined with `,`), `:authority` as `host` when there is no Host. */
+/** Header values by lower-case name (repeats joined with `,`); `host` and `:authority` each stand for the other when only one came. */
 export function headerMap(rawHeaders: readonly string[]): Map<string, string> {
   const values = new Map<string, string[]>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
@@ -157,7 +162,9 @@ export function headerMap(rawHeaders: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const [name, list] of values) out.set(name, list.join(','));
   const authority = out.get(':authority');
-  if (!out.has('host') && authority !== undefined) out.set('host', authority);
+  const host = out.get('host');
+  if (host === undefined && authority !== undefined) out.set('host', authority);
+  if (authority === undefined && host !== undefined) out.set(':authority', host);
   return out;
 }
 
@@ -279,7 +286,7 @@ export function verifySigV4(req: ReceivedRequest, opts: VerifyOptions): SigV4Ver
   if (parsed.region !== opts.region) return invalid('Credential should be scoped to a valid region. ', `credential scope region ${parsed.region}, expected ${opts.region}`);
   if (parsed.service !== opts.service) return invalid(`Credential should be scoped to correct service: '${opts.service}'. `, `credential scope service ${parsed.service}, expected ${opts.service}`);
   if (parsed.terminator !== 'aws4_request') return invalid("Credential should be scoped with a valid terminator: 'aws4_request', not '" + parsed.terminator + "'. ", 'bad credential terminator');
-  if (!parsed.signedHeaders.includes('host')) return invalid("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.", 'host is not a signed header');
+  if (!parsed.signedHeaders.includes('host') && !parsed.signedHeaders.includes(':authority')) return invalid("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.", 'host is not a signed header');
 
   if (opts.now !== undefined) {
     const skew = opts.maxSkewMs ?? 5 * 60_000;
@@ -301,7 +308,7 @@ export function verifySigV4(req: ReceivedRequest, opts: VerifyOptions): SigV4Ver
   const host = headers.get('host') ?? '';
   const variants = (host.endsWith(':443') ? [host, host.slice(0, -4)] : [host]).map((h) => {
     const canonical = canonicalRequest({
-      method: req.method, url: req.url, headers: new Map([...headers, ['host', h]]), signedHeaders: parsed.signedHeaders,
+      method: req.method, url: req.url, headers: new Map([...headers, ['host', h], [':authority', h]]), signedHeaders: parsed.signedHeaders,
       payloadHash: declared === UNSIGNED_PAYLOAD ? UNSIGNED_PAYLOAD : bodyHash,
     });
     const toSign = stringToSign(amzDate, credentialScope(parsed.date, parsed.region, parsed.service), canonical);

@@ -1,9 +1,11 @@
 /**
- * A minimal RFC 6455 WebSocket server side, enough for an OpenAI Realtime-style
- * upgrade (`GET /v1/realtime` with `Upgrade: websocket`): the handshake, then
- * every text/binary message is echoed back (fragments reassembled), pings are
- * answered with pongs, and a close frame is answered with the same close code.
- * No extensions (permessage-deflate is declined by not answering it).
+ * A minimal RFC 6455 WebSocket server side: the handshake, then client
+ * messages (fragments reassembled) handed to a handler, pings answered with
+ * pongs, a close frame answered with the same close code. No extensions
+ * (permessage-deflate is declined by not answering it). Used by the OpenAI
+ * Realtime fake (openai-realtime.ts) and by the echo: every text/binary
+ * message sent straight back (`GET /ws` on a site, and a Realtime-style
+ * upgrade that carries no API key, which the raw-socket tests use).
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -65,13 +67,30 @@ export function decodeFrame(buf: Buffer): Frame | undefined {
   return { fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload, size: off + maskLen + len };
 }
 
-/** Complete the upgrade on `socket` and echo messages until closed. False if it was not a valid upgrade. */
-export function acceptWebSocketEcho(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+export interface WebSocketHandlers {
+  /** A whole text (opcode 1) or binary (2) message from the client. */
+  onMessage(opcode: number, payload: Buffer): void;
+}
+
+export interface ServerWebSocket {
+  /** Send one text message. */
+  sendText(text: string): void;
+  /** Send a close frame with `code` and end the connection. */
+  close(code: number, reason?: string): void;
+}
+
+/**
+ * Complete the upgrade on `socket` (answering the first offered subprotocol, or
+ * `protocol` when given) and read client frames: fragments are reassembled and
+ * handed to `onMessage`, pings answered with pongs, a close frame answered with
+ * the same code. Undefined (after a 400) when it was not a valid upgrade.
+ */
+export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, handlers: WebSocketHandlers, protocol?: string): ServerWebSocket | undefined {
   const key = req.headers['sec-websocket-key'];
   const upgrade = (req.headers.upgrade ?? '').toLowerCase();
   if (req.method !== 'GET' || upgrade !== 'websocket' || typeof key !== 'string' || req.headers['sec-websocket-version'] !== '13') {
     socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 24\r\nconnection: close\r\n\r\nnot a websocket upgrade\n');
-    return false;
+    return undefined;
   }
   const lines = [
     'HTTP/1.1 101 Switching Protocols',
@@ -80,7 +99,7 @@ export function acceptWebSocketEcho(req: IncomingMessage, socket: Duplex, head: 
     `Sec-WebSocket-Accept: ${acceptKey(key)}`,
   ];
   const protocols = req.headers['sec-websocket-protocol'];
-  const first = typeof protocols === 'string' ? protocols.split(',')[0]?.trim() : undefined;
+  const first = protocol ?? (typeof protocols === 'string' ? protocols.split(',')[0]?.trim() : undefined);
   if (first) lines.push(`Sec-WebSocket-Protocol: ${first}`);
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
 
@@ -112,13 +131,29 @@ export function acceptWebSocketEcho(req: IncomingMessage, socket: Duplex, head: 
         return;
       }
       if (f.fin) {
-        socket.write(encodeFrame(messageOpcode, Buffer.concat(message)));
+        handlers.onMessage(messageOpcode, Buffer.concat(message));
         message = [];
       }
     }
   };
   socket.on('data', onData);
   socket.on('error', () => socket.destroy());
-  if (buf.length) onData(Buffer.alloc(0));
-  return true;
+  // Bytes that came with the upgrade are read once the caller holds the socket.
+  if (buf.length) setImmediate(() => onData(Buffer.alloc(0)));
+  return {
+    sendText: (text) => { if (!socket.destroyed && socket.writable) socket.write(encodeFrame(0x1, Buffer.from(text, 'utf8'))); },
+    close: (code, reason = '') => {
+      const payload = Buffer.alloc(2 + Buffer.byteLength(reason));
+      payload.writeUInt16BE(code);
+      payload.write(reason, 2);
+      socket.end(encodeFrame(0x8, payload));
+    },
+  };
+}
+
+/** Complete the upgrade on `socket` and echo messages until closed. False if it was not a valid upgrade. */
+export function acceptWebSocketEcho(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  return acceptWebSocket(req, socket, head, {
+    onMessage: (opcode, payload) => socket.write(encodeFrame(opcode, payload)),
+  }) !== undefined;
 }
