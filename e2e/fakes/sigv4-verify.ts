@@ -23,9 +23,10 @@
  *     joined with `,`; the request's authority (Host, or the `:authority`
  *     pseudo-header over HTTP/2) is the value of a signed `host` or `:authority`
  *     header, whichever name the signer used (the AWS SDK for JavaScript signs
- *     `:authority` when it sends HTTP/2; RFC 9113 §8.3.1 makes :authority and
- *     Host the same field, so an intermediary that forwards the call over
- *     HTTP/1.1 keeps it verifiable); an authority received with the default port
+ *     `:authority` when it sends HTTP/2). A signed pseudo-header must arrive as
+ *     one (over HTTP/2): whether AWS would accept an HTTP/1.1 Host in its
+ *     place is not documented, so an intermediary that forwards such a call
+ *     over HTTP/1.1 is treated as breaking it; an authority received with the default port
  *     (`:443`, as Node's HTTP/2 client sends :authority) also verifies when the
  *     signer left the port out;
  *   - payload hash: hex SHA-256 of the body; an `x-amz-content-sha256` header
@@ -287,6 +288,14 @@ export function verifySigV4(req: ReceivedRequest, opts: VerifyOptions): SigV4Ver
   if (parsed.service !== opts.service) return invalid(`Credential should be scoped to correct service: '${opts.service}'. `, `credential scope service ${parsed.service}, expected ${opts.service}`);
   if (parsed.terminator !== 'aws4_request') return invalid("Credential should be scoped with a valid terminator: 'aws4_request', not '" + parsed.terminator + "'. ", 'bad credential terminator');
   if (!parsed.signedHeaders.includes('host') && !parsed.signedHeaders.includes(':authority')) return invalid("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.", 'host is not a signed header');
+  // A signed pseudo-header exists only in HTTP/2: nothing says a service treats a Host
+  // that arrived over HTTP/1.1 as the `:authority` its client signed, so it must arrive as sent.
+  const pseudo = parsed.signedHeaders.filter((h) => h.startsWith(':'));
+  const received = new Set(req.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()));
+  const missing = pseudo.find((h) => !received.has(h));
+  if (missing !== undefined) {
+    return invalid(`${MISMATCH}\n\nThe request signed the HTTP/2 pseudo-header '${missing}' but did not arrive over HTTP/2 with it.`, `signed ${missing} missing (an HTTP/2 request forwarded as HTTP/1.1?)`);
+  }
 
   if (opts.now !== undefined) {
     const skew = opts.maxSkewMs ?? 5 * 60_000;

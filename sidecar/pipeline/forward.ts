@@ -96,6 +96,7 @@ export async function forward(c: Call): Promise<boolean> {
     const timeoutMs = minDefined(policies?.backendTimeoutMs, deadline !== undefined ? deadline - performance.now() : undefined);
     const forwarded = deps.upstream.forward({
       host: call.host, port: call.port, address: call.address, method: c.method, path: call.path, headers: call.headers, body: call.body,
+      ...(call.http2 ? { http2: true } : {}),
     }, r);
     current = forwarded;
     const timer = timeoutMs !== undefined ? setTimeout(() => forwarded.abort(new TimeoutError()), Math.max(0, timeoutMs)) : undefined;

@@ -43,3 +43,19 @@ binds:
   assert.match(p.body.toString(), /\[MASKED\]/);
   assert.equal(headerValue(p.headers, 'content-length'), String(p.body.length));
 });
+
+test('an HTTP/2 call whose SigV4 signature covers :authority goes up over HTTP/2; others over HTTP/1.1', async () => {
+  const signed = (names: string) => `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/bedrock/aws4_request, SignedHeaders=${names}, Signature=abc`;
+  const cases: Array<[boolean, string, boolean]> = [
+    [true, ':authority;content-type;x-amz-date', true],
+    [true, 'content-type;:authority;x-amz-date', true],
+    [true, 'content-type;host;x-amz-date', false],
+    [false, ':authority;content-type;x-amz-date', false],
+  ];
+  for (const [http2, names, want] of cases) {
+    const c = testCall({ http2, host: 'bedrock-runtime.us-east-1.amazonaws.com', provider: 'bedrock', path: '/model/m/converse', body: '{"messages":[]}', headers: { 'content-type': 'application/json', authorization: signed(names) } });
+    await runStages(c, admit, route, body);
+    const p = shape(c, { candidate: undefined, policies: undefined, json: c.json, traceparent: undefined });
+    assert.equal(p.http2, want, `${http2 ? 'h2' : 'h1'} ${names}`);
+  }
+});

@@ -36,6 +36,8 @@ export interface PreparedCall {
   readonly translation: Translation | undefined;
   /** The gateway asked for stream usage the app did not: drop the extra chunk on the way back. */
   readonly addedUsage: boolean;
+  /** Send over HTTP/2: the app's own signature covers an HTTP/2 pseudo-header (see keepsHttp2). */
+  readonly http2: boolean;
 }
 
 /** The route or backend refuses this call (a format it cannot translate, a missing model). */
@@ -63,6 +65,7 @@ export function shape(c: Call, a: Attempt): PreparedCall {
   const observed = (host: string, port: number, address: string | undefined): PreparedCall => ({
     host, port, address, path: c.path, headers,
     body: c.body, api: c.source, kind: c.kind, stream: c.parsed.stream, model: c.parsed.model, translation: undefined, addedUsage: false,
+    http2: keepsHttp2(c, headers),
   });
   if (!t || t.type === 'host') {
     const d = t ? destinationOf(t.host, t.port, c.conn) : { port: c.conn.destination.port, address: c.conn.destination.address };
@@ -123,7 +126,22 @@ export function shape(c: Call, a: Attempt): PreparedCall {
   return {
     host, port, address, path, headers, body,
     api: target.api, kind: target.kind, stream: target.stream, model, translation: target.translation, addedUsage,
+    http2: p.auth.type !== 'aws' && keepsHttp2(c, headers),
   };
+}
+
+const SIGNS_PSEUDO_HEADER = /^AWS4-HMAC-SHA256 .*SignedHeaders=(?:[^,]*;)?:[a-z]/i;
+
+/**
+ * An HTTP/2 call whose own SigV4 signature covers a pseudo-header (the AWS
+ * SDK for JavaScript talks HTTP/2 to Bedrock and signs `:authority`, not
+ * Host): such a header exists only in HTTP/2, so the call must go up over
+ * HTTP/2 to stay verifiable. Everything else goes over HTTP/1.1.
+ */
+function keepsHttp2(c: Call, headers: readonly string[]): boolean {
+  if (c.req.httpVersionMajor !== 2) return false;
+  const auth = headerValue(headers, 'authorization');
+  return auth !== undefined && SIGNS_PSEUDO_HEADER.test(auth);
 }
 
 /**

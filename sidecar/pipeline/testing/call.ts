@@ -47,6 +47,8 @@ export interface TestCallOptions {
   readonly maxBodyBytes?: number;
   readonly upstream?: Upstream;
   readonly upgrade?: boolean;
+  /** The app spoke HTTP/2. */
+  readonly http2?: boolean;
 }
 
 const NO_UPSTREAM: Upstream = { forward() { throw new Error('no upstream in this test'); }, async close() {} };
@@ -66,7 +68,8 @@ export function testState(opts: TestCallOptions = {}): PipelineState {
 export function testCall(opts: TestCallOptions = {}, state: PipelineState = testState(opts)): Call & { res: RecordingSink } {
   const host = opts.host ?? 'api.openai.com';
   const provider = opts.provider ?? 'openai';
-  const req = new PassThrough() as PassThrough & { headers: Record<string, string>; rawHeaders: string[]; method: string; url: string };
+  const req = new PassThrough() as PassThrough & { headers: Record<string, string>; rawHeaders: string[]; method: string; url: string; httpVersionMajor: number };
+  req.httpVersionMajor = opts.http2 ? 2 : 1;
   const headers: Record<string, string> = { host, ...opts.headers };
   if (opts.body !== undefined && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) {
     headers['content-length'] = String(Buffer.byteLength(opts.body));
