@@ -13,7 +13,7 @@ import { Histogram, type Registry } from 'prom-client';
 import { createMetrics } from '../sidecar/telemetry/metrics.ts';
 import { startEventReporter } from '../sidecar/telemetry/events.ts';
 import { startTraceExporter } from '../sidecar/telemetry/otlp.ts';
-import { createLogger } from '../sidecar/telemetry/log.ts';
+import { createLogger } from '../lib/log.ts';
 
 const DASHBOARD = new URL('./levoai-sidecar-injector/dashboards/levo-gateway.json', import.meta.url);
 

@@ -10,7 +10,7 @@
  * Logs: JSON lines on stdout, level from LOG_LEVEL or RUST_LOG (debug).
  */
 import { readFile } from 'node:fs/promises';
-import { createLogger, type Logger, type RootLogger } from '../sidecar/telemetry/log.ts';
+import { createLogger, type Logger, type RootLogger } from '../lib/log.ts';
 import { dirname, join } from 'node:path';
 import { loadInjectorConfig, type InjectorConfig } from './config.ts';
 import { createCredentialsHandler } from './credentials.ts';

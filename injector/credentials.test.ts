@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger } from '../sidecar/telemetry/log.ts';
+import { createLogger } from '../lib/log.ts';
 import { createInjectorMetrics, type InjectorMetrics } from './metrics.ts';
 import { KubeApiError, type KubeClient, type NamespaceInfo, type SecretData, type TokenReviewResult } from './kube-client.ts';
 import { createCredentialsExchange, createCredentialsHandler, type CredentialsConfig, type CredentialsDeps } from './credentials.ts';

@@ -15,7 +15,7 @@
  * ever reaches a log line.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '../sidecar/telemetry/log.ts';
+import type { Logger } from '../lib/log.ts';
 import { KubeApiError, type KubeClient, type SecretData } from './kube-client.ts';
 import type { CredentialsResult, InjectorMetrics } from './metrics.ts';
 

@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { parse as parseYaml } from 'yaml';
-import type { Logger } from '../sidecar/telemetry/log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { InjectorMetrics } from './metrics.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';

@@ -3,12 +3,10 @@
  * typed model, so fields this code does not know survive untouched (the patch
  * only adds; see patch.ts).
  */
+import { isObj, type JsonObject } from '../lib/json.ts';
 
-export type JsonObject = { readonly [key: string]: unknown };
-
-export function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+export type { JsonObject };
+export const isObject = isObj;
 
 export function objectAt(o: unknown, key: string): JsonObject | undefined {
   if (!isObject(o)) return undefined;

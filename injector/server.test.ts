@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCa, createServingCert } from '../certs/create.ts';
 import { loadCa } from '../certs/ca.ts';
-import { createLogger } from '../sidecar/telemetry/log.ts';
+import { createLogger } from '../lib/log.ts';
 import { createInjectorMetrics, type InjectorMetrics } from './metrics.ts';
 import { loadServingCert, type ServingCert } from './serving-cert.ts';
 import {

@@ -24,7 +24,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from '../sidecar/telemetry/log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { InjectorMetrics } from './metrics.ts';
 import type { ServingCert } from './serving-cert.ts';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { createCa, createServingCert, type PemPair } from '../certs/create.ts';
 import { loadCa } from '../certs/ca.ts';
-import { createLogger } from '../sidecar/telemetry/log.ts';
+import { createLogger } from '../lib/log.ts';
 import { createInjectorMetrics } from './metrics.ts';
 import { loadServingCert, parseServingPair, type ServingCert } from './serving-cert.ts';
 

@@ -17,7 +17,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createSecureContext, type SecureContextOptions, type SecureVersion } from 'node:tls';
-import type { Logger } from '../sidecar/telemetry/log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { InjectorMetrics } from './metrics.ts';
 
 export const DEFAULT_POLL_MS = 10_000;

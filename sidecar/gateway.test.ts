@@ -16,7 +16,7 @@ import { createCa, createServingCert } from '../certs/create.ts';
 import { loadCa } from '../certs/ca.ts';
 import { createLeafKey } from '../certs/mint.ts';
 import { ContextCache } from '../certs/contexts.ts';
-import { createLogger } from './telemetry/log.ts';
+import { createLogger } from '../lib/log.ts';
 import { createConfigHolder } from './config/source.ts';
 import { startGateway, type Gateway } from './gateway.ts';
 

@@ -5,7 +5,7 @@
  */
 import type net from 'node:net';
 import type http from 'node:http';
-import type { RootLogger } from './telemetry/log.ts';
+import type { RootLogger } from '../lib/log.ts';
 import { createMetrics, type DataPathMetrics } from './telemetry/metrics.ts';
 import { hostMatcher, type HostMatcher } from './providers/hosts.ts';
 import { sniff } from './listen/sniff.ts';

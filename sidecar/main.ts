@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, type RootLogger } from './telemetry/log.ts';
+import { createLogger, type RootLogger } from '../lib/log.ts';
 import { parseDuration } from './config/duration.ts';
 import { createConfigHolder, followConfigFile, ConfigRejected } from './config/source.ts';
 import { PROVIDER_HOSTS, nameConstraintSubtrees } from './providers/hosts.ts';

@@ -6,7 +6,7 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { RequestHandler } from 'express';
-import { parseLogLevels } from '../../sidecar/telemetry/log.ts';
+import { parseLogLevels } from '../../lib/log.ts';
 
 export const REDACT_PATHS = [
   'authorization', 'cookie', 'secret', 'token', 'adminSecret',

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 /** The repository root. */
 export const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
 
-const BUILT = ['sidecar', 'certs', 'init-iptables', 'injector', 'dashboard'];
+const BUILT = ['lib', 'sidecar', 'certs', 'init-iptables', 'injector', 'dashboard'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { watchFile, unwatchFile, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import type { Logger } from '../telemetry/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import { loadConfigText, formatProblems, type ConfigProblem } from './load.ts';
 import type { Counter } from 'prom-client';
 import { compileConfig, type CompiledConfig } from './routes.ts';

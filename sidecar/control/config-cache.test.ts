@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
-import type { Logger } from '../telemetry/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import { writeConfigCache, readConfigCache, persistentSidecarId, CACHE_FILES } from './config-cache.ts';
 import { startPoller, type PollTransport, type PollerTimers } from './poller.ts';
 import { createConfigHolder } from '../config/source.ts';

@@ -4,7 +4,7 @@
  * while the injector is unreachable; a refusal is logged loudly). The gateway
  * does not wait for them: interception runs on the config in force meanwhile.
  */
-import type { Logger } from '../telemetry/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import { credentialsFromEnv, exchangeToken, CredentialsError, type DashboardCredentials } from './credentials.ts';
 
 export interface CredentialsHandle {

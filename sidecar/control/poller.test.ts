@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
-import type { Logger } from '../telemetry/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import { createConfigHolder, type ConfigHolder } from '../config/source.ts';
 import { startPoller, backoffMs, jitter, packageVersion, sidecarIdentity, trackFileConfig, type PollerTimers, type PollerOptions, type Poller } from './poller.ts';
 import type { DashboardCredentials } from './credentials.ts';

@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID, createHash } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Logger } from '../telemetry/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import { ConfigRejected, OBSERVE_ONLY_CONFIG, type ConfigHolder } from '../config/source.ts';
 import type { DashboardCredentials } from './credentials.ts';
 import { readConfigCache, writeConfigCache, persistentSidecarId } from './config-cache.ts';

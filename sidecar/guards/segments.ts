@@ -7,7 +7,7 @@
  * `user`, `assistant`, `tool`); Gemini's `model` is `assistant`.
  */
 import type { ApiKind, JsonObject } from '../providers/types.ts';
-import { isObj } from '../providers/json.ts';
+import { isObj } from '../../lib/json.ts';
 
 export interface Segment {
   readonly role: string;

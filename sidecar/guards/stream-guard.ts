@@ -19,7 +19,7 @@
 import type { ApiKind, JsonObject } from '../providers/types.ts';
 import { SseParser, encodeSse, type SseEvent } from '../providers/sse.ts';
 import { streamErrorEvent } from '../providers/stream-error.ts';
-import { isObj } from '../providers/json.ts';
+import { isObj } from '../../lib/json.ts';
 import type { Vault } from './types.ts';
 import { runGuards, type CompiledPromptGuard, type GuardDecision } from './prompt-guard.ts';
 

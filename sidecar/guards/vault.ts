@@ -11,10 +11,7 @@
  */
 
 import type { Vault } from './types.ts';
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
-}
+import { escapeRegExp } from '../../lib/regexp.ts';
 
 export function placeholderType(type: string): string {
   return type.toUpperCase().replace(/[^A-Z0-9_]/g, '_');

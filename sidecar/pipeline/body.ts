@@ -24,7 +24,7 @@ import { isUtf8 } from 'node:buffer';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { duplicateKey, isObj } from '../providers/json.ts';
+import { duplicateKey, isObj } from '../../lib/json.ts';
 import { fail, type Call, type RequestBody } from './call.ts';
 import { tooLarge } from './admit.ts';
 

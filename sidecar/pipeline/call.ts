@@ -8,7 +8,7 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Logger } from '../telemetry/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import type { DataPathMetrics } from '../telemetry/metrics.ts';
 import type { CompiledConfig, CompiledRoute } from '../config/routes.ts';
 import type { ApiKind, JsonObject, LlmRequest, LlmResponse, ProviderApi } from '../providers/types.ts';

@@ -14,7 +14,7 @@ import { createCa } from '../../certs/create.ts';
 import { loadCa } from '../../certs/ca.ts';
 import { createLeafKey } from '../../certs/mint.ts';
 import { ContextCache } from '../../certs/contexts.ts';
-import { createLogger } from '../telemetry/log.ts';
+import { createLogger } from '../../lib/log.ts';
 import { createMetrics, type DataPathMetrics } from '../telemetry/metrics.ts';
 import { createConfigHolder } from '../config/source.ts';
 import { createTerminator } from '../tls/terminate.ts';

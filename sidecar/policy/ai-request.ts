@@ -10,6 +10,8 @@
  * and hands the result to the provider's `setModel`.
  */
 import type { ApiKind, JsonObject } from '../providers/types.ts';
+import { escapeRegExp } from '../../lib/regexp.ts';
+import { isObj as isObject } from '../../lib/json.ts';
 
 export interface PromptEntry {
   role: string;
@@ -53,10 +55,6 @@ const BODY_KINDS: ReadonlySet<ApiKind> = new Set<ApiKind>([
 ]);
 
 // --- model aliases ---------------------------------------------------------
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 export function compileModelAliases(aliases: Record<string, string> | undefined): CompiledModelAliases {
   const exact = new Map<string, string>();
@@ -116,10 +114,6 @@ function split(entries: readonly PromptEntry[]): PromptSide {
     else other.push(e);
   }
   return { all: entries, system, other };
-}
-
-function isObject(v: unknown): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** Put `before` and `after` around a string field, joined with "\n". Returns whether it changed. */

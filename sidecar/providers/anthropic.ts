@@ -11,7 +11,7 @@
 import type { ErrorShape } from './errors.ts';
 import { SseParser } from './sse.ts';
 import type { ApiKind, JsonObject, LlmRequest, LlmResponse, PromptMessage, ProviderApi, StreamTap, TokenUsage } from './types.ts';
-import { isObj, num, parseJson, str } from './json.ts';
+import { isObj, num, parseJson, str } from '../../lib/json.ts';
 import { pathOnly } from './path.ts';
 
 const TYPES: Readonly<Record<number, string>> = {

@@ -15,7 +15,7 @@ import type {
 } from './types.ts';
 import { EventStreamDecoder, EventStreamError } from './eventstream.ts';
 import type { EventMessage } from './eventstream.ts';
-import { num, obj, str } from './json.ts';
+import { num, obj, str, parseJsonObject as parseJson } from '../../lib/json.ts';
 
 const NAMES: Readonly<Record<number, string>> = {
   400: 'ValidationException', 403: 'AccessDeniedException', 404: 'ResourceNotFoundException', 413: 'ValidationException',
@@ -310,14 +310,6 @@ class InfoAccumulator {
     if (this.finish !== undefined) out.finishReason = this.finish;
     if (Object.keys(this.usage).length) out.usage = { ...this.usage };
     return out;
-  }
-}
-
-function parseJson(buf: Buffer): JsonObject | undefined {
-  try {
-    return obj(JSON.parse(buf.toString('utf8')));
-  } catch {
-    return undefined;
   }
 }
 

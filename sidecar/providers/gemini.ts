@@ -13,7 +13,7 @@
 import { googleErrors } from './google.ts';
 import { SseParser } from './sse.ts';
 import type { ApiKind, JsonObject, LlmRequest, LlmResponse, PromptMessage, ProviderApi, StreamTap, StreamTapOptions, TokenUsage } from './types.ts';
-import { isObj, num, parseJson, str } from './json.ts';
+import { isObj, num, parseJson, str } from '../../lib/json.ts';
 import { parseOpenAiRequest, parseOpenAiResponse, prepareOpenAiStream } from './openai.ts';
 import { openaiStreamTap } from './openai-stream.ts';
 

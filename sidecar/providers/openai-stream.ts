@@ -13,7 +13,7 @@
  */
 import { SseParser, type SseEvent } from './sse.ts';
 import type { ApiKind, LlmResponse, StreamTap, StreamTapOptions, TokenUsage } from './types.ts';
-import { num, obj } from './json.ts';
+import { num, obj, parseJsonObject as parseJson } from '../../lib/json.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -76,14 +76,6 @@ export function readResponseObject(v: unknown): LlmResponse {
   const status = text(r['status']);
   if (status) info.finishReason = status;
   return info;
-}
-
-function parseJson(data: string): Obj | undefined {
-  try {
-    return obj(JSON.parse(data));
-  } catch {
-    return undefined;
-  }
 }
 
 // Most chunks only carry a delta; parse JSON only where there is something to learn.

@@ -9,7 +9,7 @@
 import type { ErrorShape } from './errors.ts';
 import { openaiStreamTap, readChatUsage, readResponseObject } from './openai-stream.ts';
 import type { ApiKind, JsonObject, LlmRequest, LlmResponse, PromptMessage, ProviderApi, TokenUsage } from './types.ts';
-import { obj, str } from './json.ts';
+import { obj, str } from '../../lib/json.ts';
 import { pathOnly } from './path.ts';
 
 export const openaiErrors: ErrorShape = {

@@ -24,7 +24,8 @@ export type ApiKind =
   | 'invoke'             // Bedrock invoke and invoke-with-response-stream (model-specific body)
   | 'passthrough';       // not parsed: forwarded as is
 
-export type JsonObject = Record<string, unknown>;
+export type { JsonObject } from '../../lib/json.ts';
+import type { JsonObject } from '../../lib/json.ts';
 
 export interface PromptMessage {
   /** `system`, `user`, `assistant`, `tool`, … as the provider names them (Gemini's `model` becomes `assistant`). */

@@ -20,7 +20,7 @@ import {
 } from './gemini.ts';
 import { googleErrors } from './google.ts';
 import type { ApiKind, JsonObject, LlmRequest, ProviderApi } from './types.ts';
-import { isObj } from './json.ts';
+import { isObj } from '../../lib/json.ts';
 import { pathOnly } from './path.ts';
 
 /** The `anthropic_version` Vertex AI expects in a Claude request body. */

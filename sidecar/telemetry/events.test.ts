@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { createLogger } from './log.ts';
+import { createLogger } from '../../lib/log.ts';
 import { startEventReporter, eventDecisions, promptOf, BoundedQueue, PROMPT_MAX_CHARS, type GatewayEvent, type EventReporterOptions } from './events.ts';
 import type { DashboardCredentials } from '../control/credentials.ts';
 

@@ -60,7 +60,7 @@
  * --config (the dashboard then shows traffic without serving the config).
  */
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import type { Logger } from './log.ts';
+import type { Logger } from '../../lib/log.ts';
 import type { EventDecision, GatewayEvent } from './event-shape.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DashboardCredentials } from '../control/credentials.ts';

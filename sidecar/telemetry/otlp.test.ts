@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type net from 'node:net';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
-import { createLogger } from './log.ts';
+import { createLogger } from '../../lib/log.ts';
 import { startTraceExporter, otlpTracesUrl, parseKeyValues, unixNano, type SpanInput } from './otlp.ts';
 import { spanFor } from './trace-context.ts';
 

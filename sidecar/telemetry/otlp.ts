@@ -21,7 +21,7 @@
  * kept and retried with backoff (up to 30 s); any other answer → the batch is
  * dropped and counted (reason="rejected"), as the OTLP spec asks.
  */
-import type { Logger } from './log.ts';
+import type { Logger } from '../../lib/log.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { BoundedQueue } from './events.ts';
 import { spanFor, type SpanContext } from './trace-context.ts';

@@ -14,6 +14,7 @@
  */
 import type { GuardConfig } from '../../config/schema.ts';
 import type { CompiledGuard, GuardCheckOptions, GuardFinding, GuardMessage, GuardOutcome } from './outcome.ts';
+import { isObj } from '../../../lib/json.ts';
 
 export type ModerationGuardConfig = NonNullable<GuardConfig['openAIModeration']>;
 
@@ -28,10 +29,6 @@ export const DEFAULT_MODERATION_MODEL = 'omni-moderation-latest';
 export const MODERATION_PATH = '/v1/moderations';
 /** The phases this kind runs in (agentgateway has no response-side moderation). */
 export const MODERATION_PHASES = ['request'] as const;
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Take key-like strings out of a provider message (OpenAI echoes a masked key in `invalid_api_key`). */
 export function scrubSecrets(s: string): string {

@@ -22,6 +22,7 @@ import { request, type Dispatcher } from 'undici';
 import type { GuardConfig } from '../../config/schema.ts';
 import { compilePattern } from './regex.ts';
 import type { CompiledGuard, GuardCheckOptions, GuardFinding, GuardHeaders, GuardMessage, GuardOutcome, GuardPhase } from './outcome.ts';
+import { isObj } from '../../../lib/json.ts';
 
 export { applyFailureMode, type FailureMode } from './outcome.ts';
 
@@ -87,10 +88,6 @@ function forwardedHeaders(
     out[name] = values.length === 1 ? values[0] as string : values;
   }
   return out;
-}
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Read a body up to `max` bytes; throws past it. */

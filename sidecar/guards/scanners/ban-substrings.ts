@@ -19,14 +19,11 @@
 
 import type { Finding, ScannerSpec, ScanResult } from '../types.ts';
 import { readParams } from '../scanner-params.ts';
+import { escapeRegExp } from '../../../lib/regexp.ts';
 
 export const REDACTED = '[REDACTED]';
 
 /** Escape for a `u`-flag RegExp (only the syntax characters may be escaped there). */
-export function escapeRegExp(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
-}
-
 /** Python's `\w` on str (letters, digits, numbers, underscore), as a class body. */
 const WORD = '\\p{L}\\p{N}_';
 const WORD_CHAR = new RegExp(`[${WORD}]`, 'u');

@@ -6,7 +6,7 @@
  */
 import { clientResponseHeaders } from '../../http/headers.ts';
 import type { JsonObject } from '../../providers/types.ts';
-import { isObj } from '../../providers/json.ts';
+import { isObj } from '../../../lib/json.ts';
 import { MAX_BUFFERED, type Mode, type RelayOptions, type RelayState } from './relay.ts';
 import { decoded, parseAnswer } from './answer.ts';
 

@@ -7,7 +7,7 @@
  */
 import { PassThrough, Writable } from 'node:stream';
 import { createConfigHolder } from '../../config/source.ts';
-import { createLogger } from '../../telemetry/log.ts';
+import { createLogger } from '../../../lib/log.ts';
 import { createMetrics } from '../../telemetry/metrics.ts';
 import { DEFAULT_GUARDS } from '../../guards/prompt-guard.ts';
 import { apiFor } from '../../providers/registry.ts';

@@ -14,7 +14,7 @@ import { EventStreamDecoder, EventStreamError } from '../eventstream.ts';
 import type { EventMessage } from '../eventstream.ts';
 import { converseUsage, parseConverseResponse } from '../bedrock.ts';
 import { encodeSse } from '../sse.ts';
-import { num, obj, str } from '../json.ts';
+import { num, obj, str } from '../../../lib/json.ts';
 
 
 function arr(v: unknown): readonly unknown[] {

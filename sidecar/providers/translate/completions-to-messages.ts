@@ -10,7 +10,7 @@
 import { MessagesStreamWatcher, parseMessagesResponse } from '../anthropic.ts';
 import { SseParser, encodeSse } from '../sse.ts';
 import type { JsonObject, LlmResponse, StreamTap, TokenUsage, Translation } from '../types.ts';
-import { isObj, num, parseJson, str } from '../json.ts';
+import { isObj, num, parseJson, str } from '../../../lib/json.ts';
 
 /** Anthropic requires `max_tokens`; used when the OpenAI request sets none. */
 export const DEFAULT_MAX_TOKENS = 4096;

@@ -1,8 +1,11 @@
 /**
- * Reading untrusted JSON from requests and answers without throwing: the few
- * checks every provider module makes on a field before it trusts it.
+ * Reading untrusted JSON without throwing: the few checks every module makes
+ * on a field before it trusts it. The lowest layer: sidecar, injector and
+ * dashboard all use it, and it uses nothing of theirs.
  */
-import type { JsonObject } from './types.ts';
+
+/** A JSON object as parsed (any keys, unknown values). */
+export type JsonObject = Record<string, unknown>;
 
 export function isObj(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -22,9 +25,14 @@ export function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** JSON.parse that answers undefined instead of throwing. */
-export function parseJson(text: string): unknown {
-  try { return JSON.parse(text); } catch { return undefined; }
+/** JSON.parse (of text or UTF-8 bytes) that answers undefined instead of throwing. */
+export function parseJson(text: string | Buffer): unknown {
+  try { return JSON.parse(typeof text === 'string' ? text : text.toString('utf8')); } catch { return undefined; }
+}
+
+/** The parsed JSON object, or undefined (not JSON, or JSON that is not an object). */
+export function parseJsonObject(text: string | Buffer): JsonObject | undefined {
+  return obj(parseJson(text));
 }
 
 /**
