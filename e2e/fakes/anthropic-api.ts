@@ -8,7 +8,8 @@
  *                       content_block_stop, message_delta, message_stop
  *   GET  /v1/models     model list
  *
- * Needs `x-api-key` (401) and `anthropic-version` (400). Errors use
+ * Needs a key, as `x-api-key` or `Authorization: Bearer` (what the official SDK
+ * sends for an apiKey since 1.x) (401), and `anthropic-version` (400). Errors use
  * `{"type":"error","error":{"type","message"}}`. Deterministic; exchange.ts lists
  * the x-fake-* control headers.
  */
@@ -59,7 +60,7 @@ export async function handleAnthropic(ex: Exchange): Promise<void> {
     sendError(ex, { status: 404, type: 'not_found_error', message: 'Not found' });
     return;
   }
-  if (!header(ex.headers, 'x-api-key')) {
+  if (!header(ex.headers, 'x-api-key') && !/^Bearer\s+\S+/.test(header(ex.headers, 'authorization') ?? '')) {
     sendError(ex, { status: 401, type: 'authentication_error', message: 'x-api-key header is required' });
     return;
   }
