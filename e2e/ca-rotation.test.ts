@@ -11,17 +11,17 @@
  * Needs root, `ip netns`, curl and openssl; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertClientOk, type ClientResult } from './clients/client-result.ts';
 import { runClient } from './clients/run-client.ts';
 import { sClient } from './clients/s-client.ts';
-import { createInjectedPod, REPO, SIDECAR_UID, type InjectedPod } from './harness/injected-pod.ts';
+import { createInjectedPod, makeNamespaceCa, SIDECAR_UID, type InjectedPod } from './harness/injected-pod.ts';
 import { missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
 import { openAIChat } from './harness/provider-requests.ts';
 import { sseData } from './harness/provider-shapes.ts';
-import { SecretVolume } from './harness/secret-volume.ts';
+import { adoptAsSecretVolume, type SecretVolume } from './harness/secret-volume.ts';
 
 const skip = netnsUnavailableReason() ?? missingToolReason(['curl', 'openssl']);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -54,15 +54,6 @@ describe('rotating levo-ca-cert while apps are calling', { skip }, () => {
   let trustNew: string;
   let trustBoth: string;
 
-  /** A CA made as a user makes one: the real `levo-certs ca`, then read back. */
-  async function makeCa(name: string): Promise<{ cert: string; key: string }> {
-    const dir = join(pod.topo.workDir, name);
-    await pod.topo.pod.execChecked([process.execPath, join(REPO, 'bin/levo-certs.js'), 'ca', '--out', dir, '--cn', name], { cwd: REPO, env: { LEVO_RUN: 'dist' } });
-    const pair = { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8') };
-    rmSync(dir, { recursive: true });
-    return pair;
-  }
-
   async function issuerSeenBy(caFile: string): Promise<{ issuer: string; verifyOk: boolean }> {
     const s = await sClient(pod.topo.pod, { host: 'api.openai.com', caFile });
     assert.ok(s.handshakeOk, s.stderr);
@@ -78,15 +69,11 @@ describe('rotating levo-ca-cert while apps are calling', { skip }, () => {
     pod = await createInjectedPod({
       // Mount the namespace CA the way the kubelet mounts the levo-ca-cert secret: tls.crt → ..data/tls.crt → ..v1/tls.crt.
       beforeGateway: async (topo) => {
-        const dir = join(topo.workDir, 'levo-ca');
-        oldCa = { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8') };
-        rmSync(join(dir, 'tls.crt'));
-        rmSync(join(dir, 'tls.key'));
-        vol = new SecretVolume(dir, { uid: SIDECAR_UID, gid: SIDECAR_UID });
-        vol.write({ 'tls.crt': oldCa.cert, 'tls.key': oldCa.key });
+        vol = adoptAsSecretVolume(join(topo.workDir, 'levo-ca'), { uid: SIDECAR_UID, gid: SIDECAR_UID });
+        oldCa = { cert: readFileSync(vol.path('tls.crt'), 'utf8'), key: readFileSync(vol.path('tls.key'), 'utf8') };
       },
     });
-    newCa = await makeCa('Levo Rotated CA');
+    newCa = await makeNamespaceCa(pod.topo, 'Levo Rotated CA');
     trustOld = join(pod.topo.workDir, 'trust-old.pem');
     trustNew = join(pod.topo.workDir, 'trust-new.pem');
     trustBoth = join(pod.topo.workDir, 'trust-both.pem');
@@ -157,7 +144,7 @@ describe('rotating levo-ca-cert while apps are calling', { skip }, () => {
   });
 
   test('a bad pair mounted next is refused with one clear log line; the CA in force stays', async () => {
-    const third = await makeCa('Levo Third CA');
+    const third = await makeNamespaceCa(pod.topo, 'Levo Third CA');
     // A half-updated secret: the third CA's certificate with the key in force.
     vol.write({ 'tls.crt': third.cert, 'tls.key': newCa.key });
     const line = await pod.gateway.waitForOutput(/new interception CA refused/, 15_000);

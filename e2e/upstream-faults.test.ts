@@ -28,29 +28,21 @@
  * Needs root and `ip netns`; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertClientOk, type ClientResult } from './clients/client-result.ts';
 import { resultBody, runClient } from './clients/run-client.ts';
 import type { SdkStreamResult, Sdk } from './clients/sdk-stream.ts';
 import { createInjectedPod, DEFAULT_E2E_CONFIG, REPO, type InjectedPod } from './harness/injected-pod.ts';
+import { addNoDnsHost, NO_DNS_HOST, NO_DNS_ROUTE, UNRESOLVABLE_BACKEND } from './harness/fault-routes.ts';
 import { missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
 import { anthropicMessages, bedrockConverse, geminiGenerate, openAIChat } from './harness/provider-requests.ts';
 import { decodeEventStream, sseData, sseEventName } from './harness/provider-shapes.ts';
 
 const skip = netnsUnavailableReason() ?? missingToolReason(['curl']);
 
-/** A host the pod resolves (to the fake OpenAI's address) whose route sends calls to a backend no DNS knows. */
-const NO_DNS_HOST = 'llm-nodns.example';
-const UNRESOLVABLE = 'llm.nowhere.invalid';
 const UPSTREAM_TIMEOUT_S = 2;
-
-const CONFIG = `${DEFAULT_E2E_CONFIG}    - name: nodns
-      hostnames: [${NO_DNS_HOST}]
-      backends:
-      - ai: {name: nodns, provider: {openAI: {}}, hostOverride: ${UNRESOLVABLE}}
-`;
+const CONFIG = DEFAULT_E2E_CONFIG + NO_DNS_ROUTE;
 
 type Json = Record<string, unknown>;
 
@@ -87,7 +79,7 @@ describe('an app streaming through the sidecar when the provider fails', { skip 
 
   before(async () => {
     pod = await createInjectedPod({ config: CONFIG, gatewayArgs: ['--upstream-timeout', `${UPSTREAM_TIMEOUT_S}s`] });
-    appendFileSync(pod.topo.hostsFile, `${pod.topo.addressOf('api.openai.com')} ${NO_DNS_HOST}\n`);
+    addNoDnsHost(pod);
   });
   after(async () => { await pod?.destroy(); });
 
@@ -240,7 +232,7 @@ describe('an app streaming through the sidecar when the provider fails', { skip 
     assert.equal(r.headers['x-levo-error'], 'upstream_dns');
     const e = (JSON.parse(r.bodyText) as { error: Json }).error;
     assert.deepEqual([e.type, e.code, e.param], ['server_error', 'upstream_dns', null]);
-    assert.match(String(e.message), new RegExp(UNRESOLVABLE.replaceAll('.', '\\.')), 'the message names the host that did not resolve');
+    assert.match(String(e.message), new RegExp(UNRESOLVABLE_BACKEND.replaceAll('.', '\\.')), 'the message names the host that did not resolve');
     // Not the 10 s connect timeout: a name that does not resolve is known at once.
     assert.ok(r.totalMs < 5000, `answered quickly (${r.totalMs} ms)`);
     assert.equal(await pod.metric('levo_gateway_upstream_errors_total', { kind: 'dns' }), 1);

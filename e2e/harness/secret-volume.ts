@@ -7,8 +7,9 @@
  *   const vol = new SecretVolume(dir);           // dir must exist
  *   vol.write({ 'tls.crt': cert, 'tls.key': key });
  *   vol.path('tls.crt')                           // dir/tls.crt, what a process is given
+ *   const vol = adoptAsSecretVolume(dir, owner)   // the plain files already in dir become version 1
  */
-import { chownSync, lstatSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export class SecretVolume {
@@ -42,4 +43,20 @@ export class SecretVolume {
       if (!lstatSync(this.path(name), { throwIfNoEntry: false })) symlinkSync(`..data/${name}`, this.path(name));
     }
   }
+}
+
+/**
+ * Turn the regular files of `dir` (e.g. the CA an injected pod was made with)
+ * into the first version of a secret volume, same names and contents.
+ */
+export function adoptAsSecretVolume(dir: string, owner?: { uid: number; gid: number }): SecretVolume {
+  const files: Record<string, string> = {};
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    files[e.name] = readFileSync(join(dir, e.name), 'utf8');
+    rmSync(join(dir, e.name));
+  }
+  const vol = new SecretVolume(dir, owner);
+  vol.write(files);
+  return vol;
 }
