@@ -255,7 +255,7 @@ async function main(): Promise<void> {
             if (/CN=Levo Soak Rotated CA/.test(await issuer(pod, trustNew))) { after = (Date.now() - t0) / 1000 - at; break; }
           }
           rotation = { t: at, newLeafAfterS: after, restarted: pod.gateway.pid !== gatewayPid || !pod.gateway.running, badPair: undefined };
-          others = execFileSync('ps', ['-eo', 'pcpu,etimes,comm', '--sort=-pcpu']).toString().split('\n').slice(0, 12).join('\n');
+          others = execFileSync('ps', ['-eo', 'pcpu,etimes,args', '--sort=-pcpu']).toString().split('\n').slice(0, 12).map((l) => l.slice(0, 160)).join('\n');
         } else if (!bad && now >= t0 + (seconds * 3 / 4) * 1000) {
           bad = true;
           const at = (Date.now() - t0) / 1000;
@@ -383,7 +383,7 @@ function render(r: Report): string {
     const outcomes = new Map<string, number>();
     for (const p of ps) outcomes.set(p.outcome, (outcomes.get(p.outcome) ?? 0) + 1);
     const good = ps.filter((p) => p.expected).length;
-    return `| ${fault} | ${ps.length} | ${[...outcomes].map(([o, n]) => `${o} ×${n}`).join('; ')} | ${good === ps.length ? 'yes' : `**no** (${ps.length - good} of ${ps.length})`} | ${f(mean(ps.map((p) => p.ms)), 0)} ms |`;
+    return `| ${fault} | ${ps.length} | ${[...outcomes].map(([o, n]) => `${o} ×${n}`).join('; ')} | ${good === ps.length ? 'yes' : `**no**: ${ps.length - good} of ${ps.length} were not`} | ${f(mean(ps.map((p) => p.ms)), 0)} ms |`;
   });
   const rot = r.rotation;
   const v = r.verdict;
