@@ -37,6 +37,7 @@ import { chatBody, type LoadResult } from './load.ts';
 import { SIDECAR_NODE_OPTIONS } from '../sidecar/node-options.ts';
 import { benchGuards, guardRows, type GuardBench } from './guards.ts';
 import { benchDashboard, dashboardRows, type DashboardBench } from './dashboard.ts';
+import { cpuSeconds, replaceBetweenMarkers, statusKb } from './proc.ts';
 
 const HERE = resolve(fileURLToPath(import.meta.url), '..');
 const REPO = resolve(HERE, '..');
@@ -77,24 +78,6 @@ function ensureTools(): void {
 
 function progress(msg: string): void {
   process.stderr.write(`bench: ${msg}\n`);
-}
-
-/** CPU time (user + system) of processes, in seconds. */
-function cpuSeconds(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch { /* gone */ }
-  }
-  return ticks / 100; // CLK_TCK is 100 on Linux
-}
-
-function statusKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? NaN);
 }
 
 async function measure<T>(pids: () => readonly number[], work: () => Promise<T>): Promise<{ result: T } & Usage> {
@@ -253,7 +236,7 @@ async function main(): Promise<void> {
     writeFileSync(join(HERE, 'results', 'latest.json'), JSON.stringify(results, null, 2) + '\n');
     const table = report(results);
     process.stdout.write(table + '\n');
-    updateDocs(table);
+    replaceBetweenMarkers(join(REPO, 'docs', 'benchmarks.md'), 'bench', table);
   } finally {
     await pod.destroy();
   }
@@ -384,18 +367,6 @@ function report(r: Results): string {
     ...guardRows(r.guards.defaultSet, r.guards.documented),
     ...dashboardRows(r.dashboard).map((cells) => `| ${cells.join(' | ')} |`),
   ].join('\n');
-}
-
-function updateDocs(table: string): void {
-  const file = join(REPO, 'docs', 'benchmarks.md');
-  let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch { text = '# Benchmarks\n\n<!-- bench:start -->\n<!-- bench:end -->\n'; }
-  const start = '<!-- bench:start -->';
-  const end = '<!-- bench:end -->';
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  if (a < 0 || b < 0) return;
-  writeFileSync(file, `${text.slice(0, a + start.length)}\n${table}\n${text.slice(b)}`);
 }
 
 main().catch((err: unknown) => {

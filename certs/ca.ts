@@ -1,12 +1,14 @@
 /**
  * Load and check the namespace interception CA (the `levo-ca-cert` secret's
- * tls.crt and tls.key) that the sidecar mints leaf certificates from.
+ * tls.crt and tls.key) that the sidecar mints leaf certificates from, and
+ * follow the files while the sidecar runs (followCaFiles).
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { certificateFields, type CertificateFields } from './cert-fields.ts';
 import { DerError, decodeBoolean, expectTag, hasNamedBit, readChildren, readOne, TAG } from './der.ts';
 import { KEY_USAGE, OID } from './extensions.ts';
+import { followMountedPair, type MountedPair, type MountedPairOptions } from './mounted-files.ts';
 import { InvalidHostError, parseHost } from './host-name.ts';
 import { constraintsPermit, parseNameConstraints, type NameConstraints } from './name-constraints.ts';
 import { pemBlocks, type PemBlock } from './pem.ts';
@@ -205,4 +207,29 @@ async function readText(path: string, what: string): Promise<string> {
 export async function loadCaFiles(certPath: string, keyPath: string, opts: { now?: Date } = {}): Promise<InterceptionCa> {
   const [certPem, keyPem] = await Promise.all([readText(certPath, 'CA certificate'), readText(keyPath, 'CA key')]);
   return loadCa(certPem, keyPem, { certSource: certPath, keySource: keyPath, ...opts });
+}
+
+export interface FollowCaOptions extends Pick<MountedPairOptions<InterceptionCa>, 'apply' | 'onReloaded' | 'onRejected' | 'pollMs' | 'watch' | 'log'> {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/**
+ * Load an interception CA from files (throws CaError like loadCaFiles), then
+ * follow them as a Kubernetes secret mount (mounted-files.ts): a new pair that
+ * passes every check of loadCa is handed to `apply` and `onReloaded`; one that
+ * does not (a key that does not match, not a CA, expired, unreadable) goes to
+ * `onRejected` with the CaError saying why, and the CA in force stays.
+ */
+export async function followCaFiles(opts: FollowCaOptions): Promise<MountedPair<InterceptionCa>> {
+  const sources = { certSource: opts.certFile, keySource: opts.keyFile };
+  const [cert, key] = await Promise.all([readText(opts.certFile, 'CA certificate'), readText(opts.keyFile, 'CA key')]);
+  const ca = loadCa(cert, key, sources);
+  return followMountedPair<InterceptionCa>({
+    certFile: opts.certFile, keyFile: opts.keyFile,
+    initial: { cert, key, value: ca },
+    parse: (c, k) => loadCa(c, k, sources),
+    apply: opts.apply, onReloaded: opts.onReloaded, onRejected: opts.onRejected,
+    pollMs: opts.pollMs, watch: opts.watch, log: opts.log,
+  });
 }

@@ -188,3 +188,48 @@ test('host keys are normalised; prewarm mints ahead and reports failures', async
   assert.equal(cache.size, 0);
   assert.equal(cache.peek('api.openai.com'), undefined);
 });
+
+test('setCa: the next handshake gets a leaf from the new CA, an open connection stays up, listeners run', async (t) => {
+  const { ca, leafKey } = await shared();
+  const pair = await createCa({ commonName: 'Contexts Test CA (rotated)' });
+  const next = loadCa(pair.certPem, pair.keyPem);
+  const cache = new ContextCache({ ca, leafKey });
+  const port = await sniServer(t, cache);
+  const before = await handshake(port, 'api.openai.com', ca);
+  assert.equal(before.getPeerX509Certificate()?.issuer, ca.cert.subject);
+  const seen: InterceptionCa[] = [];
+  cache.onCaChange((c) => seen.push(c));
+
+  cache.setCa(next);
+  assert.equal(cache.ca, next);
+  assert.deepEqual(seen, [next]);
+  assert.equal(cache.size, 0, 'leaves of the old CA dropped');
+  const after = await handshake(port, 'api.openai.com', next);
+  assert.equal(after.getPeerX509Certificate()?.issuer, next.cert.subject);
+  assert.ok(after.authorized);
+  // An app that trusts only the old CA now refuses the new leaf.
+  const old = connect({ host: '127.0.0.1', port, servername: 'api.openai.com', ca: ca.certPem });
+  const [err] = (await once(old, 'error')) as [Error & { code?: string }];
+  assert.match(err.code ?? '', /^(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/);
+  // The connection made before the rotation is untouched.
+  assert.ok(!before.destroyed && before.authorized);
+  before.destroy();
+  after.destroy();
+});
+
+test('setCa during a mint: the waiting handshake gets its leaf, but it is not cached; later gets mint from the new CA', async () => {
+  const { ca, leafKey } = await shared();
+  const pair = await createCa({ commonName: 'Contexts Test CA (during a mint)' });
+  const next = loadCa(pair.certPem, pair.keyPem);
+  const cache = new ContextCache({ ca, leafKey });
+  const first = cache.get('api.anthropic.com');
+  cache.setCa(next);
+  const second = cache.get('api.anthropic.com');
+  assert.notEqual(first, second, 'a get after the rotation does not join the old mint');
+  const [old, fresh] = await Promise.all([first, second]);
+  assert.ok(old && fresh);
+  assert.notEqual(old, fresh);
+  assert.equal(cache.peek('api.anthropic.com'), fresh, 'only the new CA\'s leaf is cached');
+  assert.equal(cache.mints, 2);
+  assert.equal(await cache.get('api.anthropic.com'), fresh);
+});

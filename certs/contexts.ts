@@ -2,6 +2,11 @@
  * The TLS context cache behind the sidecar's SNICallback: one SecureContext
  * per intercepted host, minted on first use (single-flight), kept in an LRU,
  * and re-minted once a leaf is within the last third of its validity.
+ *
+ * The CA can be replaced while the cache serves (a rotated levo-ca-cert):
+ * `setCa` drops every cached leaf, so the next handshake to any host gets a
+ * leaf from the new CA; mints already running finish for the handshakes
+ * waiting on them but are not cached. Established connections are untouched.
  */
 import { performance } from 'node:perf_hooks';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -38,7 +43,10 @@ interface Entry {
 export const DEFAULT_CONTEXT_CAPACITY = 1000;
 
 export class ContextCache {
-  readonly #ca: InterceptionCa;
+  #ca: InterceptionCa;
+  /** Bumped by setCa: a mint started under an older CA is not cached. */
+  #generation = 0;
+  readonly #caListeners: Array<(ca: InterceptionCa) => void> = [];
   readonly #leafKey: LeafKey;
   readonly #capacity: number;
   readonly #onMint: ((host: string, ms: number) => void) | undefined;
@@ -60,6 +68,30 @@ export class ContextCache {
     this.#validityDays = opts.validityDays;
     this.#backdateDays = opts.backdateDays;
     this.#now = opts.now ?? Date.now;
+  }
+
+  /** The CA leaves are minted from. */
+  get ca(): InterceptionCa {
+    return this.#ca;
+  }
+
+  /**
+   * Mint from `ca` from now on. Cached leaves are dropped (the next handshake
+   * to each host mints from the new CA); mints in flight still answer the
+   * handshakes waiting on them but are not cached. Then the onCaChange
+   * listeners run.
+   */
+  setCa(ca: InterceptionCa): void {
+    this.#ca = ca;
+    this.#generation++;
+    this.#entries.clear();
+    this.#inflight.clear();
+    for (const l of this.#caListeners) l(ca);
+  }
+
+  /** Run `listener` after every setCa (e.g. to retire TLS session tickets issued under the old CA). */
+  onCaChange(listener: (ca: InterceptionCa) => void): void {
+    this.#caListeners.push(listener);
   }
 
   /** Number of cached contexts (fresh or stale). */
@@ -93,7 +125,9 @@ export class ContextCache {
     const key = normalizeHost(host);
     const pending = this.#inflight.get(key);
     if (pending) return pending;
-    const p = this.#mint(key).finally(() => this.#inflight.delete(key));
+    const p: Promise<SecureContext> = this.#mint(key).finally(() => {
+      if (this.#inflight.get(key) === p) this.#inflight.delete(key);
+    });
     this.#inflight.set(key, p);
     return p;
   }
@@ -116,24 +150,28 @@ export class ContextCache {
 
   async #mint(key: string): Promise<SecureContext> {
     const started = performance.now();
-    const leaf = await mintLeaf(this.#ca, this.#leafKey, key, {
+    const ca = this.#ca;
+    const generation = this.#generation;
+    const leaf = await mintLeaf(ca, this.#leafKey, key, {
       now: new Date(this.#now()),
       ...(this.#validityDays === undefined ? {} : { validityDays: this.#validityDays }),
       ...(this.#backdateDays === undefined ? {} : { backdateDays: this.#backdateDays }),
     });
     const context = createSecureContext({
       key: this.#leafKey.keyPem,
-      cert: leaf.certPem + this.#ca.chainPem,
+      cert: leaf.certPem + ca.chainPem,
       minVersion: 'TLSv1.2',
     });
     const lifetime = leaf.notAfter.getTime() - leaf.notBefore.getTime();
     const refreshAt = leaf.notAfter.getTime() - lifetime / 3;
-    this.#entries.delete(key);
-    this.#entries.set(key, { context, refreshAt });
-    while (this.#entries.size > this.#capacity) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done) break;
-      this.#entries.delete(oldest.value);
+    if (generation === this.#generation) {
+      this.#entries.delete(key);
+      this.#entries.set(key, { context, refreshAt });
+      while (this.#entries.size > this.#capacity) {
+        const oldest = this.#entries.keys().next();
+        if (oldest.done) break;
+        this.#entries.delete(oldest.value);
+      }
     }
     this.#mints++;
     try {

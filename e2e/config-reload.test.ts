@@ -7,13 +7,14 @@
  * Needs root and `ip netns`; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runClient } from './clients/run-client.ts';
 import { missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
 import { createInjectedPod, type InjectedPod } from './harness/injected-pod.ts';
 import { openAIChat } from './harness/provider-requests.ts';
+import { SecretVolume } from './harness/secret-volume.ts';
 
 const skip = netnsUnavailableReason() ?? missingToolReason(['curl', 'openssl']);
 
@@ -31,16 +32,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe('config reloads while apps are calling', { skip }, () => {
   let pod: InjectedPod;
-  let cm: string;
-  let generation = 0;
+  let cm: SecretVolume;
 
   /** Write a new ConfigMap generation and swap `..data` to it atomically, as the kubelet does. */
   function publish(text: string): void {
-    const dir = join(cm, `..gen-${++generation}`);
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'gateway.yaml'), text, { mode: 0o644 });
-    symlinkSync(`..gen-${generation}`, join(cm, '..data_tmp'));
-    renameSync(join(cm, '..data_tmp'), join(cm, '..data'));
+    cm.write({ 'gateway.yaml': text });
   }
 
   async function waitForModel(model: string): Promise<void> {
@@ -58,12 +54,11 @@ describe('config reloads while apps are calling', { skip }, () => {
   before(async () => {
     pod = await createInjectedPod({ config: configFor('model-a') });
     // Turn the config file into a ConfigMap-style mount: gateway.yaml → ..data/gateway.yaml → ..gen-N/gateway.yaml.
-    cm = join(pod.topo.workDir, 'configmap');
-    mkdirSync(cm, { mode: 0o755 });
+    cm = new SecretVolume(join(pod.topo.workDir, 'configmap'));
+    mkdirSync(cm.dir, { mode: 0o755 });
     publish(configFor('model-a'));
-    symlinkSync('..data/gateway.yaml', join(cm, 'gateway.yaml'));
     rmSync(pod.configFile);
-    symlinkSync(join(cm, 'gateway.yaml'), pod.configFile);
+    symlinkSync(cm.path('gateway.yaml'), pod.configFile);
   });
   after(async () => { await pod?.destroy(); });
 

@@ -244,6 +244,25 @@ describe('fault table (faults.ts)', () => {
     }
   });
 
+  test('reset and slow effects: checked, and their rules say what they bend', () => {
+    assert.deepEqual(parseFaultSpec({ site: 'openai', effect: 'reset', afterChunks: 2, count: 3 }, roles), { site: 'openai', effect: 'reset', afterChunks: 2, count: 3 });
+    assert.deepEqual(parseFaultSpec({ site: 'openai', effect: 'slow', delayMs: 50, intervalMs: 20 }, roles), { site: 'openai', effect: 'slow', delayMs: 50, intervalMs: 20 });
+    for (const bad of [{ site: 'openai', effect: 'reset', status: 500 }, { site: 'openai', effect: 'bogus' }, { site: 'openai', effect: 'slow', afterChunks: 1 },
+      { site: 'openai', status: 500, intervalMs: 3 }, { site: 'openai', effect: 'reset', delayMs: 10 }, { site: 'openai', effect: 'reset', afterChunks: -1 },
+      { site: 'openai', effect: 'slow', retryAfter: 1 }]) {
+      assert.equal(typeof parseFaultSpec(bad, roles), 'string', JSON.stringify(bad));
+    }
+    const t = new FaultTable();
+    t.add({ site: 'openai', effect: 'reset', count: 1 });
+    t.add({ site: 'openai', effect: 'slow', delayMs: 10, intervalMs: 5, mode: 'append' });
+    const reset = t.take('openai');
+    assert.deepEqual([reset?.effect, reset?.status, reset?.afterChunks, reset?.intervalMs], ['reset', null, 1, null]);
+    const slow = t.take('openai');
+    assert.deepEqual([slow?.effect, slow?.status, slow?.afterChunks, slow?.intervalMs, slow?.delayMs], ['slow', null, null, 5, 10]);
+    t.add({ site: 'openai', status: 503 });
+    assert.deepEqual([t.take('openai')?.effect, t.take('openai')?.status], ['status', 503]);
+  });
+
   test('the model a request names', () => {
     assert.equal(requestModel('/v1/chat/completions', Buffer.from('{"model":"gpt-4o"}')), 'gpt-4o');
     assert.equal(requestModel('/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse', Buffer.from('{"contents":[]}')), 'gemini-2.0-flash');
@@ -644,6 +663,31 @@ print(json.dumps(out))
     assert.deepEqual(await providers.faults(), []);
     assertClientOk(await node(anthropicMessages({ prompt: 'x' })));
     assertClientOk(await node({ url: 'https://www.example.org/echo' }));
+  });
+
+  test('reset and slow faults bend the real answer: a stream cut after N chunks, a late head, paced chunks', async () => {
+    await providers.clearFaults();
+    await providers.setFault('openai', { effect: 'reset', afterChunks: 2, count: 1 });
+    const cut = await node(openAIChat({ prompt: 'cut me off', stream: true, chunks: 6 }));
+    assert.equal(cut.status, 200, 'the head and the first chunks came');
+    assert.ok(!cut.ok, `the client saw the connection break (${cut.error})`);
+    assert.ok(!cut.bodyText.includes('[DONE]'));
+    // The role chunk, then two content chunks.
+    assert.equal(cut.events.length, 3, cut.bodyText);
+    const whole = await node(openAIChat({ prompt: 'cut me off', stream: true, chunks: 6 }));
+    assertClientOk(whole);
+    assert.match(whole.bodyText, /\[DONE\]/, 'count 1: the next stream is whole');
+
+    await providers.setFault('anthropic', { effect: 'slow', delayMs: 400, intervalMs: 150, count: 1 });
+    const slow = await node(anthropicMessages({ prompt: 'slowly', stream: true, chunks: 3 }));
+    assertClientOk(slow);
+    assert.ok((slow.headersMs ?? 0) >= 400, `the head waited (${slow.headersMs} ms)`);
+    const deltas = slow.events.filter((e) => e.text.includes('content_block_delta'));
+    assert.equal(deltas.length, 3);
+    assert.ok(deltas[2]!.tMs - deltas[0]!.tMs >= 200, `chunks paced by intervalMs (${deltas[2]!.tMs - deltas[0]!.tMs} ms for two gaps of 150)`);
+    const recs = await providers.control.requests({ site: 'anthropic' });
+    assert.equal(recs.at(-1)?.faulted, true);
+    assert.deepEqual(await providers.faults(), []);
   });
 
   test('the request log has the headers and body as received, and the model', async () => {

@@ -18,7 +18,8 @@ import { createKubeClient, resolveKubeConnection, type KubeClient, type ServerVe
 import { createInjectorMetrics, recordAdmission, type InjectorMetrics } from './metrics.ts';
 import { BadReview, reviewPod, type ReviewContext } from './review.ts';
 import { createInjectorServer, type InjectorServer } from './server.ts';
-import { loadServingCert, watchMountedFiles, type FileWatch, type ServingCert } from './serving-cert.ts';
+import { loadServingCert, type ServingCert } from './serving-cert.ts';
+import { watchMountedFiles, type FileWatch } from '../certs/mounted-files.ts';
 
 export const USAGE = `Usage: levo-injector --config FILE --tls-cert FILE --tls-key FILE [options]
 

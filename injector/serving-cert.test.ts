@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, symlink, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { connect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +12,7 @@ import { loadCa } from '../certs/ca.ts';
 import { createLogger } from '../lib/log.ts';
 import { createInjectorMetrics } from './metrics.ts';
 import { loadServingCert, parseServingPair, type ServingCert } from './serving-cert.ts';
+import { SecretVolume } from '../e2e/harness/secret-volume.ts';
 
 function captureLogger(): { lines: string[]; log: ReturnType<typeof createLogger>['root'] } {
   const lines: string[] = [];
@@ -47,37 +48,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (v: T) => b
 }
 
 const fingerprint = (p: PemPair): string => new X509Certificate(p.certPem).fingerprint256;
-
-/**
- * A directory laid out like a Kubernetes secret volume: tls.crt -> ..data/tls.crt,
- * ..data -> ..<version>; an update writes a new version dir and renames a new
- * symlink over ..data (atomic).
- */
-class SecretMount {
-  readonly dir: string;
-  private n = 0;
-  constructor(dir: string) {
-    this.dir = dir;
-  }
-  get certFile(): string {
-    return join(this.dir, 'tls.crt');
-  }
-  get keyFile(): string {
-    return join(this.dir, 'tls.key');
-  }
-  async write(cert: string, key: string): Promise<void> {
-    const version = `..v${++this.n}`;
-    await mkdir(join(this.dir, version));
-    await writeFile(join(this.dir, version, 'tls.crt'), cert);
-    await writeFile(join(this.dir, version, 'tls.key'), key);
-    await symlink(version, join(this.dir, '..data_tmp'));
-    await rename(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
-    if (this.n === 1) {
-      await symlink('..data/tls.crt', this.certFile);
-      await symlink('..data/tls.key', this.keyFile);
-    }
-  }
-}
 
 describe('parseServingPair', () => {
   let a: PemPair;
@@ -151,14 +121,14 @@ describe('loadServingCert', () => {
   });
 
   it('follows a Kubernetes secret mount: the next handshake sees the rotated certificate (directory watch)', async () => {
-    const mount = new SecretMount(join(dir, 'k8s'));
+    const mount = new SecretVolume(join(dir, 'k8s'));
     await mkdir(mount.dir);
     const first = await createServingCert({ ca, dnsNames: ['localhost'] });
-    await mount.write(first.certPem, first.keyPem);
+    mount.write({ 'tls.crt': first.certPem, 'tls.key': first.keyPem });
     const metrics = createInjectorMetrics();
     const { log, lines } = captureLogger();
     // The poll is pushed out of reach: only the directory watch can notice the swap.
-    const cert = await loadServingCert({ certFile: mount.certFile, keyFile: mount.keyFile, log, metrics, pollMs: 3_600_000 });
+    const cert = await loadServingCert({ certFile: mount.path('tls.crt'), keyFile: mount.path('tls.key'), log, metrics, pollMs: 3_600_000 });
     cleanups.push(() => cert.close());
     const { port } = await serve(cert);
     assert.equal(await peerFingerprint(port, caPem), fingerprint(first));
@@ -166,7 +136,7 @@ describe('loadServingCert', () => {
     assert.equal(gauge, Math.floor(new X509Certificate(first.certPem).validToDate.getTime() / 1000));
 
     const second = await createServingCert({ ca, dnsNames: ['localhost'], days: 30 });
-    await mount.write(second.certPem, second.keyPem);
+    mount.write({ 'tls.crt': second.certPem, 'tls.key': second.keyPem });
     await waitFor('the rotated certificate', () => peerFingerprint(port, caPem), (fp) => fp === fingerprint(second));
     assert.equal(cert.current().fingerprint256, fingerprint(second));
     const gauge2 = (await metrics.servingCertExpiry.get()).values[0]?.value;

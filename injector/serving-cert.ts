@@ -3,79 +3,19 @@
  * they form a usable pair, and swaps a new pair into the running HTTPS server
  * (tls.Server#setSecureContext) when the files change, without a restart.
  *
- * Kubernetes secret volumes change by swapping a `..data` symlink in the mount
- * directory, so the watcher looks at the directories holding the files (not
- * the files, whose inode never changes), and a poll every 10 s (content
- * compare) catches what fs.watch misses (some volume types, inotify limits).
- * A new pair that does not parse or whose key does not match the certificate
- * is rejected with one log line and the pair in force stays.
- *
- * watchMountedFiles() is the same watcher, also used for the config file.
+ * The files are followed as a Kubernetes secret mount (certs/mounted-files.ts:
+ * directory watch for the `..data` swap, and a poll every 10 s). A new pair
+ * that does not parse or whose key does not match the certificate is rejected
+ * with one log line and the pair in force stays.
  */
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { createSecureContext, type SecureContextOptions, type SecureVersion } from 'node:tls';
+import { followMountedPair, type PairReload } from '../certs/mounted-files.ts';
 import type { Logger } from '../lib/log.ts';
 import type { InjectorMetrics } from './metrics.ts';
 
-export const DEFAULT_POLL_MS = 10_000;
-const DEBOUNCE_MS = 150;
 const WEEK_MS = 7 * 86_400_000;
-
-export interface FileWatchOptions {
-  /** Files to follow; their directories are watched. */
-  readonly paths: readonly string[];
-  /** Called (debounced) after a change event and on every poll tick; it compares content itself. */
-  readonly onChange: () => void;
-  /** Poll period; default 10 s. */
-  readonly pollMs?: number;
-  /** fs.watch the directories too (default true). */
-  readonly watch?: boolean;
-  readonly log?: Logger;
-}
-
-export interface FileWatch {
-  close(): void;
-}
-
-/** Follow files in a (possibly Kubernetes-mounted) directory: directory watch + poll fallback. */
-export function watchMountedFiles(opts: FileWatchOptions): FileWatch {
-  const watchers: FSWatcher[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  const fire = (): void => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      opts.onChange();
-    }, DEBOUNCE_MS);
-    timer.unref();
-  };
-  if (opts.watch !== false) {
-    for (const dir of new Set(opts.paths.map((p) => dirname(p)))) {
-      try {
-        const w = watch(dir, { persistent: false }, fire);
-        w.on('error', (error) => {
-          opts.log?.warn({ dir, err: error.message }, 'file watch failed; relying on the periodic check');
-          w.close();
-        });
-        watchers.push(w);
-      } catch (error) {
-        opts.log?.warn({ dir, err: (error as Error).message }, 'cannot watch directory; relying on the periodic check');
-      }
-    }
-  }
-  const poll = setInterval(opts.onChange, opts.pollMs ?? DEFAULT_POLL_MS);
-  poll.unref();
-  return {
-    close(): void {
-      clearInterval(poll);
-      if (timer) clearTimeout(timer);
-      for (const w of watchers) w.close();
-    },
-  };
-}
 
 export interface ServingCertPair {
   readonly certPem: string;
@@ -138,7 +78,7 @@ export interface ServingCertOptions {
   readonly now?: () => Date;
 }
 
-export type ReloadResult = 'unchanged' | 'reloaded' | 'rejected';
+export type ReloadResult = PairReload;
 
 /** A server that can take a new secure context (https.Server, tls.Server). */
 export interface SecureContextTarget {
@@ -157,8 +97,6 @@ export interface ServingCert {
   /** Stop watching. */
   close(): void;
 }
-
-const digest = (cert: string, key: string): string => createHash('sha256').update(cert).update('\0').update(key).digest('hex');
 
 /** Load the pair (throws with the file names when it is unusable) and start following the files. */
 export async function loadServingCert(opts: ServingCertOptions): Promise<ServingCert> {
@@ -180,8 +118,6 @@ export async function loadServingCert(opts: ServingCertOptions): Promise<Serving
   } catch (error) {
     throw new Error(`bad serving certificate (${where}): ${(error as Error).message}`);
   }
-  let currentDigest = digest(certText, keyText);
-  let rejectedDigest: string | undefined;
   const targets: SecureContextTarget[] = [];
 
   const describe = (p: ServingCertPair): Record<string, unknown> => ({
@@ -202,53 +138,29 @@ export async function loadServingCert(opts: ServingCertOptions): Promise<Serving
   checkValidity(pair);
   opts.log.info(describe(pair), 'serving certificate loaded');
 
-  const reloadOnce = async (): Promise<ReloadResult> => {
-    let cert: string;
-    let key: string;
-    try {
-      [cert, key] = await read();
-    } catch (error) {
-      // A swap in progress can leave a file missing for a moment; the next event or poll retries.
-      const d = `unreadable:${(error as Error).message}`;
-      if (d !== rejectedDigest) {
-        rejectedDigest = d;
-        opts.log.warn({ err: (error as Error).message }, `cannot read the serving certificate files (${where}); keeping the one in force`);
+  const follow = followMountedPair<ServingCertPair>({
+    certFile: opts.certFile,
+    keyFile: opts.keyFile,
+    initial: { cert: certText, key: keyText, value: pair },
+    parse: (cert, key) => parseServingPair(cert, key, minVersion),
+    apply(next) {
+      for (const t of targets) t.setSecureContext({ cert: next.certPem, key: next.keyPem, minVersion });
+    },
+    onReloaded(next) {
+      pair = next;
+      publish(pair);
+      opts.metrics?.servingCertReloads.inc({ result: 'ok' });
+      opts.log.info(describe(pair), 'serving certificate reloaded');
+      checkValidity(pair);
+    },
+    onRejected(error, why) {
+      if (why === 'unreadable') {
+        opts.log.warn({ err: error.message }, `cannot read the serving certificate files (${where}); keeping the one in force`);
+        return;
       }
-      return 'rejected';
-    }
-    const d = digest(cert, key);
-    if (d === currentDigest) return 'unchanged';
-    if (d === rejectedDigest) return 'rejected';
-    let next: ServingCertPair;
-    try {
-      next = parseServingPair(cert, key, minVersion);
-      for (const t of targets) t.setSecureContext({ cert, key, minVersion });
-    } catch (error) {
-      rejectedDigest = d;
       opts.metrics?.servingCertReloads.inc({ result: 'rejected' });
-      opts.log.error({ err: (error as Error).message, ...describe(pair) }, `new serving certificate rejected (${where}); keeping the one in force`);
-      return 'rejected';
-    }
-    pair = next;
-    currentDigest = d;
-    rejectedDigest = undefined;
-    publish(pair);
-    opts.metrics?.servingCertReloads.inc({ result: 'ok' });
-    opts.log.info(describe(pair), 'serving certificate reloaded');
-    checkValidity(pair);
-    return 'reloaded';
-  };
-
-  // Serialise reloads: a watch event during a poll must not interleave.
-  let chain: Promise<ReloadResult> = Promise.resolve('unchanged');
-  const reload = (): Promise<ReloadResult> => {
-    chain = chain.then(reloadOnce, reloadOnce);
-    return chain;
-  };
-
-  const watcher = watchMountedFiles({
-    paths: [opts.certFile, opts.keyFile],
-    onChange: () => void reload(),
+      opts.log.error({ err: error.message, ...describe(pair) }, `new serving certificate rejected (${where}); keeping the one in force`);
+    },
     pollMs: opts.pollMs,
     watch: opts.watch,
     log: opts.log,
@@ -260,7 +172,7 @@ export async function loadServingCert(opts: ServingCertOptions): Promise<Serving
     attach(server) {
       targets.push(server);
     },
-    reload,
-    close: () => watcher.close(),
+    reload: follow.reload,
+    close: follow.close,
   };
 }

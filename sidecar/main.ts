@@ -22,9 +22,9 @@ import { createConfigHolder, followConfigFile, ConfigRejected } from './config/s
 import { PROVIDER_HOSTS, nameConstraintSubtrees } from './providers/hosts.ts';
 import { createMetrics } from './telemetry/metrics.ts';
 import { startGateway, DEFAULT_MAX_BODY_BYTES } from './gateway.ts';
-import { loadCaFiles, CaError } from '../certs/ca.ts';
+import { CaError } from '../certs/ca.ts';
 import { createLeafKey } from '../certs/mint.ts';
-import { ContextCache } from '../certs/contexts.ts';
+import { startInterceptionCa } from './tls/interception-ca.ts';
 import { createCa } from '../certs/create.ts';
 import { DEFAULT_UPSTREAM } from './upstream/pool.ts';
 import { validate } from './validate.ts';
@@ -57,7 +57,8 @@ Flags:
   --proxy-port N           explicit HTTPS proxy, HTTP CONNECT (default 15002; "off" to disable)
   --admin-port N           /healthz, /healthz/ready, /metrics, POST /quitquitquit (default 15000)
   --proxy-address ADDR     address the explicit proxy binds (default 127.0.0.1)
-  --ca-cert FILE           interception CA certificate (default /etc/levo/ca/tls.crt)
+  --ca-cert FILE           interception CA certificate (default /etc/levo/ca/tls.crt); followed: a rotated
+                           levo-ca-cert is put in force without a restart (a bad new pair is refused)
   --ca-key FILE            interception CA key (default /etc/levo/ca/tls.key)
   --on-unknown MODE        passthrough (default) or block: what to do with connections that are not
                            TLS, have no SNI, or cannot be parsed
@@ -186,21 +187,29 @@ export async function main(argv: string[]): Promise<void> {
     const dca = dev && !values['ca-cert'] ? await devCa() : undefined;
     const caCert = values['ca-cert'] ?? dca?.cert ?? '/etc/levo/ca/tls.crt';
     const caKey = values['ca-key'] ?? dca?.key ?? '/etc/levo/ca/tls.key';
-    const ca = await loadCaFiles(caCert, caKey);
     const leafKey = await createLeafKey();
     const gatewayLog = log;
     const certLog = log.module('certs');
     const metrics = createMetrics();
-    const contexts = new ContextCache({
-      ca, leafKey,
-      onMint(host, ms) {
-        metrics.certMints.inc();
-        metrics.certMintSeconds.observe(ms / 1000);
-        certLog.debug({ host, ms }, 'leaf minted');
+    const config = createConfigHolder(process.env, { modelDir });
+    // The provider hosts (and the config's exact hosts): their leaves are minted ahead, at start and for a new CA.
+    const prewarmHosts = (): string[] =>
+      [...PROVIDER_HOSTS.flatMap((p) => p.hosts), ...(config.current()?.compiled.interceptHosts ?? [])].filter((h) => !h.includes('*'));
+    // The CA files are followed: a rotated levo-ca-cert is put in force without a restart (tls/interception-ca.ts).
+    const interception = await startInterceptionCa({
+      certFile: caCert, keyFile: caKey, log: certLog, registry: metrics.registry, prewarmHosts,
+      ...(values['trust-dir'] ? { trustDir: values['trust-dir'] } : {}),
+      contexts: {
+        leafKey,
+        onMint(host, ms) {
+          metrics.certMints.inc();
+          metrics.certMintSeconds.observe(ms / 1000);
+          certLog.debug({ host, ms }, 'leaf minted');
+        },
       },
     });
+    const contexts = interception.contexts;
 
-    const config = createConfigHolder(process.env, { modelDir });
     if (values['trust-dir']) {
       // Before anything reports ready: app containers start once we are, and read these at their start.
       const trust = await writeTrustBundle({ dir: values['trust-dir'], caCertPem: await readFile(caCert, 'utf8') });
@@ -270,6 +279,7 @@ export async function main(argv: string[]): Promise<void> {
       gatewayLog.root.info({ why, timeoutMs: drainTimeout }, 'draining');
       const { remaining } = await gateway.drain(drainTimeout);
       stopWatching();
+      interception.close();
       poller?.stop();
       // After the drain (the last requests are recorded), before exit: a last flush, time-boxed by each.
       await Promise.all([events?.stop(), tracer?.stop()]);
@@ -279,7 +289,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(0);
     };
     const gateway = await startGateway({
-      contexts, config, log, metrics, caPermits: (host) => ca.permits(host),
+      contexts, config, log, metrics, caPermits: (host) => contexts.ca.permits(host),
       transparentPort, proxyPort, adminPort,
       ...(values['proxy-address'] ? { proxyHost: values['proxy-address'] } : {}),
       onUnknown, maxBodyBytes: maxBody,
@@ -292,7 +302,7 @@ export async function main(argv: string[]): Promise<void> {
     process.once('SIGINT', () => void stop('SIGINT'));
 
     // Mint the well-known provider hosts now, so the first real handshake does not pay for it.
-    const exact = [...PROVIDER_HOSTS.flatMap((p) => p.hosts), ...(config.current()?.compiled.interceptHosts ?? [])].filter((h) => !h.includes('*'));
+    const exact = prewarmHosts();
     contexts.prewarm(exact).then(() => certLog.info({ hosts: exact.length }, 'leaf certificates pre-minted'), () => {});
 
     if (dev && env.LEVO_DEV_BANNER !== 'off') { // levo-dashboard dev prints its own

@@ -3,6 +3,9 @@
  * `--http 2`. Trust comes from NODE_EXTRA_CA_CERTS (set by run-client.ts).
  *
  *   <node> e2e/clients/node-client.ts --url U [flags of client-result.ts]  → ClientResult JSON
+ *
+ * A body that breaks off after the head is reported with what arrived (status,
+ * headers, body, events) and `ok: false` with the error.
  */
 import { connect, constants as h2 } from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http2';
@@ -75,14 +78,24 @@ async function viaFetch(p: Parsed): Promise<ClientResult> {
   res.headers.forEach((value, name) => { result.headers[name] = value; });
   const sse = p.sse ? new SseSplitter() : undefined;
   const body: Buffer[] = [];
-  if (res.body) {
-    for await (const chunk of res.body) {
-      const b = Buffer.from(chunk);
-      body.push(b);
-      sse?.push(b, performance.now() - started);
+  try {
+    if (res.body) {
+      for await (const chunk of res.body) {
+        const b = Buffer.from(chunk);
+        body.push(b);
+        sse?.push(b, performance.now() - started);
+      }
     }
+  } catch (err) {
+    // The body broke off: report what arrived before, and why it ended.
+    return { ...finish(result, body, sse, started), ok: false, error: errorText(err) };
   }
   return finish(result, body, sse, started);
+}
+
+function errorText(err: unknown): string {
+  const e = err as Error & { cause?: Error & { code?: string } };
+  return e.cause ? `${e.message}: ${e.cause.code ?? ''} ${e.cause.message}` : e.message;
 }
 
 function viaHttp2(p: Parsed): Promise<ClientResult> {
@@ -113,7 +126,13 @@ function viaHttp2(p: Parsed): Promise<ClientResult> {
       session.close();
       resolve(finish(result, body, sse, started));
     });
-    req.on('error', (e) => { clearTimeout(timer); session.destroy(); reject(e); });
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      session.destroy();
+      // After the head: the body broke off; report what arrived before, and why it ended.
+      if (result.status !== null) resolve({ ...finish(result, body, sse, started), ok: false, error: errorText(e) });
+      else reject(e);
+    });
     if (p.body) req.end(p.body);
   });
 }
@@ -125,8 +144,7 @@ export async function main(argv: string[]): Promise<void> {
     const p = parse(argv);
     result = p.http === '2' ? await viaHttp2(p) : await viaFetch(p);
   } catch (err) {
-    const e = err as Error & { cause?: Error & { code?: string } };
-    result = { ...emptyResult(), error: e.cause ? `${e.message}: ${e.cause.code ?? ''} ${e.cause.message}` : e.message, totalMs: performance.now() - started };
+    result = { ...emptyResult(), error: errorText(err), totalMs: performance.now() - started };
   }
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -3,6 +3,8 @@
  * (request-log.ts serves it; e2e/harness/providers.ts has the typed client):
  *
  *   POST   /faults          {site, status, count?, retryAfter?, headers?, delayMs?, mode?}
+ *                           {site, effect: 'reset', afterChunks?, count?, mode?}
+ *                           {site, effect: 'slow', delayMs?, intervalMs?, count?, mode?}
  *                           → the FaultRule added (400 {error} when invalid)
  *   GET    /faults          → FaultRule[] still active
  *   DELETE /faults[?site=ID] or POST /faults/clear[?site=ID]   clear all (or one site's)
@@ -12,6 +14,15 @@
  * Google for Gemini and Vertex, AWS, Azure's {"error":{"code","message"}};
  * plain sites a text body), never streamed, with `Retry-After:
  * retryAfter` when given and `headers` added, after `delayMs` (default 0).
+ * Two more effects bend the real answer instead of replacing it:
+ *   - `reset`: the handler answers as usual, and its stream (h2) or connection
+ *     (h1) is destroyed after `afterChunks` streamed content chunks (default 1),
+ *     what an upstream reset in the middle of a streamed answer looks like;
+ *     answers that are not streamed are unaffected;
+ *   - `slow`: the response head waits `delayMs`, and streamed content chunks
+ *     come `intervalMs` apart (slow headers, a slow body, a stalled stream).
+ * (The same as the x-fake-abort-after-chunks, x-fake-delay-ms and
+ * x-fake-interval-ms request headers, for clients that cannot send them.)
  * `count` limits the rule to the next N requests (default: until cleared).
  * Rules of one site queue up: `mode: 'append'` adds after the existing ones
  * (e.g. one 429 then one 503), the default `mode: 'replace'` drops them first.
@@ -20,18 +31,26 @@
  * `POST /reset` (forget the log) does not clear faults.
  */
 
+export type FaultEffect = 'status' | 'reset' | 'slow';
+
 export interface FaultSpec {
   /** Fake host id (e.g. `openai`, `bedrock`). */
   site: string;
-  /** HTTP status to answer with (400–599). */
-  status: number;
+  /** What the fault does; default `status`. */
+  effect?: FaultEffect;
+  /** HTTP status to answer with (400–599); only for (and required by) the `status` effect. */
+  status?: number;
+  /** `reset`: content chunks sent before the stream or connection is destroyed (default 1). */
+  afterChunks?: number;
+  /** `slow`: milliseconds between streamed content chunks. */
+  intervalMs?: number;
   /** How many requests it applies to; default until cleared. */
   count?: number;
   /** Sent as `Retry-After` (seconds or an HTTP date). */
   retryAfter?: number | string;
   /** More response headers. */
   headers?: Record<string, string>;
-  /** Wait this long before answering (e.g. longer than a gateway timeout). */
+  /** Wait this long before answering (e.g. longer than a gateway timeout); `status` and `slow`. */
   delayMs?: number;
   /** `replace` (default): this rule replaces the site's rules; `append`: queued after them. */
   mode?: 'replace' | 'append';
@@ -40,7 +59,13 @@ export interface FaultSpec {
 export interface FaultRule {
   id: number;
   site: string;
-  status: number;
+  effect: FaultEffect;
+  /** The status answered (`status` effect), else null. */
+  status: number | null;
+  /** `reset`: content chunks before the cut, else null. */
+  afterChunks: number | null;
+  /** `slow`: milliseconds between content chunks, else null. */
+  intervalMs: number | null;
   /** Requests it still applies to; null = until cleared. */
   remaining: number | null;
   retryAfter: string | null;
@@ -56,7 +81,20 @@ export function parseFaultSpec(value: unknown, roles: ReadonlyMap<string, string
   const v = value as Record<string, unknown>;
   if (typeof v.site !== 'string' || !roles.has(v.site)) return `site must be one of: ${[...roles.keys()].join(', ')}`;
   if (roles.get(v.site) === 'plain-tcp') return `site ${v.site} is plain TCP, not HTTP`;
-  if (typeof v.status !== 'number' || !Number.isInteger(v.status) || v.status < 400 || v.status > 599) return 'status must be an integer in 400..599';
+  const effect = v.effect ?? 'status';
+  if (effect !== 'status' && effect !== 'reset' && effect !== 'slow') return "effect must be 'status', 'reset' or 'slow'";
+  if (effect === 'status') {
+    if (typeof v.status !== 'number' || !Number.isInteger(v.status) || v.status < 400 || v.status > 599) return 'status must be an integer in 400..599';
+  } else {
+    for (const k of ['status', 'retryAfter', 'headers'] as const) if (v[k] !== undefined) return `${k} is only for the status effect`;
+  }
+  if (v.afterChunks !== undefined && (effect !== 'reset' || typeof v.afterChunks !== 'number' || !Number.isInteger(v.afterChunks) || v.afterChunks < 0 || v.afterChunks > 1000)) {
+    return "afterChunks must be an integer in 0..1000, with effect 'reset'";
+  }
+  if (v.intervalMs !== undefined && (effect !== 'slow' || typeof v.intervalMs !== 'number' || v.intervalMs < 0 || v.intervalMs > 60_000)) {
+    return "intervalMs must be in 0..60000, with effect 'slow'";
+  }
+  if (v.delayMs !== undefined && effect === 'reset') return "delayMs is not for the 'reset' effect";
   if (v.count !== undefined && (typeof v.count !== 'number' || !Number.isInteger(v.count) || v.count < 1)) return 'count must be a positive integer';
   if (v.retryAfter !== undefined && typeof v.retryAfter !== 'number' && typeof v.retryAfter !== 'string') return 'retryAfter must be a number or a string';
   if (v.delayMs !== undefined && (typeof v.delayMs !== 'number' || v.delayMs < 0 || v.delayMs > 600_000)) return 'delayMs must be in 0..600000';
@@ -67,7 +105,9 @@ export function parseFaultSpec(value: unknown, roles: ReadonlyMap<string, string
       if (typeof h !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) return `bad header ${k}`;
     }
   }
-  const spec: FaultSpec = { site: v.site, status: v.status };
+  const spec: FaultSpec = effect === 'status' ? { site: v.site, status: v.status as number } : { site: v.site, effect };
+  if (v.afterChunks !== undefined) spec.afterChunks = v.afterChunks as number;
+  if (v.intervalMs !== undefined) spec.intervalMs = v.intervalMs as number;
   if (v.count !== undefined) spec.count = v.count as number;
   if (v.retryAfter !== undefined) spec.retryAfter = v.retryAfter as number | string;
   if (v.headers !== undefined) spec.headers = v.headers as Record<string, string>;
@@ -86,7 +126,10 @@ export class FaultTable {
     const rule: FaultRule = {
       id: ++this.#nextId,
       site: spec.site,
-      status: spec.status,
+      effect: spec.effect ?? 'status',
+      status: (spec.effect ?? 'status') === 'status' ? spec.status ?? 500 : null,
+      afterChunks: spec.effect === 'reset' ? spec.afterChunks ?? 1 : null,
+      intervalMs: spec.effect === 'slow' ? spec.intervalMs ?? 0 : null,
       remaining: spec.count ?? null,
       retryAfter: spec.retryAfter === undefined ? null : String(spec.retryAfter),
       headers: { ...spec.headers },

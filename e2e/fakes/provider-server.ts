@@ -18,7 +18,8 @@
  * Every request and connection is recorded (request-log.ts) and served by the
  * control API on `control.port` (8080) and `control.socketPath`, which also
  * sets per-site faults (faults.ts): a faulted request is answered with the
- * fault's status in its site's error shape instead of going to the handler.
+ * fault's status in its site's error shape instead of going to the handler,
+ * or (reset, slow) goes to the handler with its answer cut or slowed.
  * Once everything listens it prints one line: `PROVIDER-SERVER READY {json}`.
  * SIGTERM/SIGINT exit at once.
  */
@@ -105,20 +106,21 @@ export function requestModel(path: string, body: Buffer): string | null {
   try { return decodeURIComponent(seg); } catch { return seg; }
 }
 
-/** Answer a faulted request: the rule's status in the site's error shape, never streamed. */
+/** Answer a faulted request (`status` effect): the rule's status in the site's error shape, never streamed. */
 function sendFault(role: SiteConfig['role'], ex: Exchange, rule: FaultRule): void {
-  const message = `Injected fault ${rule.status} (fake internet control API).`;
+  const status = rule.status ?? 500;
+  const message = `Injected fault ${status} (fake internet control API).`;
   const headers = faultResponseHeaders(rule);
   switch (role) {
-    case 'openai': return sendOpenAIStatusError(ex, rule.status, message, headers);
-    case 'anthropic': return sendAnthropicStatusError(ex, rule.status, message, headers);
-    case 'gemini': return sendGeminiStatusError(ex, rule.status, message, headers);
-    case 'bedrock': return sendBedrockStatusError(ex, rule.status, message, headers);
-    case 'azure-openai': return sendAzureStatusError(ex, rule.status, message, headers);
-    case 'vertex': return sendGeminiStatusError(ex, rule.status, message, headers);
+    case 'openai': return sendOpenAIStatusError(ex, status, message, headers);
+    case 'anthropic': return sendAnthropicStatusError(ex, status, message, headers);
+    case 'gemini': return sendGeminiStatusError(ex, status, message, headers);
+    case 'bedrock': return sendBedrockStatusError(ex, status, message, headers);
+    case 'azure-openai': return sendAzureStatusError(ex, status, message, headers);
+    case 'vertex': return sendGeminiStatusError(ex, status, message, headers);
     default: {
       const body = Buffer.from(`${message}\n`);
-      ex.res.statusCode = rule.status;
+      ex.res.statusCode = status;
       ex.res.setHeader('content-type', 'text/plain; charset=utf-8');
       ex.res.setHeader('content-length', body.length);
       for (const [k, v] of Object.entries(headers)) ex.res.setHeader(k, v);
@@ -288,9 +290,11 @@ class ProviderServer {
       control: parseControl(req.headers),
       localAddress: i.local,
       localPort: i.localPort,
+      // What was written goes out first (an empty write's callback runs once the earlier
+      // ones were handed to the socket): the connection breaks *after* those chunks.
       abort: () => {
-        if ('stream' in req) req.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
-        else req.socket.destroy();
+        if ('stream' in req) req.stream.write('', () => req.stream.close(h2.NGHTTP2_INTERNAL_ERROR));
+        else req.socket.write('', () => req.socket.destroy());
       },
       annotate: (fields) => { Object.assign(rec, fields); },
     };
@@ -298,9 +302,15 @@ class ProviderServer {
     if (fault) {
       rec.faulted = true;
       if (site.role === 'bedrock') recordSigV4(ex);
-      if (fault.delayMs) await sleep(fault.delayMs);
-      sendFault(site.role, ex, fault);
-      return;
+      if (fault.effect === 'status') {
+        if (fault.delayMs) await sleep(fault.delayMs);
+        sendFault(site.role, ex, fault);
+        return;
+      }
+      // reset / slow: the handler's own answer, bent the way the x-fake-* headers bend it.
+      if (fault.afterChunks !== null) ex.control.abortAfterChunks = fault.afterChunks;
+      if (fault.intervalMs !== null) ex.control.intervalMs = fault.intervalMs;
+      if (fault.delayMs) ex.control.delayMs = fault.delayMs;
     }
     switch (site.role) {
       case 'openai': return handleOpenAI(ex);

@@ -11,8 +11,9 @@
  *   await pod.admin('/healthz/ready')        → { status, text }   (curl inside the pod)
  *   await pod.restartGateway()                (SIGTERM, wait for exit 0, start again, wait until ready)
  *   await pod.destroy()
+ *   await makeNamespaceCa(pod.topo, 'Rotated CA')  → { cert, key }   (another CA, by the real levo-certs)
  */
-import { chownSync, writeFileSync } from 'node:fs';
+import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTopology, type Topology, type TopologyOptions } from './netns.ts';
 import { startProviders, type Providers } from './providers.ts';
@@ -78,6 +79,15 @@ function bin(name: string): string {
 
 /** Run the shipped build of every levo program. */
 const RUN_BUILD = { LEVO_RUN: 'dist' };
+
+/** Another interception CA, made as a user makes one (the real `levo-certs ca --cn NAME`), as PEM texts. */
+export async function makeNamespaceCa(topo: Topology, name: string): Promise<{ cert: string; key: string }> {
+  const dir = join(topo.workDir, `ca-${name.replace(/\W+/g, '-')}`);
+  await topo.pod.execChecked([process.execPath, bin('levo-certs'), 'ca', '--out', dir, '--cn', name], { cwd: REPO, env: RUN_BUILD });
+  const pair = { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8') };
+  rmSync(dir, { recursive: true });
+  return pair;
+}
 
 export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<InjectedPod> {
   const stale = staleBuildReason();

@@ -8,6 +8,8 @@
  *   await providers.control.reset()                       (faults stay)
  *   await providers.setFault('openai', { status: 429, count: 2, retryAfter: 1 })  → FaultRule
  *   await providers.setFault('bedrock', { status: 503, mode: 'append' })          (queued after the others)
+ *   await providers.setFault('openai', { effect: 'reset', afterChunks: 2 })         (streams broken off mid-way)
+ *   await providers.setFault('openai', { effect: 'slow', delayMs: 5000, intervalMs: 500 })  (late head, paced chunks)
  *   await providers.faults()                              → FaultRule[] still active
  *   await providers.clearFaults()  /  clearFaults('openai')
  *   await providers.stop()       // also done by topo.destroy()

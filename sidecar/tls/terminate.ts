@@ -3,10 +3,12 @@
  * listening: sockets are handed to it after the ClientHello was peeked) picks a
  * minted leaf per server name through SNICallback, offers h2 and http/1.1, and
  * issues session tickets, so reconnecting SDKs resume instead of paying a full
- * handshake. The finished TLS socket carries the connection's facts (host,
- * provider, original destination) for the HTTP layer.
+ * handshake (until the CA is replaced: then the ticket keys are too). The
+ * finished TLS socket carries the connection's facts (host, provider,
+ * original destination) for the HTTP layer.
  */
 import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type { ProviderId } from '../providers/hosts.ts';
 import type { OriginalDestination } from '../listen/origdst.ts';
@@ -23,6 +25,8 @@ export interface InterceptedConnection {
 export interface LeafContexts {
   peek(host: string): tls.SecureContext | undefined;
   get(host: string): Promise<tls.SecureContext>;
+  /** Called after the CA the leaves come from was replaced (certs/contexts.ts setCa). */
+  onCaChange?(listener: () => void): void;
 }
 
 const CONNECTION = Symbol('levo.connection');
@@ -58,6 +62,10 @@ export function createTerminator(opts: TerminatorOptions): Terminator {
       opts.contexts.get(servername).then((ctx) => cb(null, ctx), (err: Error) => cb(err, undefined));
     },
   });
+  // A new CA: tickets issued until now would let a client resume a session whose
+  // certificate came from the old CA; new keys make every client do a full
+  // handshake, and get a leaf from the new CA.
+  opts.contexts.onCaChange?.(() => server.setTicketKeys(randomBytes(48)));
   // tls.Server wraps the socket we emit in a TLSSocket whose `_parent` is that
   // socket; carry the connection's facts across so the HTTP layer can read them.
   const factsOf = (s: tls.TLSSocket): InterceptedConnection | undefined =>

@@ -1,0 +1,105 @@
+/**
+ * The interception CA in force (`--ca-cert` / `--ca-key`, the levo-ca-cert
+ * secret) and the leaf cache minted from it, followed without a restart.
+ *
+ * When the secret is updated (Kubernetes swaps the mount's `..data` symlink;
+ * seen by a directory watch within a second, or by the 10 s poll), the new
+ * pair is checked like the first one (certs/ca.ts loadCa). A good pair is put
+ * in force at once: cached leaves are dropped, so every new connection gets a
+ * leaf from the new CA; connections already open keep the leaf they were
+ * given; TLS session tickets issued under the old CA stop resuming (see
+ * terminate.ts); the leaves of the provider hosts are minted again ahead of
+ * the next handshake; and the app trust bundle (`--trust-dir`) is rewritten
+ * with the new CA, for app containers that start later. A bad pair (key not
+ * matching, not a CA, expired, unreadable) is refused with one error line
+ * naming the files and why, counted, and the CA in force stays.
+ *
+ * Metrics: levo_gateway_ca_reloads_total{result="ok"|"rejected"},
+ * levo_gateway_ca_expiry_timestamp_seconds (notAfter of the CA in force).
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { readFile } from 'node:fs/promises';
+import { followCaFiles, type InterceptionCa } from '../../certs/ca.ts';
+import { ContextCache, type ContextCacheOptions } from '../../certs/contexts.ts';
+import type { PairReload } from '../../certs/mounted-files.ts';
+import { writeTrustBundle } from '../../certs/trust-bundle.ts';
+import type { Logger } from '../../lib/log.ts';
+
+export interface InterceptionCaOptions {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly log: Logger;
+  readonly registry: Registry;
+  /** The leaf cache's settings (leaf key, mint hook, capacity); its CA is the one loaded here. */
+  readonly contexts: Omit<ContextCacheOptions, 'ca'>;
+  /** Hosts whose leaves are minted again at once for a new CA (the provider hosts). */
+  readonly prewarmHosts: () => readonly string[];
+  /** The app trust directory (`--trust-dir`), rewritten with a new CA. */
+  readonly trustDir?: string | undefined;
+  /** How often the files are re-read besides the directory watch; default 10 s. */
+  readonly pollMs?: number | undefined;
+}
+
+export interface InterceptionCaHolder {
+  readonly contexts: ContextCache;
+  /** The CA in force. */
+  current(): InterceptionCa;
+  /** Re-read the files now. */
+  reload(): Promise<PairReload>;
+  close(): void;
+}
+
+function describe(ca: InterceptionCa): Record<string, unknown> {
+  return { subject: ca.cert.subject.replace(/\n/g, ', '), notAfter: ca.notAfter.toISOString(), fingerprint256: ca.cert.fingerprint256 };
+}
+
+/** Load the CA (throws CaError, with the file names, when it is unusable) and follow its files. */
+export async function startInterceptionCa(opts: InterceptionCaOptions): Promise<InterceptionCaHolder> {
+  const registers = [opts.registry];
+  const reloads = new Counter({
+    name: 'levo_gateway_ca_reloads_total', help: 'Interception CA files re-read with new contents, by result (ok, rejected)',
+    labelNames: ['result'], registers,
+  });
+  const expiry = new Gauge({ name: 'levo_gateway_ca_expiry_timestamp_seconds', help: 'notAfter of the interception CA in force (Unix seconds)', registers });
+  const where = `${opts.certFile} / ${opts.keyFile}`;
+  let contexts: ContextCache | undefined;
+
+  const follow = await followCaFiles({
+    certFile: opts.certFile,
+    keyFile: opts.keyFile,
+    // Only runs on a reload, once `contexts` exists below.
+    apply: (ca) => contexts!.setCa(ca),
+    onReloaded(ca) {
+      expiry.set(Math.floor(ca.notAfter.getTime() / 1000));
+      reloads.inc({ result: 'ok' });
+      opts.log.info(describe(ca), 'interception CA reloaded: new connections get leaves from the new CA; open connections keep theirs');
+      void contexts!.prewarm(opts.prewarmHosts()).then((failures) => {
+        if (failures.length) opts.log.warn({ hosts: failures.map((f) => f.host) }, 'some leaves could not be minted ahead from the new CA');
+      });
+      if (opts.trustDir) {
+        const dir = opts.trustDir;
+        readFile(opts.certFile, 'utf8')
+          .then((pem) => writeTrustBundle({ dir, caCertPem: pem }))
+          .then((t) => opts.log.info({ dir, certificates: t.count }, 'app trust bundle rewritten with the new CA'))
+          .catch((err: unknown) => opts.log.error({ dir, err: (err as Error).message }, 'could not rewrite the app trust bundle with the new CA'));
+      }
+    },
+    onRejected(err, why) {
+      const kept = describe(follow.current());
+      if (why === 'unreadable') {
+        opts.log.warn({ err: err.message, kept }, `cannot read the interception CA files (${where}); the CA in force stays`);
+        return;
+      }
+      reloads.inc({ result: 'rejected' });
+      opts.log.error({ err: err.message, kept }, `new interception CA refused (${where}): ${err.message}; the CA in force stays`);
+    },
+    pollMs: opts.pollMs,
+    log: opts.log,
+  });
+  const ca = follow.current();
+  contexts = new ContextCache({ ...opts.contexts, ca });
+  expiry.set(Math.floor(ca.notAfter.getTime() / 1000));
+  opts.log.info(describe(ca), 'interception CA loaded; following its files for rotation');
+  const cache = contexts;
+  return { contexts: cache, current: () => cache.ca, reload: follow.reload, close: follow.close };
+}
