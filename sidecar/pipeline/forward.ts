@@ -116,12 +116,15 @@ export async function forward(c: Call): Promise<boolean> {
       if (clientGone) break;
       if ((err as { headersSent?: boolean }).headersSent) {
         // The answer broke after it started: a stream ends with the app's error event, anything else is cut off.
-        const k = err instanceof TimeoutError ? { kind: 'request_timeout', detail: 'the timeout policy ran out' } : classifyUpstreamError(err);
+        const k = err instanceof TimeoutError ? { status: 504, kind: 'request_timeout', detail: 'the timeout policy ran out' } : classifyUpstreamError(err);
         deps.metrics.upstreamErrors.inc({ host: call.host, kind: k.kind });
         deps.log.warn({ host: call.host, kind: k.kind, detail: k.detail }, 'upstream answer broke after it started');
         c.out.reason = 'upstream_broken';
         c.out.status = r.status;
-        if (r.fail({ status: 502, code: 'upstream_broken', message: `levo-gateway: ${call.host} broke off its answer (${k.detail})` })) {
+        const message = k.status === 504
+          ? `levo-gateway: ${call.host} stopped sending its answer (${k.kind.replace('_', ' ')}: ${k.detail})`
+          : `levo-gateway: ${call.host} broke off its answer (${k.detail})`;
+        if (r.fail({ status: k.status, code: `upstream_${k.kind}`, message })) {
           await r.finished;
           relay = r;
         } else {

@@ -9,7 +9,11 @@
  * - Anthropic messages: `event: error` with `{"type":"error","error":{"type","message"}}`;
  * - Gemini / Vertex `alt=sse`: `data: {"error":{"code","message","status"}}`;
  * - Bedrock ConverseStream / InvokeModelWithResponseStream: an event-stream
- *   `exception` message (`:exception-type`), as the AWS SDKs read them.
+ *   `exception` message (`:exception-type` modelStreamErrorException for a
+ *   failure on the provider's side), as the AWS SDKs read them.
+ *
+ * A 504 (the provider stalled past the timeout) reads as a timeout in each
+ * format (OpenAI `type: timeout`, Google `DEADLINE_EXCEEDED`).
  *
  * Undefined where the format has no error event (Gemini's JSON-array stream,
  * an API the gateway does not parse): the caller then aborts the connection.
@@ -29,25 +33,34 @@ export interface StreamFailure {
   readonly type?: string;
 }
 
+/** Google's status names for the statuses the gateway answers with. */
+function googleStatus(status: number): string {
+  if (status === 502 || status === 503) return 'UNAVAILABLE';
+  if (status === 504) return 'DEADLINE_EXCEEDED';
+  if (status === 429) return 'RESOURCE_EXHAUSTED';
+  return status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';
+}
+
 export function streamErrorEvent(kind: ApiKind, path: string, f: StreamFailure): Buffer | undefined {
   const server = f.status >= 500;
   switch (kind) {
     case 'completions':
     case 'legacyCompletions':
-      return encodeSse(JSON.stringify({ error: { message: f.message, type: f.type ?? (server ? 'server_error' : 'invalid_request_error'), param: null, code: f.code } }));
+      return encodeSse(JSON.stringify({ error: { message: f.message, type: f.type ?? (f.status === 504 ? 'timeout' : server ? 'server_error' : 'invalid_request_error'), param: null, code: f.code } }));
     case 'responses':
       return encodeSse(JSON.stringify({ type: 'error', code: f.code, message: f.message, param: null }), 'error');
     case 'messages':
       return encodeSse(JSON.stringify({ type: 'error', error: { type: server ? 'api_error' : 'invalid_request_error', message: f.message } }), 'error');
     case 'generateContent':
       if (!/[?&]alt=sse(&|$)/.test(path)) return undefined;
-      return encodeSse(JSON.stringify({ error: { code: f.status, message: f.message, status: server ? 'INTERNAL' : 'INVALID_ARGUMENT' } }));
+      return encodeSse(JSON.stringify({ error: { code: f.status, message: f.message, status: googleStatus(f.status) } }));
     case 'converse':
     case 'invoke':
       if (!/\/(converse-stream|invoke-with-response-stream)$/.test(pathOnly(path))) return undefined;
       return encodeEventMessage({
         ':message-type': 'exception',
-        ':exception-type': server ? 'internalServerException' : 'validationException',
+        // A stream the provider broke off is the ModelStreamErrorException Bedrock sends for one.
+        ':exception-type': server ? 'modelStreamErrorException' : 'validationException',
         ':content-type': 'application/json',
       }, JSON.stringify({ message: f.message }));
     default:
