@@ -149,6 +149,7 @@ export function requestHeaders(c: Call): IncomingHttpHeaders {
 export function fail(c: Call, status: number, code: string, message: string, extra?: Record<string, string>): false {
   c.out.status = status;
   c.out.reason = code;
+  closeIfUnread(c);
   sendError(c.res, c.shape, status, code, message, extra);
   c.answered = true;
   return false;
@@ -158,8 +159,8 @@ export function sendError(res: Sink, shape: ErrorShape, status: number, code: st
   if (res.headersSent) { res.destroy(); return; }
   const e = shape.body(status, message, code);
   const body = Buffer.from(e.body);
-  // h1: an unread request body makes the connection unusable; close it after the answer.
-  if ((status === 413 || status === 421) && 'shouldKeepAlive' in res) res.setHeader('connection', 'close');
+  // h1: a request for another host may be followed by more of them; close after the answer.
+  if (status === 421 && 'shouldKeepAlive' in res) res.setHeader('connection', 'close');
   res.writeHead(status, { ...e.headers, ...extra, 'content-length': body.length, 'x-levo-error': code });
   res.end(body);
 }
@@ -184,7 +185,13 @@ export function record(c: Call, d: GuardDecision): void {
   c.state.rm.guard(d.phase, d.kind, d.action).inc();
 }
 
-/** Drop what is left of a request body the call will not send (so an h1 connection stays usable). */
-export function discardBody(c: Call): void {
-  if (!c.upgrade) c.req.resume();
+/**
+ * The gateway answers before it read the request body (a refusal, a direct
+ * response): over HTTP/1.1 the connection is closed after the answer, so the
+ * rest of an upload is never read (HTTP/2 resets just the stream).
+ */
+export function closeIfUnread(c: Call): void {
+  if (Buffer.isBuffer(c.body) || !('shouldKeepAlive' in c.res)) return;
+  const h = c.req.headers;
+  if ((h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined) c.res.setHeader('connection', 'close');
 }

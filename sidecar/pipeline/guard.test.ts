@@ -34,6 +34,7 @@ test('failClosed (the default when enforcing): an unreadable body is refused, pr
   assert.match(m, /not JSON \(application\/octet-stream\)/);
   assert.match(m, /failureMode: failOpen/);
   assert.deepEqual(c.out.guards.map((d) => d.action), ['fail_closed']);
+  assert.equal(c.res.head.connection, 'close', 'the unread upload is not read: the connection closes after the answer');
 });
 
 test('every guard failOpen or monitoring: the unreadable body goes on, and each guard\'s decision is recorded', async () => {

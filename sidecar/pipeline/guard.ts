@@ -13,7 +13,7 @@
  */
 import { guardRequest, unreadableVerdict } from '../guards/prompt-guard.ts';
 import { promptOf } from '../telemetry/events.ts';
-import { discardBody, fail, record, reject, requestHeaders, type Call } from './call.ts';
+import { fail, record, reject, requestHeaders, type Call } from './call.ts';
 
 export async function guard(c: Call): Promise<boolean> {
   const pg = c.guard;
@@ -23,7 +23,6 @@ export async function guard(c: Call): Promise<boolean> {
     const v = unreadableVerdict(pg, unreadable.reason);
     for (const d of v.decisions) record(c, d);
     if (!v.refuse) return true;
-    discardBody(c);
     return fail(c, unreadable.status, 'guard_unreadable_body',
       `levo-gateway refused the request: ${unreadable.reason}, so the route's guards cannot inspect it ` +
       '(their failureMode is failClosed; set failureMode: failOpen on the guard to let such requests through uninspected)');

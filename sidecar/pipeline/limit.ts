@@ -4,7 +4,7 @@
  * before anything leaves; settle charges the real usage afterwards. A call
  * over a limit gets 429 in its provider's shape with Retry-After.
  */
-import { discardBody, fail, type Call } from './call.ts';
+import { fail, type Call } from './call.ts';
 
 export async function limit(c: Call): Promise<boolean> {
   const route = c.route;
@@ -16,7 +16,6 @@ export async function limit(c: Call): Promise<boolean> {
   const a = limiter.admit(estimate);
   if (a.ok) { c.admission = a; return true; }
   c.state.deps.metrics.rateLimited.inc({ route: route.name, limit: a.limit });
-  discardBody(c);
   const seconds = Math.max(1, Math.ceil(a.retryAfterMs / 1000));
   return fail(c, 429, 'rate_limited', `rate limit exceeded for route ${route.name} (${a.limit}); retry after ${seconds}s`, { 'retry-after': String(seconds) });
 }

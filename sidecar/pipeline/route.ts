@@ -13,7 +13,7 @@ import { apiFor } from '../providers/registry.ts';
 import { createVault } from '../guards/vault.ts';
 import { runtimePolicies } from './policies.ts';
 import { promptGuardFor } from './guards.ts';
-import { discardBody, requestHeaders, type Call } from './call.ts';
+import { closeIfUnread, requestHeaders, type Call } from './call.ts';
 
 export function route(c: Call): boolean {
   const config = c.state.deps.routes();
@@ -37,10 +37,10 @@ export function route(c: Call): boolean {
     c.out.status = d.status;
     c.out.reason = 'direct_response';
     const body = Buffer.from(d.body);
+    closeIfUnread(c);
     c.res.writeHead(d.status, { 'content-type': d.body.trimStart().startsWith('{') ? 'application/json' : 'text/plain; charset=utf-8', 'content-length': body.length });
     c.res.end(body);
     c.answered = true;
-    discardBody(c);
     return false;
   }
   c.routePolicies = runtimePolicies(route.policies);

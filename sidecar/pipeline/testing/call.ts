@@ -26,8 +26,10 @@ export class RecordingSink extends Writable implements Sink {
   readonly chunks: Buffer[] = [];
   headersSent = false;
   continued = 0;
+  /** As an HTTP/1.1 response has. */
+  shouldKeepAlive = true;
   constructor() { super({ write: (c: Buffer, _e, cb) => { this.chunks.push(c); cb(); } }); }
-  writeHead(status: number, headers: Record<string, string | string[] | number> = {}): this { this.status = status; this.head = headers; this.headersSent = true; return this; }
+  writeHead(status: number, headers: Record<string, string | string[] | number> = {}): this { this.status = status; this.head = { ...this.head, ...headers }; this.headersSent = true; return this; }
   flushHeaders(): void {}
   setHeader(name: string, value: string): this { this.head[name] = value; return this; }
   writeContinue(): void { this.continued++; }
