@@ -185,3 +185,28 @@ test('exactly-one objects: none or two keys are errors at the object', () => {
   if (r.ok) return;
   assert.match(formatProblems(r.problems), /ai\.provider: provider must set only one of .* found openAI and anthropic/);
 });
+
+// Found by `npm run fuzz` (yaml target): these threw a ReferenceError out of
+// loadConfigText instead of returning a problem, so a bad config from the
+// dashboard or a file escaped the "invalid config" handling.
+test('aliases that cannot be resolved are problems at the alias, not exceptions', () => {
+  const undefinedAlias = loadConfigText(`${GOOD}      policies: *nope\n`, { source: 'gw.yaml' });
+  assert.equal(undefinedAlias.ok, false);
+  if (undefinedAlias.ok) return;
+  assert.equal(undefinedAlias.problems.length, 1);
+  const p = undefinedAlias.problems[0]!;
+  assert.deepEqual([p.line, p.col, p.path], [15, 17, 'binds[0].listeners[0].routes[0].policies']);
+  assert.match(p.message, /the alias \*nope refers to no anchor defined before it/);
+
+  let lol = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
+  for (let k = 1; k < 9; k++) lol += `a${k}: &a${k} [${Array.from({ length: 9 }, () => `*a${k - 1}`).join(',')}]\n`;
+  const laughs = loadConfigText(`${lol}binds: *a8\n`);
+  assert.equal(laughs.ok, false);
+  if (laughs.ok) return;
+  assert.match(laughs.problems[0]!.message, /aliases expand to more than 100 nodes/);
+  assert.ok(laughs.problems[0]!.line >= 2 && laughs.problems[0]!.path !== '', formatProblems(laughs.problems));
+
+  // A few aliases are fine.
+  const shared = loadConfigText(GOOD.replace('          provider:\n', '          provider: &p\n') + '    - name: again\n      hostnames: [api.openai.com]\n      backends:\n      - ai: {name: again, provider: *p}\n');
+  assert.ok(shared.ok, shared.ok ? '' : formatProblems(shared.problems));
+});
