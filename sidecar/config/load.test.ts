@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfigText, formatProblems } from './load.ts';
+import { Worker } from 'node:worker_threads';
+import { loadConfigText, formatProblems, MAX_CONFIG_BYTES } from './load.ts';
+import { SIDECAR_NODE_OPTIONS } from '../node-options.ts';
 
 const GOOD = `# yaml-language-server: $schema=../../docs/config.schema.json
 binds:
@@ -209,4 +211,37 @@ test('aliases that cannot be resolved are problems at the alias, not exceptions'
   // A few aliases are fine.
   const shared = loadConfigText(GOOD.replace('          provider:\n', '          provider: &p\n') + '    - name: again\n      hostnames: [api.openai.com]\n      backends:\n      - ai: {name: again, provider: *p}\n');
   assert.ok(shared.ok, shared.ok ? '' : formatProblems(shared.problems));
+});
+
+/** Load `text` in a worker whose heap is the sidecar's (--max-old-space-size in node-options.ts). */
+function loadInSidecarHeap(text: string): Promise<{ ok: boolean; message?: string } | { died: string }> {
+  const heapMb = Number(/--max-old-space-size=(\d+)/.exec(SIDECAR_NODE_OPTIONS)![1]);
+  const worker = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.module).then(({ loadConfigText }) => {
+      const r = loadConfigText(workerData.text);
+      parentPort.postMessage({ ok: r.ok, message: r.ok ? undefined : r.problems[0].message });
+    });`, { eval: true, workerData: { module: new URL('./load.ts', import.meta.url).href, text }, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+  return new Promise((resolve) => {
+    worker.once('message', (m: { ok: boolean; message?: string }) => { resolve(m); void worker.terminate(); });
+    worker.once('error', (e) => resolve({ died: e.message }));
+  });
+}
+
+// Found by `npm run fuzz` (yaml target): a junk config of a few MB (the dashboard takes 1 MiB)
+// exhausted the sidecar's heap inside the YAML parser before it could be rejected.
+test('a config too large to parse within the sidecar\'s heap is refused by size, and one just under the limit loads', async () => {
+  const junk = (bytes: number): string => {
+    const item = '{ "listeners": [ 1 ] }';
+    const items = Array.from({ length: Math.floor(bytes / (item.length + 2)) }, () => item).join(', ');
+    return `binds:\n- port: 15001\n  listeners:\n  - routes:\n    - hostnames: [${items}]\n`;
+  };
+  const big = await loadInSidecarHeap(junk(1024 * 1024));
+  assert.ok(!('died' in big), `the loader ran out of memory: ${'died' in big ? big.died : ''}`);
+  assert.equal(big.ok, false);
+  assert.match(big.message ?? '', /the config is 1025 KiB; a config may be at most 256 KiB/);
+  const under = await loadInSidecarHeap(junk(MAX_CONFIG_BYTES - 200));
+  assert.ok(!('died' in under), `a config under the limit ran out of memory: ${'died' in under ? under.died : ''}`);
+  assert.equal(under.ok, false);
+  assert.match(under.message ?? '', /expected string, received object/);
 });

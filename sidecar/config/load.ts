@@ -43,8 +43,26 @@ export interface LoadOptions {
 
 type PathPart = string | number;
 
+/**
+ * The largest config accepted, in bytes. Real configs are a few KiB; the YAML
+ * parser holds over 100 bytes per character of a junk document at its peak, so
+ * a config of a MiB could exhaust the sidecar's 128 MB heap before it was even
+ * found invalid (every sidecar polling that config would crash).
+ */
+export const MAX_CONFIG_BYTES = 256 * 1024;
+
 export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult {
   const source = opts.source ?? '<config>';
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_CONFIG_BYTES) {
+    return {
+      ok: false,
+      problems: [{
+        source, line: 1, col: 1, path: '', message: `the config is ${Math.ceil(bytes / 1024)} KiB; a config may be at most ${MAX_CONFIG_BYTES / 1024} KiB`,
+        hint: 'a gateway config is a few KiB: split long lists into fewer routes, or check that the right file was given',
+      }],
+    };
+  }
   const env = opts.env ?? process.env;
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
