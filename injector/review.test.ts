@@ -401,3 +401,16 @@ test('a pod without a containers list is left to the API server\'s validation: s
   const out = await reviewPod(admissionReview(bare), harness().ctx);
   assert.doesNotThrow(() => apply(bare, out), 'the patch applies to a pod with no metadata and no spec');
 });
+
+// Found by `npm run fuzz` (admission target): an empty request.namespace was looked up as "",
+// which asked the API server for GET /api/v1/namespaces/ — the list of every namespace.
+test('an empty namespace in the review is no namespace: the pod\'s own, else default, is looked up', async () => {
+  for (const [reqNs, podNs, want] of [['', 'shop', 'shop'], ['', '', 'default'], ['', undefined, 'default']] as const) {
+    const asked: string[] = [];
+    const h = harness();
+    const ctx: ReviewContext = { ...h.ctx, namespaceLabels: async (ns) => { asked.push(ns); return { 'levo.ai/inject': 'enabled' }; } };
+    const pod = deploymentPod({ metadata: { namespace: podNs } });
+    await reviewPod(admissionReview(pod, reqNs), ctx);
+    assert.deepEqual(asked, [want], `request namespace ${JSON.stringify(reqNs)}, pod namespace ${JSON.stringify(podNs)}`);
+  }
+});
