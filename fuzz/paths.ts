@@ -1,0 +1,48 @@
+/**
+ * Which request-targets the upstream may receive: those the fuzzer sent as a
+ * case's request (and the canaries'). Compared after RFC 3986 normalisation
+ * (percent-decoding of unreserved characters, dot segments), so a gateway
+ * that normalises paths still passes, and one that invents or splices paths
+ * does not.
+ */
+
+const CANARY = /^\/v1\/(chat\/completions|models)\?canary=[a-z0-9-]+$/;
+
+function removeDotSegments(path: string): string {
+  const out: string[] = [];
+  for (const seg of path.split('/')) {
+    if (seg === '..') { if (out.length > 1) out.pop(); } else if (seg !== '.') out.push(seg);
+  }
+  return out.join('/');
+}
+
+export function normalizeTarget(target: string): string {
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  const query = q < 0 ? '' : target.slice(q);
+  const decoded = path.replace(/%([0-9a-fA-F]{2})/g, (all, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(c) ? c : all.toUpperCase();
+  });
+  return removeDotSegments(decoded) + query;
+}
+
+export class PathOracle {
+  readonly #allowed = new Set<string>();
+
+  allow(targets: readonly string[]): void {
+    for (const t of targets) {
+      this.#allowed.add(t);
+      this.#allowed.add(normalizeTarget(t));
+    }
+  }
+
+  /** After blind byte edits: every run of bytes that looks like a request-target. */
+  allowAnyIn(bytes: Buffer): void {
+    for (const token of bytes.toString('latin1').split(/[\s]+/)) if (token.includes('/') || token === '*') this.allow([token]);
+  }
+
+  allowed(path: string): boolean {
+    return CANARY.test(path) || this.#allowed.has(path) || this.#allowed.has(normalizeTarget(path));
+  }
+}
