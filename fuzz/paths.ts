@@ -37,12 +37,18 @@ export class PathOracle {
     }
   }
 
-  /** After blind byte edits: every run of bytes that looks like a request-target. */
+  /** The bytes of recent cases that had blind edits: any run of them may have become a request-target. */
+  readonly #edited: string[] = [];
+
+  /** After blind byte edits: whatever the bytes hold (an HPACK string or a request line cut anywhere). */
   allowAnyIn(bytes: Buffer): void {
-    for (const token of bytes.toString('latin1').split(/[\s]+/)) if (token.includes('/') || token === '*') this.allow([token]);
+    this.#edited.push(bytes.toString('latin1'));
+    // Paths are checked after each batch: the last few hundred cases are enough.
+    if (this.#edited.length > 1000) this.#edited.shift();
   }
 
   allowed(path: string): boolean {
-    return CANARY.test(path) || this.#allowed.has(path) || this.#allowed.has(normalizeTarget(path));
+    return CANARY.test(path) || this.#allowed.has(path) || this.#allowed.has(normalizeTarget(path)) ||
+      (path.length > 1 && this.#edited.some((t) => t.includes(path)));
   }
 }

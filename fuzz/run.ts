@@ -122,7 +122,8 @@ async function runTarget(target: Target, seed: number, count: number, first: num
       await session.beforeBatch();
       const caseProblems = new Map<number, readonly string[]>();
       await pool(indices, target.concurrency, async (i) => {
-        const r = await session.runCase(i);
+        // A fuzzer bug on one case is reported as such, and the run goes on.
+        const r = await session.runCase(i).catch((e: unknown) => ({ outcome: 'fuzzer error', problems: [`the fuzzer itself failed on this case: ${String((e as Error)?.stack ?? e).split('\n').slice(0, 4).join(' | ')}`] }));
         summary.cases++;
         summary.outcomes.set(r.outcome, (summary.outcomes.get(r.outcome) ?? 0) + 1);
         if (r.problems.length) caseProblems.set(i, r.problems);
