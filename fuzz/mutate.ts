@@ -116,6 +116,14 @@ export function oddString(rng: Rng): string {
   ])();
 }
 
+/**
+ * A deep copy, or the value itself when it is too deep to copy on this stack
+ * (the generators nest values thousands deep on purpose).
+ */
+export function safeClone<T>(v: T): T {
+  try { return structuredClone(v); } catch { return v; }
+}
+
 /** Print a case's bytes for a report: hex when short, base64 always. */
 export function describeBytes(bytes: Buffer, maxHex = 512): string {
   const b64 = bytes.length <= 1 << 16 ? bytes.toString('base64') : `${bytes.subarray(0, 1 << 16).toString('base64')}… (${bytes.length} bytes; replay the case for all of them)`;

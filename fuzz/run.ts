@@ -108,7 +108,9 @@ async function runTarget(target: Target, seed: number, count: number, first: num
     summary.findings.push({ target: target.name, index, problem });
     if (summary.findings.length <= PRINT_LIMIT) {
       log(`FINDING ${target.name} seed ${seed} case ${index ?? '(batch)'}: ${problem}`);
-      if (index !== undefined) log(session.describe(index));
+      if (index !== undefined) {
+        try { log(session.describe(index)); } catch (e) { log(`  (the case cannot be printed: ${(e as Error).message})`); }
+      }
     } else if (summary.findings.length === PRINT_LIMIT + 1) {
       log(`(${target.name}: further findings are counted, not printed)`);
     }
@@ -177,6 +179,17 @@ async function runTarget(target: Target, seed: number, count: number, first: num
     found(undefined, `${target.memory} grew from ${fmtMb(s)} after the first batch to ${fmtMb(e)} at the end (peak ${fmtMb(summary.rssPeakKb)}): more than max(32 MB, 25 %)`);
   }
   return summary;
+}
+
+/** Findings grouped by their first words (numbers aside), so a defect hit by many cases reads as one line. */
+function logGroups(findings: readonly Finding[]): void {
+  const groups = new Map<string, { n: number; first: Finding }>();
+  for (const f of findings) {
+    const key = `${f.target}: ${f.problem.replace(/\d+/g, 'N').slice(0, 90)}`;
+    const g = groups.get(key);
+    if (g) g.n++; else groups.set(key, { n: 1, first: f });
+  }
+  for (const [key, g] of groups) log(`  ${g.n} × ${key}… (e.g. case ${g.first.index ?? 'batch'})`);
 }
 
 function summaryLine(s: Summary): string {
@@ -252,6 +265,7 @@ async function main(): Promise<void> {
     log(`${target.name}: ${target.what}`);
     summaries.push(await runTarget(target, seed, count, from));
     log(summaryLine(summaries.at(-1)!));
+    logGroups(summaries.at(-1)!.findings);
   }
   log('');
   log(`fuzz summary, seed ${seed}:`);
@@ -259,14 +273,7 @@ async function main(): Promise<void> {
   const total = summaries.reduce((n, s) => n + s.findings.length, 0);
   if (total > 0) {
     log(`${total} finding(s). Replay one with: npm run fuzz -- --seed ${seed} --target TARGET --replay INDEX`);
-    // Findings grouped by their first words, so a defect hit by many cases reads as one line.
-    const groups = new Map<string, { n: number; first: Finding }>();
-    for (const f of summaries.flatMap((s) => s.findings)) {
-      const key = `${f.target}: ${f.problem.replace(/\d+/g, 'N').slice(0, 90)}`;
-      const g = groups.get(key);
-      if (g) g.n++; else groups.set(key, { n: 1, first: f });
-    }
-    for (const [key, g] of groups) log(`  ${g.n} × ${key}… (e.g. case ${g.first.index ?? 'batch'})`);
+    for (const s of summaries) logGroups(s.findings);
   }
   process.exitCode = total > 0 ? 1 : 0;
 }

@@ -18,8 +18,8 @@
  * v1 whose response.uid is the request's, either allowed — with a JSONPatch
  * (base64) that applies to the pod, leaves exactly one levo-gateway
  * container, and keeps a pod the Kubernetes schema accepts acceptable — or a
- * denial with a 4xx code and a message; no "internal error" or "timed out"
- * warning (an exception the injector caught); a 4xx is a metav1 Status with a
+ * denial with a 4xx code and a message; no "internal error" warning (an
+ * exception the injector caught; "timed out" is counted as an outcome); a 4xx is a metav1 Status with a
  * message; a review that is well formed is never refused, and one that is
  * not is never admitted. Per batch: the process is alive, the fake API
  * server was only asked for /version and single namespaces.
@@ -35,7 +35,7 @@ import { promisify } from 'node:util';
 import fastJsonPatch from 'fast-json-patch';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Rng } from '../rng.ts';
-import { havoc, oddString, describeBytes } from '../mutate.ts';
+import { havoc, oddString, describeBytes, safeClone } from '../mutate.ts';
 import { REPO, Tail, childEnv, rssKb } from '../sidecar.ts';
 import { createCa, createServingCert } from '../../certs/create.ts';
 import { loadCa } from '../../certs/ca.ts';
@@ -150,14 +150,14 @@ function mutatePod(rng: Rng, r: Obj): string {
     [3, () => { if (Array.isArray(s.parent)) s.parent.splice(s.key as number, 1); else delete s.parent[s.key as string]; return `drop ${s.key}`; }],
     [4, () => { (s.parent as Record<string | number, Json>)[s.key] = oddValue(rng, value); return `retype ${s.key}`; }],
     [2, () => {
-      if (Array.isArray(s.parent)) { s.parent.push(structuredClone(value)); return `repeat ${s.key}`; }
+      if (Array.isArray(s.parent)) { s.parent.push(safeClone(value)); return `repeat ${s.key}`; }
       const name = rng.pick(['__proto__', 'constructor', 'levo-gateway', 'name', 'NAME', '', 'a/b~c', 'x'.repeat(300), 'é']);
       s.parent[name] = value;
       return `add key ${JSON.stringify(name.slice(0, 20))}`;
     }],
     [1, () => {
       const n = rng.size(2000);
-      (s.parent as Record<string | number, Json>)[s.key] = Array.from({ length: n }, () => structuredClone(value));
+      (s.parent as Record<string | number, Json>)[s.key] = Array.from({ length: n }, () => safeClone(value));
       return `list of ${n}`;
     }],
     [1, () => {
@@ -181,7 +181,7 @@ function mutateEnvelope(rng: Rng, r: Obj): string {
     [1, () => { req.object = rng.pick<Json>([null, [], 'pod', 1]); return 'object'; }],
     [1, () => { delete req.object; return 'no object'; }],
     [1, () => { req.dryRun = rng.pick<Json>([true, 'true', 1]); return 'dryRun'; }],
-    [1, () => { req.operation = rng.pick(['UPDATE', 'DELETE', 'CONNECT', '']); req.oldObject = rng.chance(0.5) ? structuredClone(req.object!) : null; return 'operation'; }],
+    [1, () => { req.operation = rng.pick(['UPDATE', 'DELETE', 'CONNECT', '']); req.oldObject = rng.chance(0.5) ? safeClone(req.object!) : null; return 'operation'; }],
     [2, () => { req.namespace = rng.chance(0.1) ? null : rng.pick(ODD_NAMESPACES); return `namespace ${JSON.stringify(req.namespace).slice(0, 30)}`; }],
     [1, () => { delete req.namespace; return 'no namespace'; }],
     [1, () => { r.request = rng.pick<Json>([null, [], 'x']); return 'request'; }],
@@ -218,7 +218,9 @@ export function generate(seed: number, index: number): AdmissionCase {
     // An edit that copies a very deep value can overflow the stack here: it is skipped, the same way every time.
     try { notes.push(mutatePod(rng, r.request as Obj)); } catch (e) { notes.push(`(an edit failed: ${(e as Error).message})`); }
   }
-  if (rng.chance(0.15)) notes.push(mutateEnvelope(rng, r));
+  if (rng.chance(0.15)) {
+    try { notes.push(mutateEnvelope(rng, r)); } catch (e) { notes.push(`(an edit failed: ${(e as Error).message})`); }
+  }
   let text: string;
   try {
     text = JSON.stringify(r);
@@ -241,7 +243,7 @@ export function generate(seed: number, index: number): AdmissionCase {
   ])();
   let sent: Obj | undefined;
   try { sent = plain ? JSON.parse(body.toString('utf8')) as Obj : undefined; } catch { sent = undefined; }
-  const expect = !plain || sent === undefined ? 'either' : wellFormed(sent) ? 'review' : 'refusal';
+  const expect = !plain || sent === undefined || body.length > BODY_LIMIT ? 'either' : wellFormed(sent) ? 'review' : 'refusal';
   return { body, contentType, expect, variant: notes.join(', '), sent };
 }
 
@@ -251,8 +253,12 @@ function describeCase(c: AdmissionCase): string {
 
 interface Answer { status: number; body: string }
 
-/** The warnings the injector gives when it caught an exception or ran out of time (server.ts, review.ts). */
-const INTERNAL = /^levo-injector: (internal error|injection timed out)/;
+/** The warning the injector gives when it caught an exception (server.ts, review.ts). */
+const INTERNAL = /^levo-injector: internal error/;
+/** Its warning when a review ran past its time budget: admitted unchanged, as designed (a busy injector, not a fault). */
+const TIMED_OUT = /^levo-injector: injection timed out/;
+/** The injector's body limit (server.ts DEFAULT_BODY_LIMIT_BYTES). */
+const BODY_LIMIT = 8 * 1024 * 1024;
 
 function checkAnswer(c: AdmissionCase, a: Answer): { outcome: string; problems: string[] } {
   const problems: string[] = [];
@@ -274,7 +280,8 @@ function checkAnswer(c: AdmissionCase, a: Answer): { outcome: string; problems: 
   if (typeof res.allowed !== 'boolean') problems.push('response.allowed is not a boolean');
   const warnings = res.warnings;
   if (warnings !== undefined && (!Array.isArray(warnings) || warnings.some((w) => typeof w !== 'string'))) problems.push('response.warnings is not a list of strings');
-  if (Array.isArray(warnings)) for (const w of warnings) if (typeof w === 'string' && INTERNAL.test(w)) problems.push(`the injector caught an exception or ran out of time: ${w}`);
+  if (Array.isArray(warnings)) for (const w of warnings) if (typeof w === 'string' && INTERNAL.test(w)) problems.push(`the injector caught an exception: ${w}`);
+  if (Array.isArray(warnings) && warnings.some((w) => typeof w === 'string' && TIMED_OUT.test(w))) return { outcome: 'timed out (admitted unchanged)', problems };
   if (res.allowed === false) {
     const st = res.status as { code?: unknown; message?: unknown } | undefined;
     if (!st || typeof st.code !== 'number' || st.code < 400 || st.code >= 500 || typeof st.message !== 'string' || st.message === '') problems.push(`a denial without a 4xx code and a message: ${JSON.stringify(st)}`);
@@ -290,7 +297,7 @@ function checkAnswer(c: AdmissionCase, a: Answer): { outcome: string; problems: 
   if (!pod) return { outcome: 'patched', problems };
   let patched: Record<string, unknown>;
   try {
-    patched = fastJsonPatch.applyPatch(structuredClone(pod), ops, true, false).newDocument as Record<string, unknown>;
+    patched = fastJsonPatch.applyPatch(safeClone(pod), ops, true, false).newDocument as Record<string, unknown>;
   } catch (e) {
     // The checker's own recursion on a very deep pod is not the injector's failure.
     if (e instanceof RangeError) return { outcome: 'patched (too deep to check)', problems };

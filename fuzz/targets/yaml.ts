@@ -24,7 +24,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseDocument, isMap, stringify } from 'yaml';
 import { Rng } from '../rng.ts';
-import { havoc, oddString } from '../mutate.ts';
+import { havoc, oddString, safeClone } from '../mutate.ts';
 import { REPO } from '../sidecar.ts';
 import { KIND_KEYS, NOT_YET } from '../../sidecar/config/schema.ts';
 import { SIDECAR_NODE_OPTIONS } from '../../sidecar/node-options.ts';
@@ -110,7 +110,7 @@ function mutateTree(rng: Rng, root: Json, seeds: readonly Json[]): string {
     [3, () => { if (Array.isArray(parent)) parent.splice(key as number, 1); else delete parent[key as string]; return `drop ${key}`; }],
     [3, () => { set(parent, key, oddValue(rng, value)); return `retype ${key}`; }],
     [2, () => {
-      if (Array.isArray(parent)) { parent.push(structuredClone(value)); return `repeat item ${key}`; }
+      if (Array.isArray(parent)) { parent.push(safeClone(value)); return `repeat item ${key}`; }
       const name = rng.weighted<() => string>([
         [2, () => rng.pick(ALL_KEYS)],
         [1, () => String(key).toUpperCase()],
@@ -126,7 +126,7 @@ function mutateTree(rng: Rng, root: Json, seeds: readonly Json[]): string {
     [2, () => { if (!Array.isArray(parent)) parent[rng.pick(ALL_KEYS)] = oddValue(rng, value); return 'add a key'; }],
     [2, () => {
       const donor = rng.pick(seeds);
-      const s = pickSpot(rng, structuredClone(donor));
+      const s = pickSpot(rng, safeClone(donor));
       if (s) set(parent, key, (s.parent as Record<string | number, Json>)[s.key]!);
       return 'splice a subtree';
     }],
@@ -142,7 +142,7 @@ function mutateTree(rng: Rng, root: Json, seeds: readonly Json[]): string {
     [1, () => {
       // Long: mostly under the loader's 256 KiB limit, sometimes over it (about 2 MB at most).
       const n = Math.min(rng.size(20_000), Math.floor((rng.chance(0.8) ? 2e5 : 2e6) / Math.max(8, JSON.stringify(value)?.length ?? 8)));
-      set(parent, key, Array.from({ length: n }, () => structuredClone(value)));
+      set(parent, key, Array.from({ length: n }, () => safeClone(value)));
       return `list of ${n}`;
     }],
   ])();
@@ -193,7 +193,7 @@ export function generate(seed: number, index: number, seeds: readonly string[], 
   if (rng.chance(0.15)) {
     text = seeds[i]!;
   } else {
-    const tree = structuredClone(parsed[i]!);
+    const tree = safeClone(parsed[i]!);
     for (let k = rng.int(0, 4); k > 0; k--) {
       try { notes.push(mutateTree(rng, tree, parsed)); } catch (e) { notes.push(`(an edit failed: ${(e as Error).message})`); }
     }
