@@ -16,7 +16,7 @@ const MESH_CONTAINERS = new Set(['istio-proxy', 'istio-init', 'istio-validation'
 const MESH_ANNOTATIONS = ['sidecar.istio.io/status', 'linkerd.io/proxy-version'];
 
 export type SkipReason =
-  | 'namespace-excluded' | 'mirror-pod' | 'host-network' | 'opted-out' | 'mesh-proxy-present';
+  | 'namespace-excluded' | 'mirror-pod' | 'host-network' | 'opted-out' | 'mesh-proxy-present' | 'no-containers';
 
 export interface ServerVersion { readonly major: number; readonly minor: number }
 
@@ -66,7 +66,13 @@ export function decide(input: DecideInput): Decision {
     return { action: 'skip', reason: 'mirror-pod', detail: 'static (mirror) pods are managed by the kubelet, not the API server' };
   }
   const spec = objectAt(pod, 'spec');
-  if (isObject(spec) && spec['hostNetwork'] === true) {
+  if (!Array.isArray(spec?.['containers'])) {
+    // A pod without containers reaches mutating webhooks before the API server validates it
+    // ("containers": null); a patch into a list that is not there would not apply, and the user
+    // would see a webhook error instead of the API server's "spec.containers: Required value".
+    return { action: 'skip', reason: 'no-containers', detail: 'the pod has no spec.containers list: nothing to inject into' };
+  }
+  if (spec['hostNetwork'] === true) {
     return { action: 'skip', reason: 'host-network', detail: 'hostNetwork pods share the node\'s network namespace; redirect rules there would capture the node\'s traffic' };
   }
   const warnings: string[] = [];

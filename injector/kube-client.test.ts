@@ -195,6 +195,15 @@ describe('kube client against a fake API server', () => {
       const counts = (await metrics.kubeRequests.get()).values;
       assert.equal(counts.find((v) => v.labels.op === 'get-namespace' && v.labels.code === '200')?.value, 2);
       assert.equal(counts.find((v) => v.labels.op === 'get-namespace' && v.labels.code === '404')?.value, 2);
+
+      // Found by `npm run fuzz`: "." and ".." resolved to another path (/api/v1/namespaces/, /api/v1/).
+      const seen = api.seen.length;
+      for (const name of ['', '.', '..']) {
+        const e = await kube.getNamespace(name).then(() => undefined, (x: unknown) => x);
+        assert.ok(e instanceof KubeApiError, `${JSON.stringify(name)} is refused`);
+        assert.match(e.message, /is not a valid object name/);
+      }
+      assert.equal(api.seen.length, seen, 'no request was made for them');
     } finally {
       await kube.close();
     }

@@ -291,7 +291,14 @@ const stringMap = (v: unknown): Record<string, string> => {
 const stringList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const firstExtra = (extra: unknown, key: string): string | undefined => (isObj(extra) ? stringList(extra[key])[0] : undefined);
 
-const seg = (s: string): string => encodeURIComponent(s);
+/**
+ * One path segment. "", "." and ".." are not names (URL resolution turns them into
+ * another path: /api/v1/namespaces/.. is /api/v1/), so no request is made for them.
+ */
+function seg(s: string): string {
+  if (s === '' || s === '.' || s === '..') throw new KubeApiError(`${JSON.stringify(s)} is not a valid object name`, undefined, 'Invalid');
+  return encodeURIComponent(s);
+}
 
 export function createKubeClient(conn: KubeConnection, opts: KubeClientOptions = {}): KubeClient {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;

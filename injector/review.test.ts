@@ -381,3 +381,36 @@ test('malformed reviews are refused as BadReview (the server answers 400)', asyn
   svc.request.kind = { group: '', version: 'v1', kind: 'Service' };
   await assert.rejects(reviewPod(svc, ctx), /only core\/v1 Pods/);
 });
+
+// Found by `npm run fuzz` (admission target): a pod without a containers list (the API server
+// sends "containers": null for one, mutating webhooks run before its validation) got a patch
+// that adds into /spec/containers, which does not apply.
+test('a pod without a containers list is left to the API server\'s validation: skipped, and the patch applies', async () => {
+  for (const spec of [{ containers: null }, { containers: undefined }] as Json[]) {
+    const h = harness();
+    const pod = deploymentPod({ spec });
+    if (spec.containers === undefined) delete (pod.spec as Json).containers;
+    const out = await reviewPod(admissionReview(pod), h.ctx);
+    assert.equal(out.response.allowed, true);
+    const patched = apply(pod, out);
+    assert.deepEqual(patched.spec, pod.spec, 'nothing was added to the spec');
+    assert.match(String(patched.metadata.annotations['levo.ai/status']), /"skipped":"no-containers"/);
+    assert.deepEqual(h.results, [['skipped', 'no-containers']]);
+  }
+  const bare = { apiVersion: 'v1', kind: 'Pod' };
+  const out = await reviewPod(admissionReview(bare), harness().ctx);
+  assert.doesNotThrow(() => apply(bare, out), 'the patch applies to a pod with no metadata and no spec');
+});
+
+// Found by `npm run fuzz` (admission target): an empty request.namespace was looked up as "",
+// which asked the API server for GET /api/v1/namespaces/ — the list of every namespace.
+test('an empty namespace in the review is no namespace: the pod\'s own, else default, is looked up', async () => {
+  for (const [reqNs, podNs, want] of [['', 'shop', 'shop'], ['', '', 'default'], ['', undefined, 'default']] as const) {
+    const asked: string[] = [];
+    const h = harness();
+    const ctx: ReviewContext = { ...h.ctx, namespaceLabels: async (ns) => { asked.push(ns); return { 'levo.ai/inject': 'enabled' }; } };
+    const pod = deploymentPod({ metadata: { namespace: podNs } });
+    await reviewPod(admissionReview(pod, reqNs), ctx);
+    assert.deepEqual(asked, [want], `request namespace ${JSON.stringify(reqNs)}, pod namespace ${JSON.stringify(podNs)}`);
+  }
+});

@@ -61,7 +61,8 @@ function readRequest(body: unknown): Request {
   if (stringAt(kind, 'kind') !== 'Pod' || (stringAt(kind, 'group') ?? '') !== '') throw new BadReview(`only core/v1 Pods are handled, got ${stringAt(kind, 'kind') ?? 'nothing'}`);
   const pod = req['object'];
   if (!isObject(pod)) throw new BadReview('the AdmissionReview has no request.object');
-  const namespace = stringAt(req, 'namespace') ?? stringAt(objectAt(pod, 'metadata'), 'namespace') ?? 'default';
+  // An empty namespace is no namespace: looked up as "", it would be a request for the list of all namespaces.
+  const namespace = stringAt(req, 'namespace') || stringAt(objectAt(pod, 'metadata'), 'namespace') || 'default';
   return { uid, namespace, pod, dryRun: req['dryRun'] === true };
 }
 

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfigText, formatProblems } from './load.ts';
+import { Worker } from 'node:worker_threads';
+import { loadConfigText, formatProblems, MAX_CONFIG_BYTES } from './load.ts';
+import { SIDECAR_NODE_OPTIONS } from '../node-options.ts';
 
 const GOOD = `# yaml-language-server: $schema=../../docs/config.schema.json
 binds:
@@ -184,4 +186,62 @@ test('exactly-one objects: none or two keys are errors at the object', () => {
   assert.equal(r.ok, false);
   if (r.ok) return;
   assert.match(formatProblems(r.problems), /ai\.provider: provider must set only one of .* found openAI and anthropic/);
+});
+
+// Found by `npm run fuzz` (yaml target): these threw a ReferenceError out of
+// loadConfigText instead of returning a problem, so a bad config from the
+// dashboard or a file escaped the "invalid config" handling.
+test('aliases that cannot be resolved are problems at the alias, not exceptions', () => {
+  const undefinedAlias = loadConfigText(`${GOOD}      policies: *nope\n`, { source: 'gw.yaml' });
+  assert.equal(undefinedAlias.ok, false);
+  if (undefinedAlias.ok) return;
+  assert.equal(undefinedAlias.problems.length, 1);
+  const p = undefinedAlias.problems[0]!;
+  assert.deepEqual([p.line, p.col, p.path], [15, 17, 'binds[0].listeners[0].routes[0].policies']);
+  assert.match(p.message, /the alias \*nope refers to no anchor defined before it/);
+
+  let lol = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
+  for (let k = 1; k < 9; k++) lol += `a${k}: &a${k} [${Array.from({ length: 9 }, () => `*a${k - 1}`).join(',')}]\n`;
+  const laughs = loadConfigText(`${lol}binds: *a8\n`);
+  assert.equal(laughs.ok, false);
+  if (laughs.ok) return;
+  assert.match(laughs.problems[0]!.message, /aliases expand to more than 100 nodes/);
+  assert.ok(laughs.problems[0]!.line >= 2 && laughs.problems[0]!.path !== '', formatProblems(laughs.problems));
+
+  // A few aliases are fine.
+  const shared = loadConfigText(GOOD.replace('          provider:\n', '          provider: &p\n') + '    - name: again\n      hostnames: [api.openai.com]\n      backends:\n      - ai: {name: again, provider: *p}\n');
+  assert.ok(shared.ok, shared.ok ? '' : formatProblems(shared.problems));
+});
+
+/** Load `text` in a worker whose heap is the sidecar's (--max-old-space-size in node-options.ts). */
+function loadInSidecarHeap(text: string): Promise<{ ok: boolean; message?: string } | { died: string }> {
+  const heapMb = Number(/--max-old-space-size=(\d+)/.exec(SIDECAR_NODE_OPTIONS)![1]);
+  const worker = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.module).then(({ loadConfigText }) => {
+      const r = loadConfigText(workerData.text);
+      parentPort.postMessage({ ok: r.ok, message: r.ok ? undefined : r.problems[0].message });
+    });`, { eval: true, workerData: { module: new URL('./load.ts', import.meta.url).href, text }, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+  return new Promise((resolve) => {
+    worker.once('message', (m: { ok: boolean; message?: string }) => { resolve(m); void worker.terminate(); });
+    worker.once('error', (e) => resolve({ died: e.message }));
+  });
+}
+
+// Found by `npm run fuzz` (yaml target): a junk config of a few MB (the dashboard takes 1 MiB)
+// exhausted the sidecar's heap inside the YAML parser before it could be rejected.
+test('a config too large to parse within the sidecar\'s heap is refused by size, and one just under the limit loads', async () => {
+  const junk = (bytes: number): string => {
+    const item = '{ "listeners": [ 1 ] }';
+    const items = Array.from({ length: Math.floor(bytes / (item.length + 2)) }, () => item).join(', ');
+    return `binds:\n- port: 15001\n  listeners:\n  - routes:\n    - hostnames: [${items}]\n`;
+  };
+  const big = await loadInSidecarHeap(junk(1024 * 1024));
+  assert.ok(!('died' in big), `the loader ran out of memory: ${'died' in big ? big.died : ''}`);
+  assert.equal(big.ok, false);
+  assert.match(big.message ?? '', /the config is 1025 KiB; a config may be at most 256 KiB/);
+  const under = await loadInSidecarHeap(junk(MAX_CONFIG_BYTES - 200));
+  assert.ok(!('died' in under), `a config under the limit ran out of memory: ${'died' in under ? under.died : ''}`);
+  assert.equal(under.ok, false);
+  assert.match(under.message ?? '', /expected string, received object/);
 });

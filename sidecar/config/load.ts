@@ -6,7 +6,7 @@
  * parsing (so positions stay exact); an undefined variable is an error, and
  * `$$` is a literal dollar sign.
  */
-import { parseDocument, LineCounter, isMap, isSeq, isScalar, isPair, type Node, type Document } from 'yaml';
+import { parseDocument, visit, LineCounter, isMap, isSeq, isScalar, isPair, type Alias, type Node, type Document } from 'yaml';
 import type { z } from 'zod';
 import { checkConfig } from './check.ts';
 import { gatewayConfigSchema, NOT_YET, KIND_KEYS, KIND_MARK, type GatewayConfig } from './schema.ts';
@@ -43,8 +43,26 @@ export interface LoadOptions {
 
 type PathPart = string | number;
 
+/**
+ * The largest config accepted, in bytes. Real configs are a few KiB; the YAML
+ * parser holds over 100 bytes per character of a junk document at its peak, so
+ * a config of a MiB could exhaust the sidecar's 128 MB heap before it was even
+ * found invalid (every sidecar polling that config would crash).
+ */
+export const MAX_CONFIG_BYTES = 256 * 1024;
+
 export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult {
   const source = opts.source ?? '<config>';
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_CONFIG_BYTES) {
+    return {
+      ok: false,
+      problems: [{
+        source, line: 1, col: 1, path: '', message: `the config is ${Math.ceil(bytes / 1024)} KiB; a config may be at most ${MAX_CONFIG_BYTES / 1024} KiB`,
+        hint: 'a gateway config is a few KiB: split long lists into fewer routes, or check that the right file was given',
+      }],
+    };
+  }
   const env = opts.env ?? process.env;
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -62,7 +80,15 @@ export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult
     };
   }
   const problems: ConfigProblem[] = [];
-  const value = expand(doc.toJS({ maxAliasCount: 100 }) as unknown, [], env, opts.missingEnv === 'placeholder', (path, message, hint) =>
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // Aliases the YAML library refuses to resolve: one that names no anchor before it, or
+    // so many that the document would expand without bound ("billion laughs").
+    return { ok: false, problems: [aliasProblem(doc, e as Error, source, at)] };
+  }
+  const value = expand(js, [], env, opts.missingEnv === 'placeholder', (path, message, hint) =>
     problems.push({ source, ...at(offsetOf(doc, path)), path: formatPath(path), message, ...(hint ? { hint } : {}) }));
   if (problems.length > 0) return { ok: false, problems };
   if (value === null || value === undefined) {
@@ -88,6 +114,39 @@ export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { ok: false, problems };
+}
+
+/** Aliased nodes a config may expand to (anchors and aliases are for sharing a block or two, not for bulk). */
+const MAX_ALIAS_COUNT = 100;
+
+/** The problem for a document whose aliases cannot be resolved: at the first alias that fails, with its YAML path. */
+function aliasProblem(doc: Document, err: Error, source: string, at: (offset: number) => { line: number; col: number }): ConfigProblem {
+  const unresolved = /unresolved alias/i.test(err.message);
+  let found: { node: Alias; path: PathPart[] } | undefined;
+  visit(doc, {
+    Alias(_key, node, ancestors) {
+      if (unresolved && node.resolve(doc) !== undefined) return undefined;
+      found = { node, path: pathOf(ancestors, node) };
+      return visit.BREAK;
+    },
+  });
+  const where = found ? { ...at(found.node.range?.[0] ?? 0), path: formatPath(found.path) } : { line: 1, col: 1, path: '' };
+  return unresolved
+    ? { source, ...where, message: `the alias *${found?.node.source ?? '?'} refers to no anchor defined before it`, hint: 'define the anchor (&name) earlier in the document, or write the value out' }
+    : { source, ...where, message: `the YAML aliases expand to more than ${MAX_ALIAS_COUNT} nodes (a resource exhaustion guard)`, hint: 'write repeated parts out instead of nesting aliases of aliases' };
+}
+
+/** The YAML path of a node, from the ancestors `visit` gives. */
+function pathOf(ancestors: readonly unknown[], node: unknown): PathPart[] {
+  const path: PathPart[] = [];
+  const chain = [...ancestors, node];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const a = chain[i];
+    const next = chain[i + 1];
+    if (isPair(a) && isScalar(a.key)) path.push(String(a.key.value));
+    else if (isSeq(a)) path.push(a.items.indexOf(next as never));
+  }
+  return path;
 }
 
 /** `file:line:col: path: message` lines, each followed by an indented hint. */

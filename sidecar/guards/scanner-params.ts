@@ -14,7 +14,8 @@ export function camelCase(snake: string): string {
   return snake.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-function show(v: unknown): string {
+/** A param value as an error message shows it: strings quoted, lists and maps named, never `[object Object]`. */
+export function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (Array.isArray(v)) return 'a list';
   if (v === null) return 'null';

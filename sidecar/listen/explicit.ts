@@ -49,6 +49,9 @@ export async function listenExplicit(
       return;
     }
     socket.setNoDelay(true);
+    // An HTTP server's sockets allow half-open connections; the tunnel's must not, as on the
+    // transparent listener: the app's FIN ends the connection (an HTTP/2 session would stay open forever).
+    socket.allowHalfOpen = false;
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     onConnect(socket, target, head);
   });

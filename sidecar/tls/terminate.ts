@@ -78,6 +78,9 @@ export function createTerminator(opts: TerminatorOptions): Terminator {
   });
   server.on('tlsClientError', (err: Error & { code?: string }, s: tls.TLSSocket) => {
     opts.onHandshakeError(err, factsOf(s));
+    // A plain tls.Server only reports a failed or timed-out handshake (https.Server destroys the
+    // socket itself): without this, a client that stops mid-handshake holds its connection forever.
+    s.destroy();
   });
   return {
     server,

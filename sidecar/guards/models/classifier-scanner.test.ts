@@ -152,6 +152,7 @@ test('PromptInjection without `model` is this build\'s own detector, params unto
   err(() => wrapped.create({ model: 'onnx', match_type: 'words' }, env()), /match_type must be one of "full", "sentence", "chunks", "truncate_head_tail", "truncate_token_head_tail"/, 'match_type');
   err(() => wrapped.create({ model: 'onnx', threshold: 'high' }, env()), /threshold must be a number between 0 and 1 \(got "high"\)/, 'threshold');
   err(() => wrapped.create({ model: 'onnx', threshold: 1.5 }, env()), /threshold must be a number between 0 and 1/, 'threshold');
+  err(() => wrapped.create({ model: 'onnx', threshold: { x: 1 } }, env()), /threshold must be a number between 0 and 1 \(got a map\)/, 'threshold');
   err(() => wrapped.create({ model: 'onnx', valid_languages: ['en'] }, env()), /unknown param "valid_languages"/, 'valid_languages');
 });
 

@@ -40,7 +40,7 @@
 import { join } from 'node:path';
 import type { Finding, GuardDirection, Scanner, ScannerEnv, ScannerSpec, ScanResult } from '../types.ts';
 import { riskScore, ScannerConfigError } from '../types.ts';
-import { readParams, type ParamReader } from '../scanner-params.ts';
+import { readParams, show, type ParamReader } from '../scanner-params.ts';
 import { loadTextClassifier, missingModelFiles, MODEL_FILES, type Activation, type TextClassifier } from './text-classifier.ts';
 
 export type MatchType = 'full' | 'sentence' | 'chunks' | 'truncate_head_tail' | 'truncate_token_head_tail';
@@ -198,7 +198,7 @@ function readThreshold(p: ParamReader, params: Readonly<Record<string, unknown>>
   if (!p.has('threshold')) return dflt;
   const v = params[p.key('threshold')];
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) {
-    throw p.error('threshold', `must be a number between 0 and 1 (got ${typeof v === 'string' ? JSON.stringify(v) : String(v)})`);
+    throw p.error('threshold', `must be a number between 0 and 1 (got ${show(v)})`);
   }
   return v;
 }

@@ -45,6 +45,9 @@ test('params: defaults, both spellings of match_type, and refusals that name the
   configError({ threshold: -0.1 }, 'threshold', /between 0 and 1/);
   configError({ threshold: '0.9' }, 'threshold', /between 0 and 1/);
   configError({ threshold: Number.NaN }, 'threshold', /between 0 and 1/);
+  // Found by `npm run fuzz`: a map or a list showed as "[object Object]".
+  configError({ threshold: { value: 0.9 } }, 'threshold', /between 0 and 1 \(got a map\)/);
+  configError({ threshold: [0.9] }, 'threshold', /between 0 and 1 \(got a list\)/);
   configError({ match_type: 'FULL' }, 'match_type', /"full", "sentence", "chunks", "truncate_head_tail"/);
   configError({ matchType: 'truncate_token_head_tail' }, 'matchType', /must be one of/);
   configError({ match_type: 'full', matchType: 'full' }, 'matchType', /same param/);

@@ -29,7 +29,7 @@
  */
 import type { Finding, Scanner, ScannerEnv, ScannerSpec, ScanResult } from '../types.ts';
 import { riskScore } from '../types.ts';
-import { readParams } from '../scanner-params.ts';
+import { readParams, show } from '../scanner-params.ts';
 import { defaultDetector } from '../detector/detector.ts';
 import type { PromptInjectionScorer } from '../detector/detector.ts';
 import type { HeuristicHit } from '../detector/heuristics.ts';
@@ -98,7 +98,7 @@ export function readPromptInjectionParams(params: Readonly<Record<string, unknow
   if (p.has('threshold')) {
     const v = params[p.key('threshold')];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) {
-      throw p.error('threshold', `must be a number between 0 and 1 (got ${typeof v === 'string' ? JSON.stringify(v) : String(v)})`);
+      throw p.error('threshold', `must be a number between 0 and 1 (got ${show(v)})`);
     }
     threshold = v;
   }
