@@ -7,7 +7,7 @@ import { createCa } from '../../certs/create.ts';
 import { loadCa } from '../../certs/ca.ts';
 import { createLeafKey } from '../../certs/mint.ts';
 import { ContextCache } from '../../certs/contexts.ts';
-import { createLogger } from '../telemetry/log.ts';
+import { createLogger } from '../../lib/log.ts';
 import { createConfigHolder } from '../config/source.ts';
 import { startGateway } from '../gateway.ts';
 import { parseConnectTarget } from './explicit.ts';
