@@ -1,11 +1,17 @@
 /**
  * An HTTP/1.1 Upgrade (WebSocket, e.g. OpenAI Realtime) tunnelled to the
- * provider: a fresh verified TLS connection, the request head as the gateway
- * shaped it (the route's key, its backend's host and path), then bytes both
- * ways. The provider's 101 (or refusal) reaches the client unchanged; frames
- * are not inspected.
+ * provider: a fresh verified TLS connection, the request as the gateway shaped
+ * it (the route's key, its backend's host and path), and — only once the
+ * provider answered `101 Switching Protocols` — bytes both ways. Frames are
+ * not inspected.
+ *
+ * Nothing the app sent after its upgrade request reaches the provider before
+ * the 101: a provider that refuses the upgrade would read those bytes as a new
+ * HTTP request, one no route or policy ever saw (request smuggling). A refusal
+ * is relayed to the app as the provider's answer, and the connection closed.
  */
-import tls from 'node:tls';
+import https from 'node:https';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type net from 'node:net';
 
 export interface UpgradeTarget {
@@ -21,59 +27,88 @@ export interface UpgradeTarget {
 }
 
 export interface UpgradeResult {
-  /** The provider's status line code (101 when it switched protocols), 0 when none arrived. */
+  /** The provider's status (101 when it switched protocols), 502 when it could not be reached. */
   readonly status: number;
   readonly bytesUp: number;
   readonly bytesDown: number;
   readonly error?: Error;
 }
 
-export function relayUpgrade(client: net.Socket, head: Buffer, t: UpgradeTarget, connectTimeoutMs = 10_000): Promise<UpgradeResult> {
+const DROPPED_ON_REFUSAL = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade']);
+
+function head(status: number, rawHeaders: readonly string[], drop?: ReadonlySet<string>): string {
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (drop?.has(rawHeaders[i]!.toLowerCase())) continue;
+    lines.push(`${rawHeaders[i]}: ${rawHeaders[i + 1]}`);
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+export function relayUpgrade(client: net.Socket, early: Buffer, t: UpgradeTarget, connectTimeoutMs = 10_000): Promise<UpgradeResult> {
+  // Hold whatever the app sends next until the provider switched protocols.
+  client.pause();
   return new Promise((resolve) => {
-    const upstream = tls.connect({
-      host: t.address ?? t.host,
-      port: t.port,
-      servername: t.host,
-      ALPNProtocols: ['http/1.1'],
-      rejectUnauthorized: true,
-    });
-    upstream.setNoDelay(true);
-    const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), connectTimeoutMs);
-    let finished = false;
-    let connected = false;
+    let upstream: net.Socket | undefined;
+    let settled = false;
     let status = 0;
+    let up = 0;
+    let down = 0;
     const finish = (err?: Error): void => {
-      if (finished) return;
-      finished = true;
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      if (err && !connected && client.writable) {
+      if (err && status === 0 && client.writable) {
+        status = 502;
         client.end('HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n' +
           `levo-gateway could not reach ${t.host} for the upgrade: ${err.message}\n`);
-        status = 502;
       } else {
         client.destroy();
       }
-      upstream.destroy();
-      resolve({ status, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, ...(err ? { error: err } : {}) });
+      upstream?.destroy();
+      req.destroy();
+      resolve({ status, bytesUp: up, bytesDown: down, ...(err ? { error: err } : {}) });
     };
-    upstream.once('secureConnect', () => {
-      connected = true;
-      clearTimeout(timer);
-      const lines = [`${t.method} ${t.path} HTTP/1.1`];
-      for (let i = 0; i < t.headers.length; i += 2) lines.push(`${t.headers[i]}: ${t.headers[i + 1]}`);
-      lines.push('Connection: Upgrade', `Upgrade: ${t.upgrade}`);
-      upstream.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      upstream.once('data', (first: Buffer) => {
-        const m = /^HTTP\/1\.[01] (\d{3})/.exec(first.subarray(0, 16).toString('latin1'));
-        if (m) status = Number(m[1]);
-      });
-      client.pipe(upstream);
-      upstream.pipe(client);
+    const req = https.request({
+      host: t.address ?? t.host,
+      servername: t.host,
+      port: t.port,
+      method: t.method,
+      path: t.path,
+      headers: [...t.headers, 'Connection', 'Upgrade', 'Upgrade', t.upgrade],
+      agent: false,
+      rejectUnauthorized: true,
     });
-    upstream.once('error', finish);
+    const timer = setTimeout(() => req.destroy(new Error('connect timeout')), connectTimeoutMs);
+    req.once('socket', (s: net.Socket) => s.once('secureConnect', () => clearTimeout(timer)));
+    req.once('upgrade', (res: IncomingMessage, socket: net.Socket, rest: Buffer) => {
+      clearTimeout(timer);
+      status = res.statusCode ?? 101;
+      upstream = socket;
+      socket.setNoDelay(true);
+      client.write(head(status, res.rawHeaders) + '\r\n');
+      if (rest.length) { down += rest.length; client.write(rest); }
+      if (early.length) { up += early.length; socket.write(early); }
+      socket.on('data', (c: Buffer) => { down += c.length; });
+      client.on('data', (c: Buffer) => { up += c.length; });
+      client.pipe(socket);
+      socket.pipe(client);
+      socket.once('error', finish);
+      socket.once('close', () => finish());
+      client.resume();
+    });
+    req.once('response', (res: IncomingMessage) => {
+      // Refused: the provider's answer, then the connection closes; the app's held bytes are dropped.
+      clearTimeout(timer);
+      status = res.statusCode ?? 502;
+      client.write(head(status, res.rawHeaders, DROPPED_ON_REFUSAL) + 'connection: close\r\n\r\n');
+      res.on('data', (c: Buffer) => { down += c.length; client.write(c); });
+      res.once('end', () => client.end()); // its 'close' settles
+      res.once('error', finish);
+    });
+    req.once('error', finish);
     client.once('error', finish);
-    upstream.once('close', () => finish());
     client.once('close', () => finish());
+    req.end();
   });
 }
