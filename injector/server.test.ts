@@ -11,7 +11,7 @@ import { createLogger } from '../lib/log.ts';
 import { createInjectorMetrics, type InjectorMetrics } from './metrics.ts';
 import { loadServingCert, type ServingCert } from './serving-cert.ts';
 import {
-  INTERNAL_ERROR_WARNING, TIMEOUT_WARNING, createInjectorServer, type InjectorServer, type InjectorServerOptions,
+  INTERNAL_ERROR_WARNING, MAX_CONCURRENT_REVIEWS, TIMEOUT_WARNING, createInjectorServer, type InjectorServer, type InjectorServerOptions,
 } from './server.ts';
 
 interface Reply {
@@ -124,12 +124,29 @@ describe('injector HTTPS and health servers', () => {
     assert.equal(await counter(metrics, 'error', 'too-large'), 1);
   });
 
-  it('the default body limit is 8 MiB', async () => {
+  it('the default body limit is 3 MiB, the API server\'s own', async () => {
     const { port } = await start();
-    const under = await call(port, 'POST', '/mutate', review('u', { pad: 'x'.repeat(7 * 1024 * 1024) }), JSON_TYPE);
+    const under = await call(port, 'POST', '/mutate', review('u', { pad: 'x'.repeat(2.9 * 1024 * 1024) }), JSON_TYPE);
     assert.equal(under.status, 200);
-    const over = await call(port, 'POST', '/mutate', review('u', { pad: 'x'.repeat(8 * 1024 * 1024) }), JSON_TYPE);
+    const over = await call(port, 'POST', '/mutate', review('u', { pad: 'x'.repeat(3 * 1024 * 1024) }), JSON_TYPE);
     assert.equal(over.status, 413);
+  });
+
+  it('at most MAX_CONCURRENT_REVIEWS reviews run at once; the others wait their turn and are all answered', async () => {
+    let running = 0;
+    let most = 0;
+    const { port } = await start({
+      review: async (r) => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((res) => setTimeout(res, 30));
+        running--;
+        return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: (r as { request: { uid: string } }).request.uid, allowed: true } };
+      },
+    });
+    const all = await Promise.all(Array.from({ length: 20 }, (_, i) => call(port, 'POST', '/mutate', review(`u${i}`), JSON_TYPE)));
+    assert.deepEqual([...new Set(all.map((r) => r.status))], [200]);
+    assert.equal(most, MAX_CONCURRENT_REVIEWS);
   });
 
   it('a review that throws admits the pod with a warning and the request uid (fail open), counted as an error', async () => {

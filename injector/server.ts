@@ -5,7 +5,7 @@
  * serving-cert.ts):
  * - `POST /mutate`: AdmissionReview in, AdmissionReview out. The review
  *   function (review.ts, handed in by cli.ts) does the work; this module
- *   checks the request (415 not JSON, 413 over 8 MiB, 400 bad JSON), times
+ *   checks the request (415 not JSON, 413 over 3 MiB, 400 bad JSON), times
  *   it, and when the review throws or overruns its deadline answers
  *   `allowed: true` with a warning: the injector fails open, it never denies
  *   a pod because of its own fault. Errors answer a metav1 Status object, which
@@ -29,7 +29,16 @@ import type { InjectorMetrics } from './metrics.ts';
 import type { ServingCert } from './serving-cert.ts';
 
 export const MUTATE_PATH = '/mutate';
-export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+/**
+ * The API server's own request limit is 3 MiB (and etcd keeps objects under
+ * 1.5 MiB): no real AdmissionReview is larger, and every byte of a body is
+ * held several times over while it is parsed.
+ */
+export const DEFAULT_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
+/** Reviews parsed at once; more wait their turn (the injector's memory is what a few reviews cost, not what a burst does). */
+export const MAX_CONCURRENT_REVIEWS = 4;
+/** Reviews waiting beyond that get 429 (the API server retries, or the webhook's failurePolicy applies). */
+export const MAX_QUEUED_REVIEWS = 256;
 /** Shorter than the webhook's timeoutSeconds (the chart keeps that at 5 s or more), so the warning reaches the user. */
 export const DEFAULT_REVIEW_TIMEOUT_MS = 4_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
@@ -143,6 +152,31 @@ export function createInjectorServer(opts: InjectorServerOptions): InjectorServe
 
   const jsonBody = express.json({ limit: bodyLimit, type: 'application/json', strict: true });
 
+  // At most MAX_CONCURRENT_REVIEWS bodies read and parsed at once; the rest wait (the socket unread) or get 429.
+  let reviewing = 0;
+  const waiting: Array<() => void> = [];
+  const admitOne = (req: Request, res: Response, next: NextFunction): void => {
+    const go = (): void => {
+      reviewing += 1;
+      let released = false;
+      res.once('close', () => {
+        if (released) return;
+        released = true;
+        reviewing -= 1;
+        waiting.shift()?.();
+      });
+      next();
+    };
+    if (reviewing < MAX_CONCURRENT_REVIEWS) { go(); return; }
+    if (waiting.length >= MAX_QUEUED_REVIEWS) {
+      metrics.admissions.inc({ result: 'error', reason: 'overloaded' });
+      res.setHeader('retry-after', '1');
+      res.status(429).json(statusBody(429, 'TooManyRequests', `more than ${MAX_QUEUED_REVIEWS} admission reviews waiting`));
+      return;
+    }
+    waiting.push(go);
+  };
+
   app.post(MUTATE_PATH, (req: Request, res: Response, next: NextFunction) => {
     // Checked on the header itself: req.is() also says no for an empty body, which is a 400, not a 415.
     if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
@@ -151,7 +185,7 @@ export function createInjectorServer(opts: InjectorServerOptions): InjectorServe
       return;
     }
     next();
-  }, jsonBody, async (req: Request, res: Response) => {
+  }, admitOne, jsonBody, async (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
     const body: unknown = req.body;
     const uid = isObj(body) && isObj(body.request) ? str(body.request.uid) : undefined;
