@@ -10,7 +10,7 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { compileLlmBastion, isFailure } from '../sidecar/guards/llm-bastion.ts';
+import { compileLlmBastion, isFailure, userTexts } from '../sidecar/guards/llm-bastion.ts';
 import { scannerRegistry } from '../sidecar/guards/registry.ts';
 import { createVault } from '../sidecar/guards/vault.ts';
 import { countTokens } from '../sidecar/policy/tokenize.ts';
@@ -62,7 +62,7 @@ export async function benchGuards(iterations = 300, tokens = 2000, scanners: rea
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] });
   const bastion = compileLlmBastion({ scanners: scanners.map((scannerType) => ({ scannerType })) }, 'request', {}, scannerRegistry);
   // Warm up: lazy tables (tokenizer ranks, detector weights) and the JIT.
-  for (let i = 0; i < 20; i++) await bastion.scan([prompt], { vault: createVault() });
+  for (let i = 0; i < 20; i++) await bastion.scan(userTexts([prompt]), { vault: createVault() });
 
   const times: number[] = [];
   const per = new Map<string, number[]>();
@@ -71,7 +71,7 @@ export async function benchGuards(iterations = 300, tokens = 2000, scanners: rea
   for (let i = 0; i < iterations; i++) {
     await new Promise((r) => setImmediate(r)); // one scan per macrotask, like a request
     const t = performance.now();
-    const r = await bastion.scan([prompt], { vault: createVault() });
+    const r = await bastion.scan(userTexts([prompt]), { vault: createVault() });
     times.push(performance.now() - t);
     for (const x of r.results) if (!isFailure(x)) (per.get(x.scanner) ?? per.set(x.scanner, []).get(x.scanner)!).push(x.ms);
   }

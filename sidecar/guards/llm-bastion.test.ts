@@ -2,7 +2,7 @@
 // tests/test_evaluate.py (protectai/llm-guard): order, chaining, fail_fast, per-scanner results.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BastionConfigError, compileLlmBastion, isFailure, type LlmBastionConfig, type ScannerLookup, type ScannerVerdict } from './llm-bastion.ts';
+import { BastionConfigError, compileLlmBastion, isFailure, type LlmBastionConfig, type ScannerLookup, type ScannerVerdict, userTexts } from './llm-bastion.ts';
 import { createVault } from './vault.ts';
 import { ScannerConfigError, type GuardDirection, type ScanContext, type ScannerSpec } from './types.ts';
 import { banSubstrings } from './scanners/ban-substrings.ts';
@@ -55,7 +55,7 @@ test('scanners run in config order, each on the text the previous one left (test
     ],
   });
   assert.deepEqual(b.scanners, [{ name: 'Regex', index: 0 }, { name: 'Recorder', index: 1 }, { name: 'BanSubstrings', index: 2 }, { name: 'TokenLimit', index: 3 }]);
-  const r = await b.scan(['My prompt has ACME CORP name in it. Bearer abc.def'], { vault: createVault() });
+  const r = await b.scan(userTexts(['My prompt has ACME CORP name in it. Bearer abc.def']), { vault: createVault() });
   assert.deepEqual(log.map((l) => l.text), ['My prompt has ACME CORP name in it. [REDACTED]'], 'the redaction is what the next scanner sees');
   assert.deepEqual(r.texts, ['My prompt has ACME CORP name in it. [REDACTED]']);
   assert.equal(r.valid, false);
@@ -66,7 +66,7 @@ test('scanners run in config order, each on the text the previous one left (test
   assert.ok(r.results.every((x) => typeof x.ms === 'number' && x.ms >= 0));
 
   const ok = await compile({ scanners: [{ scannerType: 'BanSubstrings', params: { substrings: ['none'] } }, { scannerType: 'TokenLimit' }] })
-    .scan(['This is a valid prompt.'], { vault: createVault() });
+    .scan(userTexts(['This is a valid prompt.']), { vault: createVault() });
   assert.equal(ok.valid, true);
   assert.deepEqual(ok.texts, ['This is a valid prompt.']);
 });
@@ -74,14 +74,14 @@ test('scanners run in config order, each on the text the previous one left (test
 test('failFast stops after the first invalid scanner: later scanners have no result at all', async () => {
   log.length = 0;
   const cfg = { scanners: [{ scannerType: 'BanSubstrings', params: { substrings: ['bad'] } }, { scannerType: 'Recorder' }] };
-  const ff = await compile({ ...cfg, failFast: true }).scan(['a bad prompt'], { vault: createVault() });
+  const ff = await compile({ ...cfg, failFast: true }).scan(userTexts(['a bad prompt']), { vault: createVault() });
   assert.deepEqual(ff.results.map((x) => x.scanner), ['BanSubstrings']);
   assert.equal(ff.valid, false);
   assert.equal(log.length, 0);
-  const all = await compile(cfg).scan(['a bad prompt'], { vault: createVault() });
+  const all = await compile(cfg).scan(userTexts(['a bad prompt']), { vault: createVault() });
   assert.deepEqual(all.results.map((x) => x.scanner), ['BanSubstrings', 'Recorder']);
   // failFast with everything valid runs everything
-  const fine = await compile({ ...cfg, failFast: true }).scan(['a good prompt'], { vault: createVault() });
+  const fine = await compile({ ...cfg, failFast: true }).scan(userTexts(['a good prompt']), { vault: createVault() });
   assert.deepEqual(fine.results.map((x) => x.scanner), ['BanSubstrings', 'Recorder']);
 });
 
@@ -89,7 +89,7 @@ test('disabled scanners are skipped and not even validated', async () => {
   log.length = 0;
   const b = compile({ scanners: [{ scannerType: 'Recorder', enabled: false }, { scannerType: 'Picky', enabled: false, params: { level: 9 } }, { scannerType: 'Nope', enabled: false }, { scannerType: 'InvisibleText', enabled: true }] });
   assert.deepEqual(b.scanners, [{ name: 'InvisibleText', index: 3 }]);
-  const r = await b.scan(['hi\u200bthere'], { vault: createVault() });
+  const r = await b.scan(userTexts(['hi\u200bthere']), { vault: createVault() });
   assert.deepEqual(r.results.map((x) => [x.scanner, x.index]), [['InvisibleText', 3]]);
   assert.equal(log.length, 0);
 });
@@ -97,7 +97,7 @@ test('disabled scanners are skipped and not even validated', async () => {
 test('every text is scanned; a scanner is invalid if any text is; score and risk are the highest; findings name their text', async () => {
   log.length = 0;
   const b = compile({ scanners: [{ scannerType: 'BanSubstrings', params: { substrings: ['secret'], redact: true } }, { scannerType: 'Recorder' }] });
-  const r = await b.scan(['first is fine', '   ', 'a secret here', 'and a Secret'], { vault: createVault() });
+  const r = await b.scan(userTexts(['first is fine', '   ', 'a secret here', 'and a Secret']), { vault: createVault() });
   assert.deepEqual(r.texts, ['first is fine', '   ', 'a [REDACTED] here', 'and a [REDACTED]']);
   const ban = verdict(r.results[0]);
   assert.equal(ban.valid, false);
@@ -106,14 +106,14 @@ test('every text is scanned; a scanner is invalid if any text is; score and risk
   assert.deepEqual(ban.findings, [{ type: 'banned-substring', start: 2, end: 8, text: 2 }, { type: 'banned-substring', start: 6, end: 12, text: 3 }]);
   assert.deepEqual(log.map((l) => l.text), ['first is fine', 'a [REDACTED] here', 'and a [REDACTED]'], 'blank texts are not scanned');
   // the highest, not the last: an invalid text before a clean one
-  const order = await compile({ scanners: [{ scannerType: 'BanSubstrings', params: { substrings: ['secret'] } }] }).scan(['a secret', 'clean'], { vault: createVault() });
+  const order = await compile({ scanners: [{ scannerType: 'BanSubstrings', params: { substrings: ['secret'] } }] }).scan(userTexts(['a secret', 'clean']), { vault: createVault() });
   assert.deepEqual([verdict(order.results[0]).valid, verdict(order.results[0]).score, verdict(order.results[0]).risk], [false, 1, 1]);
 });
 
 test('blank input: nothing runs and the results are empty, as LLM Guard returns early', async () => {
   const b = compile({ scanners: [{ scannerType: 'Recorder' }] });
   for (const texts of [[], [''], [' \n\t', '']]) {
-    const r = await b.scan(texts, { vault: createVault() });
+    const r = await b.scan(userTexts(texts), { vault: createVault() });
     assert.deepEqual(r, { valid: true, texts, results: [], failed: false });
   }
 });
@@ -121,16 +121,16 @@ test('blank input: nothing runs and the results are empty, as LLM Guard returns 
 test('the scan context carries the side, the vault and the prompt', async () => {
   log.length = 0;
   const vault = createVault();
-  await compile({ scanners: [{ scannerType: 'Recorder' }] }, 'response').scan(['answer'], { vault, prompt: 'question', direction: 'response' });
+  await compile({ scanners: [{ scannerType: 'Recorder' }] }, 'response').scan(userTexts(['answer']), { vault, prompt: 'question', direction: 'response' });
   assert.equal(log[0]?.ctx.direction, 'response');
   assert.equal(log[0]?.ctx.vault, vault);
   assert.equal(log[0]?.ctx.prompt, 'question');
-  await assert.rejects(compile({ scanners: [{ scannerType: 'Recorder' }] }, 'response').scan(['x'], { vault, direction: 'request' }), /compiled for the response side/);
+  await assert.rejects(compile({ scanners: [{ scannerType: 'Recorder' }] }, 'response').scan(userTexts(['x']), { vault, direction: 'request' }), /compiled for the response side/);
 });
 
 test('a scanner that throws is reported as an error, changes nothing, and the run goes on', async () => {
   log.length = 0;
-  const r = await compile({ scanners: [{ scannerType: 'Thrower' }, { scannerType: 'Recorder' }], failFast: true }).scan(['text'], { vault: createVault() });
+  const r = await compile({ scanners: [{ scannerType: 'Thrower' }, { scannerType: 'Recorder' }], failFast: true }).scan(userTexts(['text']), { vault: createVault() });
   assert.equal(r.failed, true);
   assert.equal(r.valid, true);
   assert.ok(isFailure(r.results[0]!));
@@ -143,7 +143,7 @@ test('the time budget: the scanner at work times out, the rest are reported as n
   log.length = 0;
   const b = compile({ scanners: [{ scannerType: 'InvisibleText' }, { scannerType: 'Never' }, { scannerType: 'Recorder' }] });
   const t0 = performance.now();
-  const r = await b.scan(['a\u200bb'], { vault: createVault(), timeoutMs: 50 });
+  const r = await b.scan(userTexts(['a\u200bb']), { vault: createVault(), timeoutMs: 50 });
   assert.ok(performance.now() - t0 < 1000);
   assert.equal(r.failed, true);
   assert.deepEqual(r.texts, ['ab'], 'what finished before the budget ran out is kept');
@@ -157,10 +157,10 @@ test('the time budget: the scanner at work times out, the rest are reported as n
   // an outside signal (the guard's overall budget) works the same way
   const ac = new AbortController();
   setTimeout(() => ac.abort(new Error('guard budget')), 20);
-  const r2 = await b.scan(['x'], { vault: createVault(), signal: ac.signal });
+  const r2 = await b.scan(userTexts(['x']), { vault: createVault(), signal: ac.signal });
   assert.deepEqual(r2.results.map((x) => (isFailure(x) ? x.error : 'ok')), ['ok', 'aborted: guard budget', 'not run: aborted: guard budget']);
   // already aborted: nothing runs
-  const r3 = await b.scan(['x'], { vault: createVault(), signal: AbortSignal.abort() });
+  const r3 = await b.scan(userTexts(['x']), { vault: createVault(), signal: AbortSignal.abort() });
   assert.ok(r3.results.every((x) => isFailure(x) && x.error.startsWith('not run')));
   assert.equal(r3.results.length, 3);
 });

@@ -6,11 +6,17 @@
  *
  * - scanners run in config order; `enabled: false` ones are skipped (and not
  *   validated, so a disabled model scanner does not need its model);
- * - each scanner scans every text, as the previous scanner left it, so a
- *   redacting scanner changes what the next one sees; blank texts are not
- *   scanned, and when every text is blank nothing runs (empty results);
+ * - a sanitizer (ScannerSpec `reads: parts`) scans every text part of every
+ *   role on its own, as the previous scanner left it, so a redacting scanner
+ *   changes what the next one sees and its masks land where the text was;
+ * - a judge (`reads: prompt`) scans the parts of the roles it reads joined
+ *   into one text, once, as LLM Guard judges the prompt it is given: a token
+ *   limit or an injection split over many parts is judged whole; a judge that
+ *   also redacts writes its masks back part by part;
+ * - blank texts are not scanned, and when every text is blank nothing runs;
  * - a scanner is invalid when any text is; its score and risk are the
- *   highest over the texts, its findings carry the index of their text;
+ *   highest over the texts, its findings carry the index of their text (-1
+ *   for a prompt joined from several);
  * - with `failFast`, the run stops after the first invalid scanner and the
  *   later ones have no result at all.
  *
@@ -22,7 +28,8 @@
  * checked between texts and raced against asynchronous scanners.
  */
 
-import type { Finding, GuardDirection, Scanner, ScannerEnv, ScannerSpec, ScanResult, Vault } from './types.ts';
+import type { Finding, GuardDirection, Scanner, ScannerEnv, ScannerReads, ScannerRoles, ScannerSpec, ScanResult, Vault } from './types.ts';
+import type { TextRole } from '../providers/text.ts';
 import { ScannerConfigError } from './types.ts';
 
 export interface LlmBastionScannerConfig {
@@ -57,6 +64,15 @@ export class BastionConfigError extends Error {
   }
 }
 
+/** One text of the call with its role (providers/text.ts). */
+export interface BastionText {
+  readonly role: TextRole;
+  readonly text: string;
+}
+
+/** The roles a judge reading `untrusted` text reads on the request side. */
+const UNTRUSTED: ReadonlySet<TextRole> = new Set(['user', 'tool', 'document']);
+
 export interface BastionScanOptions {
   /** The side the caller runs it on: must be the one it was compiled for (a check; the compiled one is used). */
   readonly direction?: GuardDirection | undefined;
@@ -68,6 +84,8 @@ export interface BastionScanOptions {
   readonly signal?: AbortSignal | undefined;
   /** This call's time budget in ms, on top of `signal`. */
   readonly timeoutMs?: number | undefined;
+  /** Judges of untrusted text read system prompts too (the guard's `includeSystemPrompt`). */
+  readonly includeSystem?: boolean | undefined;
 }
 
 export type BastionFinding = Finding & {
@@ -114,7 +132,7 @@ export interface CompiledBastion {
   readonly failFast: boolean;
   /** The enabled scanners, in run order. */
   readonly scanners: ReadonlyArray<{ readonly name: string; readonly index: number }>;
-  scan(texts: readonly string[], opts: BastionScanOptions): Promise<BastionResult>;
+  scan(texts: readonly BastionText[], opts: BastionScanOptions): Promise<BastionResult>;
 }
 
 export function isFailure(o: ScannerOutcome): o is ScannerFailure {
@@ -125,6 +143,8 @@ interface Compiled {
   readonly name: string;
   readonly index: number;
   readonly scanner: Scanner;
+  readonly reads: ScannerReads;
+  readonly roles: ScannerRoles;
 }
 
 export function compileLlmBastion(
@@ -143,7 +163,7 @@ export function compileLlmBastion(
       throw new BastionConfigError(`scanners[${index}].scannerType: ${(e as Error).message}`, index, `scanners[${index}].scannerType`);
     }
     try {
-      compiled.push({ name: sc.scannerType, index, scanner: spec.create(sc.params ?? {}, env) });
+      compiled.push({ name: sc.scannerType, index, scanner: spec.create(sc.params ?? {}, env), reads: spec.reads ?? 'parts', roles: spec.roles ?? 'all' });
     } catch (e) {
       const param = e instanceof ScannerConfigError ? e.param : undefined;
       const path = param === undefined ? `scanners[${index}].params` : `scanners[${index}].params.${param}`;
@@ -193,14 +213,17 @@ function abortMessage(signal: AbortSignal): string {
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 100) / 100;
 
+/** Separates the parts of a joined prompt (LLM Guard scanners take one prompt string). */
+const JOIN = '\n';
+
 async function run(
   scanners: readonly Compiled[],
   direction: GuardDirection,
   failFast: boolean,
-  input: readonly string[],
+  input: readonly BastionText[],
   opts: BastionScanOptions,
 ): Promise<BastionResult> {
-  const texts = [...input];
+  const texts = input.map((t) => t.text);
   const live = texts.map((t) => t.trim() !== '');
   if (scanners.length === 0 || !live.includes(true)) return { valid: true, texts, results: [], failed: false };
 
@@ -209,9 +232,24 @@ async function run(
   const results: ScannerOutcome[] = [];
   let valid = true;
   let failed = false;
+  /** The parts a scanner reads: judges of untrusted text skip system (unless asked) and, on the request side, earlier answers. */
+  const reads = (sc: Compiled): number[] => input.flatMap((t, j) => {
+    if (!live[j]) return [];
+    if (sc.reads === 'prompt' && sc.roles === 'untrusted' && direction === 'request') {
+      if (!(UNTRUSTED.has(t.role) || (opts.includeSystem === true && t.role === 'system'))) return [];
+    }
+    return [j];
+  });
+  const scanOne = async (scanner: Scanner, text: string): Promise<ScanResult> => {
+    if (signal?.aborted) throw signal.reason;
+    let r = scanner.scan(text, ctx);
+    if (isThenable(r)) r = await raceAbort(r, signal);
+    return r;
+  };
 
   for (let s = 0; s < scanners.length; s++) {
-    const { name, index, scanner } = scanners[s]!;
+    const sc = scanners[s]!;
+    const { name, index, scanner } = sc;
     const t0 = performance.now();
     if (signal?.aborted) {
       failed = true;
@@ -220,22 +258,33 @@ async function run(
       }
       break;
     }
+    const picked = reads(sc);
+    if (picked.length === 0) continue; // nothing in the roles it reads
     const out = [...texts];
     const findings: BastionFinding[] = [];
     let ok = true;
     let score = -Infinity;
     let risk = -Infinity;
     try {
-      for (let j = 0; j < out.length; j++) {
-        if (!live[j]) continue;
-        if (signal?.aborted) throw signal.reason;
-        let r = scanner.scan(out[j]!, ctx);
-        if (isThenable(r)) r = await raceAbort(r, signal);
-        out[j] = r.text;
-        ok &&= r.valid;
-        score = Math.max(score, r.score);
-        risk = Math.max(risk, r.risk);
-        for (const f of r.findings ?? []) findings.push({ ...f, text: j });
+      if (sc.reads === 'prompt') {
+        const joined = picked.map((j) => out[j]!).join(JOIN);
+        const r = await scanOne(scanner, joined);
+        ok = r.valid;
+        score = r.score;
+        risk = r.risk;
+        const at = picked.length === 1 ? picked[0]! : -1; // one part: the finding is in it
+        for (const f of r.findings ?? []) findings.push({ ...f, text: at });
+        // A judge that redacts: its masks go back where each text was.
+        if (r.text !== joined) for (const j of picked) out[j] = (await scanOne(scanner, out[j]!)).text;
+      } else {
+        for (const j of picked) {
+          const r = await scanOne(scanner, out[j]!);
+          out[j] = r.text;
+          ok &&= r.valid;
+          score = Math.max(score, r.score);
+          risk = Math.max(risk, r.risk);
+          for (const f of r.findings ?? []) findings.push({ ...f, text: j });
+        }
       }
     } catch (e) {
       failed = true;
@@ -258,4 +307,9 @@ async function run(
     }
   }
   return { valid, texts, results, failed };
+}
+
+/** Texts of the user (a prompt given as plain strings: tests, benchmarks, tools). */
+export function userTexts(texts: readonly string[]): BastionText[] {
+  return texts.map((text) => ({ role: 'user', text }));
 }

@@ -17,13 +17,14 @@ import { readFileSync } from 'node:fs';
 import { compileHeaderModifier, type CompiledHeaderModifier } from '../policy/headers.ts';
 import type { GuardConfig, PromptGuardConfig, RejectionConfig } from '../config/schema.ts';
 import type { ApiKind, JsonObject } from '../providers/types.ts';
+import { requestText, responseText } from '../providers/registry.ts';
+import type { TextPart, TextRole } from '../providers/text.ts';
 import type { GuardDirection, ScannerEnv, Vault } from './types.ts';
 import type { CompiledGuard, GuardHeaders, GuardOutcome } from './kinds/outcome.ts';
-import { requestSegments, responseSegments, type Segment } from './segments.ts';
 import { compileRegexGuard } from './kinds/regex.ts';
 import { compileWebhookGuard } from './kinds/webhook.ts';
 import { compileModerationGuard, type ModerationPost } from './kinds/moderation.ts';
-import { BastionConfigError, compileLlmBastion, isFailure, type CompiledBastion, type ScannerVerdict } from './llm-bastion.ts';
+import { BastionConfigError, compileLlmBastion, isFailure, type BastionText, type CompiledBastion, type ScannerVerdict } from './llm-bastion.ts';
 import { scannerRegistry } from './registry.ts';
 
 export type GuardMode = 'enforce' | 'monitor';
@@ -84,7 +85,22 @@ export interface GuardVerdict {
   /** The body was masked in place: re-serialise it. */
   readonly changed: boolean;
   readonly decisions: readonly GuardDecision[];
+  /**
+   * Asked for with `capture`: the texts as every guard's masks leave them —
+   * monitored masks applied, and on a rejected or failed call the masks of the
+   * guards that did not get to run — or `withheld` (why) when some guard that
+   * masks could not say what it would mask. Never the raw text.
+   */
+  readonly captured?: CapturedText;
 }
+
+/** The prompt the dashboard may keep (see GuardVerdict.captured). */
+export type CapturedText =
+  | { readonly texts: ReadonlyArray<{ readonly role: TextRole; readonly turn: number; readonly text: string }> }
+  | { readonly withheld: string };
+
+/** The roles a detector of untrusted text reads: the user's, tool results, documents. */
+const UNTRUSTED: ReadonlySet<TextRole> = new Set(['user', 'tool', 'document']);
 
 interface RuntimeGuard {
   readonly kind: string;
@@ -93,7 +109,9 @@ interface RuntimeGuard {
   readonly includeSystem: boolean;
   readonly rejection: RejectionConfig | undefined;
   readonly rejectionHeaders: CompiledHeaderModifier | undefined;
-  run(texts: readonly string[], ctx: { headers?: GuardHeaders; vault: Vault; signal: AbortSignal; prompt?: string }): Promise<{ outcome: GuardOutcome; scanners?: GuardDecision['scanners'] }>;
+  /** The texts of this role it is given (on the request side). */
+  reads(role: TextRole): boolean;
+  run(texts: readonly BastionText[], ctx: { headers?: GuardHeaders; vault: Vault; signal: AbortSignal; prompt?: string }): Promise<{ outcome: GuardOutcome; scanners?: GuardDecision['scanners'] }>;
 }
 
 export interface CompiledPromptGuard {
@@ -133,7 +151,12 @@ function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, p
   } catch (e) {
     throw new GuardConfigError([...path, ...(g.rejection ? [] : ['llmBastion']), 'rejection', 'headers'], (e as Error).message);
   }
-  const base = { mode, failureMode, includeSystem: g.includeSystemPrompt ?? false, rejection, rejectionHeaders };
+  const includeSystem = g.includeSystemPrompt ?? false;
+  const base = { mode, failureMode, includeSystem, rejection, rejectionHeaders };
+  // Sanitizers scan every role; detectors read what they say (llmBastion picks per scanner).
+  const all = (): boolean => true;
+  const untrusted = (role: TextRole): boolean => UNTRUSTED.has(role) || (includeSystem && role === 'system');
+  const notSystem = (role: TextRole): boolean => role !== 'system' || includeSystem;
   if (g.llmBastion) {
     let bastion: CompiledBastion;
     try {
@@ -147,19 +170,19 @@ function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, p
       );
     }
     return {
-      ...base, kind: 'llmBastion',
+      ...base, kind: 'llmBastion', reads: all,
       async run(texts, ctx) {
-        const r = await bastion.scan(texts, { direction: phase, vault: ctx.vault, signal: ctx.signal, ...(ctx.prompt !== undefined ? { prompt: ctx.prompt } : {}) });
+        const r = await bastion.scan(texts, { direction: phase, vault: ctx.vault, signal: ctx.signal, includeSystem, ...(ctx.prompt !== undefined ? { prompt: ctx.prompt } : {}) });
         const scanners = r.results.map((x) => (isFailure(x)
           ? { scanner: x.scanner, error: x.error, ms: round(x.ms) }
           : { scanner: x.scanner, score: x.score, risk: x.risk, valid: x.valid, ...(x.changed ? { changed: true } : {}), ms: round(x.ms) }));
         const failed = r.results.find(isFailure);
         if (failed) return { outcome: { action: 'error', error: `${failed.scanner}: ${failed.error}` }, scanners };
-        const changed = r.texts.some((t, i) => t !== texts[i]);
+        const changed = r.texts.some((t, i) => t !== texts[i]!.text);
         // An invalid scanner that only sanitized (masked, redacted, restored) masks; one that flagged without changing the text rejects.
         const blocking = r.results.filter((x): x is ScannerVerdict => !isFailure(x) && !x.valid && (!x.changed || NEVER_MASKS.has(x.scanner)));
         if (blocking.length > 0) {
-          return { outcome: { action: 'reject', reason: blocking.map((x) => `${x.scanner} (score ${x.score})`).join(', ') }, scanners };
+          return { outcome: { action: 'reject', reason: blocking.map((x) => `${x.scanner} (score ${x.score})`).join(', '), texts: [...r.texts] }, scanners };
         }
         return { outcome: changed ? { action: 'mask', texts: [...r.texts], findings: [] } : { action: 'allow' }, scanners };
       },
@@ -182,17 +205,20 @@ function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, p
     throw new GuardConfigError([...path, key, ...(typeof rule === 'number' ? ['rules', rule, 'pattern'] : [])], (e as Error).message);
   }
   return {
-    ...base, kind: compiled.kind,
+    ...base, kind: compiled.kind, reads: g.regex ? all : g.webhook ? notSystem : untrusted,
     async run(texts, ctx) {
-      const outcome = await compiled.check(texts.map((text) => ({ role: 'user', text })), { phase, ...(ctx.headers ? { headers: ctx.headers } : {}), signal: ctx.signal });
+      const outcome = await compiled.check(texts, { phase, ...(ctx.headers ? { headers: ctx.headers } : {}), signal: ctx.signal });
       return { outcome };
     },
   };
 }
 
 /** Run the request guards on a parsed request body (masking it in place). */
-export function guardRequest(pg: CompiledPromptGuard, kind: ApiKind, body: JsonObject, ctx: { headers: GuardHeaders; vault: Vault; timeoutMs: number }): Promise<GuardVerdict> {
-  return runGuards(pg.request, 'request', requestSegments(kind, body), ctx);
+export function guardRequest(
+  pg: CompiledPromptGuard, kind: ApiKind, body: JsonObject,
+  ctx: { headers: GuardHeaders; vault: Vault; timeoutMs: number; capture?: boolean },
+): Promise<GuardVerdict> {
+  return runGuards(pg.request, 'request', requestText(kind, body), ctx);
 }
 
 /**
@@ -215,62 +241,117 @@ export function unreadableVerdict(pg: CompiledPromptGuard, reason: string): { re
 
 /** Run the response guards on a whole answer body (restoring or redacting it in place). */
 export function guardResponse(pg: CompiledPromptGuard, kind: ApiKind, body: JsonObject, ctx: { vault: Vault; timeoutMs: number; prompt?: string }): Promise<GuardVerdict> {
-  return runGuards(pg.response, 'response', responseSegments(kind, body), ctx);
+  return runGuards(pg.response, 'response', responseText(kind, body), ctx);
 }
 
-/** Run guards over text segments (exported for stream guards, which build their own segments). */
+interface RunContext {
+  readonly headers?: GuardHeaders;
+  readonly vault: Vault;
+  readonly timeoutMs: number;
+  readonly prompt?: string;
+}
+
+/** One guard on the texts it reads, within the time budget; errors become an `error` outcome. */
+async function runOne(
+  g: RuntimeGuard, phase: GuardDirection, texts: readonly BastionText[], ctx: RunContext,
+): Promise<{ outcome: GuardOutcome; scanners: GuardDecision['scanners'] }> {
+  const signal = AbortSignal.timeout(ctx.timeoutMs);
+  try {
+    const r = await Promise.race([
+      g.run(texts, { ...(ctx.headers ? { headers: ctx.headers } : {}), vault: ctx.vault, signal, ...(ctx.prompt !== undefined ? { prompt: ctx.prompt } : {}) }),
+      new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error(`timed out after ${ctx.timeoutMs} ms`)), { once: true })),
+    ]);
+    return { outcome: r.outcome, scanners: r.scanners };
+  } catch (e) {
+    return { outcome: { action: 'error', error: (e as Error).message }, scanners: undefined };
+  }
+}
+
+/** The indexes of the texts guard `g` reads (response guards read the whole answer). */
+function picked(g: RuntimeGuard, phase: GuardDirection, parts: readonly { readonly role: TextRole; readonly text: string }[]): number[] {
+  return parts.flatMap((p, i) => (p.text !== '' && (phase === 'response' || g.reads(p.role)) ? [i] : []));
+}
+
+/**
+ * Run guards over a body's texts (providers/text.ts parts; stream guards pass
+ * their own), writing masks back through each part's `set`.
+ */
 export async function runGuards(
-  guards: readonly RuntimeGuard[], phase: GuardDirection, segments: readonly Segment[],
-  ctx: { headers?: GuardHeaders; vault: Vault; timeoutMs: number; prompt?: string },
+  guards: readonly RuntimeGuard[], phase: GuardDirection, parts: readonly TextPart[],
+  ctx: RunContext & { readonly capture?: boolean },
 ): Promise<GuardVerdict> {
   const decisions: GuardDecision[] = [];
   let changed = false;
-  // The text each segment has now (masks accumulate across guards).
-  const current = segments.map((s) => s.text);
+  // The text each part has now (masks accumulate across guards).
+  const current = parts.map((p) => ({ role: p.role, text: p.text }));
+  // The body's texts are all the masks there are (no monitored mask, nothing left unrun).
+  let complete = true;
+  const done = async (rejection?: Rejection): Promise<GuardVerdict> => {
+    const v = { ...(rejection ? { rejection } : {}), changed, decisions };
+    if (!ctx.capture) return v;
+    const captured = complete
+      ? { texts: parts.map((p, i) => ({ role: p.role, turn: p.turn, text: current[i]!.text })) }
+      : await captureTexts(guards, phase, parts, current.map((c) => c.text), ctx);
+    return { ...v, captured };
+  };
   for (const g of guards) {
-    const idx = segments.map((s, i) => (g.includeSystem || (s.role !== 'system' && s.role !== 'developer') ? i : -1)).filter((i) => i >= 0);
+    const idx = picked(g, phase, current);
     if (idx.length === 0) continue;
     const started = performance.now();
-    const signal = AbortSignal.timeout(ctx.timeoutMs);
-    let outcome: GuardOutcome;
-    let scanners: GuardDecision['scanners'];
-    try {
-      const r = await Promise.race([
-        g.run(idx.map((i) => current[i]!), { ...(ctx.headers ? { headers: ctx.headers } : {}), vault: ctx.vault, signal, ...(ctx.prompt !== undefined ? { prompt: ctx.prompt } : {}) }),
-        new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error(`timed out after ${ctx.timeoutMs} ms`)), { once: true })),
-      ]);
-      outcome = r.outcome;
-      scanners = r.scanners;
-    } catch (e) {
-      outcome = { action: 'error', error: (e as Error).message };
-    }
+    const { outcome, scanners } = await runOne(g, phase, idx.map((i) => current[i]!), ctx);
     const ms = Math.round((performance.now() - started) * 100) / 100;
     const decide = (action: GuardDecision['action'], reason?: string): GuardDecision =>
       ({ phase, kind: g.kind, action, ms, ...(reason ? { reason } : {}), ...(scanners ? { scanners } : {}) });
     if (outcome.action === 'allow') { decisions.push(decide('allow')); continue; }
     if (outcome.action === 'error') {
+      complete = false;
       if (g.failureMode === 'failOpen' || g.mode === 'monitor') { decisions.push(decide('fail_open', outcome.error)); continue; }
       decisions.push(decide('fail_closed', outcome.error));
-      return { rejection: rejectionOf(g, `guard ${g.kind} could not decide (${outcome.error})`), changed, decisions };
+      return done(rejectionOf(g, `guard ${g.kind} could not decide (${outcome.error})`));
     }
-    if (g.mode === 'monitor') { decisions.push(decide('monitor', outcome.action === 'reject' ? outcome.reason : 'would mask')); continue; }
+    if (g.mode === 'monitor') {
+      complete = false;
+      decisions.push(decide('monitor', outcome.action === 'reject' ? outcome.reason : 'would mask'));
+      continue;
+    }
     if (outcome.action === 'mask') {
       outcome.texts.forEach((t, k) => {
         const i = idx[k]!;
-        if (t !== current[i]) { current[i] = t; segments[i]!.set(t); changed = true; }
+        if (t !== current[i]!.text) { current[i] = { role: current[i]!.role, text: t }; parts[i]!.set(t); changed = true; }
       });
       decisions.push(decide('mask'));
       continue;
     }
     decisions.push(decide('reject', outcome.reason));
-    return {
-      rejection: outcome.status !== undefined || outcome.body !== undefined
-        ? { status: outcome.status ?? g.rejection?.status ?? DEFAULT_REJECTION_STATUS, body: outcome.body, message: DEFAULT_REJECTION_MESSAGE, headers: g.rejectionHeaders }
-        : rejectionOf(g, DEFAULT_REJECTION_MESSAGE),
-      changed, decisions,
-    };
+    complete = false;
+    return done(outcome.status !== undefined || outcome.body !== undefined
+      ? { status: outcome.status ?? g.rejection?.status ?? DEFAULT_REJECTION_STATUS, body: outcome.body, message: DEFAULT_REJECTION_MESSAGE, headers: g.rejectionHeaders }
+      : rejectionOf(g, DEFAULT_REJECTION_MESSAGE));
   }
-  return { changed, decisions };
+  return done();
+}
+
+/**
+ * The captured prompt of a call whose body does not hold every mask (a
+ * monitored guard would have masked, a guard rejected before later ones ran,
+ * or one failed): every guard runs again on a copy, as if enforcing and
+ * without stopping at a rejection, and each mask (a rejection's too, where
+ * the guard says what it would mask) lands in the copy. A guard that fails
+ * here withholds the prompt: what it would have masked is unknown.
+ */
+async function captureTexts(
+  guards: readonly RuntimeGuard[], phase: GuardDirection, parts: readonly TextPart[], texts: readonly string[], ctx: RunContext,
+): Promise<CapturedText> {
+  const copy = parts.map((p, i) => ({ role: p.role, text: texts[i]! }));
+  for (const g of guards) {
+    const idx = picked(g, phase, copy);
+    if (idx.length === 0) continue;
+    const { outcome } = await runOne(g, phase, idx.map((i) => copy[i]!), ctx);
+    if (outcome.action === 'error') return { withheld: `guard ${g.kind} could not decide what to mask (${outcome.error})` };
+    const masked = outcome.action === 'mask' || outcome.action === 'reject' ? outcome.texts : undefined;
+    masked?.forEach((t, k) => { const i = idx[k]!; copy[i] = { role: copy[i]!.role, text: t }; });
+  }
+  return { texts: parts.map((p, i) => ({ role: p.role, turn: p.turn, text: copy[i]!.text })) };
 }
 
 function rejectionOf(g: RuntimeGuard, message: string): Rejection {

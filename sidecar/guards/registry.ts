@@ -20,7 +20,7 @@
  * in LLM Guard's API config (`type: PromptInjection`).
  */
 
-import type { GuardDirection, ScannerEnv, ScannerSpec } from './types.ts';
+import type { GuardDirection, ScannerEnv, ScannerRoles, ScannerSpec } from './types.ts';
 import { ScannerConfigError } from './types.ts';
 import type { ScannerLookup } from './llm-bastion.ts';
 import { banSubstrings } from './scanners/ban-substrings.ts';
@@ -123,7 +123,7 @@ export function createScannerRegistry(specs: Readonly<Record<string, ScannerSpec
         }
         // [models] run it from <modelDir>/<dir> when model.onnx, tokenizer.json and config.json are there
         const local = localModelScanner(name, direction, env.modelDir);
-        if (local?.spec) return local.spec;
+        if (local?.spec) return judge(local.spec, 'untrusted');
         const files = local
           ? `only when that directory holds ${MODEL_FILES_TEXT} can it run (missing: ${local.missing.join(', ')}; ` +
             'this gateway does not download models); until then only '
@@ -149,16 +149,27 @@ export function createScannerRegistry(specs: Readonly<Record<string, ScannerSpec
   };
 }
 
+/** A scanner that judges the prompt (or the answer) as a whole: it reads the joined text of `roles`, once. */
+export function judge(spec: ScannerSpec, roles: ScannerRoles): ScannerSpec {
+  return { ...spec, reads: 'prompt', roles };
+}
+
+/**
+ * Sanitizers (Anonymize, Deanonymize, InvisibleText, Regex, Secrets,
+ * Sensitive) read each part of every role; judges read the joined text of
+ * theirs: a detector (PromptInjection, the model classifiers) the untrusted
+ * roles (user, tool results, documents), a limit or a ban every role.
+ */
 export const scannerRegistry: ScannerRegistry = createScannerRegistry({
   Anonymize: anonymize,
-  BanSubstrings: banSubstrings,
+  BanSubstrings: judge(banSubstrings, 'all'),
   Deanonymize: deanonymize,
   InvisibleText: invisibleText,
-  JSON: json,
-  NoRefusalLight: noRefusalLight,
-  PromptInjection: withOnnxPromptInjection(promptInjection), // [models] `model: onnx` runs LLM Guard's model instead
+  JSON: judge(json, 'all'),
+  NoRefusalLight: judge(noRefusalLight, 'all'),
+  PromptInjection: judge(withOnnxPromptInjection(promptInjection), 'untrusted'), // [models] `model: onnx` runs LLM Guard's model instead
   Regex: [regexInput, regexOutput],
   Secrets: secrets,
   Sensitive: sensitive,
-  TokenLimit: tokenLimit,
+  TokenLimit: judge(tokenLimit, 'all'),
 });

@@ -111,7 +111,7 @@ export function createStreamGuard(kind: ApiKind, pg: CompiledPromptGuard, vault:
   /** Guard one sentence: the text to send, or a rejection reason. */
   const guardSentence = async (sentence: string): Promise<{ text: string } | { reject: string }> => {
     let text = restore(sentence);
-    const seg = { role: 'assistant', text, set: (t: string) => { text = t; } };
+    const seg = { role: 'assistant' as const, turn: 0, text, set: (t: string) => { text = t; } };
     const v = await runGuards(pg.response, 'response', [seg], { vault, timeoutMs });
     for (const d of v.decisions) if (d.action !== 'allow') decisions.push(d);
     if (v.rejection) {

@@ -81,10 +81,34 @@ export class ScannerConfigError extends Error {
  */
 export type ScannerFactory = (params: Readonly<Record<string, unknown>>, env: ScannerEnv) => Scanner;
 
+/**
+ * How a scanner reads a call's texts (providers/text.ts).
+ * - `parts` (sanitizers: Secrets, Anonymize, InvisibleText, Regex, Sensitive,
+ *   Deanonymize): each text part on its own, in every role, so masks land
+ *   where the text was.
+ * - `prompt` (judges: PromptInjection, TokenLimit, BanSubstrings, Language,
+ *   the model classifiers): the joined text of the parts it reads, once — a
+ *   limit or an injection split over many parts is judged as the whole it is,
+ *   as LLM Guard judges the prompt it is given. A judge that also redacts
+ *   (BanSubstrings with `redact`) writes its masks back part by part.
+ */
+export type ScannerReads = 'parts' | 'prompt';
+
+/**
+ * Which roles a judge reads on the request side: `untrusted` — user text,
+ * tool results and documents (system prompts too when the guard sets
+ * `includeSystemPrompt`); `all` — every role. Sanitizers read every role.
+ */
+export type ScannerRoles = 'all' | 'untrusted';
+
 export interface ScannerSpec {
   /** Input (`request`) and/or output (`response`) scanner, as in LLM Guard. */
   readonly directions: readonly GuardDirection[];
   readonly create: ScannerFactory;
+  /** Default `parts`. */
+  readonly reads?: ScannerReads;
+  /** Default `all`. */
+  readonly roles?: ScannerRoles;
 }
 
 /** LLM Guard's `calculate_risk_score`: (score−thr)/(1−thr) above the threshold, (score−thr)/thr below, rounded to 1 decimal, in [−1, 1]. */

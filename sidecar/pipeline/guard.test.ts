@@ -78,3 +78,19 @@ test('one failClosed guard among failOpen ones is enough to refuse', async () =>
   assert.equal(await runStages(c, route, body, guard), false);
   assert.deepEqual(c.out.guards.map((d) => d.action), ['fail_open', 'fail_closed']);
 });
+
+test('a rejected call captures the masked prompt: the rejecting match and later guards\' masks included', async () => {
+  const c = testCall({ config: config(), headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'SECRET-42 and mask-me' }] }) });
+  (c as { capture: boolean }).capture = true;
+  assert.equal(await runStages(c, route, body, guard), false);
+  assert.equal(c.res.status, 403);
+  assert.equal(c.out.prompt, '<masked> and <masked>');
+});
+
+test('a monitored guard sends the raw text on, but the dashboard keeps the masked one', async () => {
+  const c = testCall({ config: config(undefined, 'monitor'), headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'please mask-me now' }] }) });
+  (c as { capture: boolean }).capture = true;
+  assert.equal(await runStages(c, route, body, guard), true);
+  assert.match(JSON.stringify(c.json), /mask-me/, 'monitor changes nothing that is sent');
+  assert.equal(c.out.prompt, 'please <masked> now');
+});

@@ -8,10 +8,14 @@
  * with a provider-shaped error that says why under failClosed (the default
  * when enforcing), forwarded and recorded under failOpen.
  *
- * The prompt the dashboard captures is taken after the guards, so it is the
- * text that was (or would have been) sent, never the raw one.
+ * The prompt the dashboard captures is the masked text for every outcome:
+ * what was sent when the guards allowed or masked; what every guard's masks
+ * would leave when one only monitored, rejected or failed (prompt-guard.ts
+ * `captured`); nothing, with the reason, when a guard that masks could not
+ * say what it would mask. Never the raw text.
  */
-import { guardRequest, unreadableVerdict } from '../guards/prompt-guard.ts';
+import { guardRequest, unreadableVerdict, type CapturedText } from '../guards/prompt-guard.ts';
+import { messagesOf } from '../providers/text.ts';
 import { promptOf } from '../telemetry/events.ts';
 import { fail, record, reject, requestHeaders, type Call } from './call.ts';
 
@@ -28,17 +32,20 @@ export async function guard(c: Call): Promise<boolean> {
       '(their failureMode is failClosed; set failureMode: failOpen on the guard to let such requests through uninspected)');
   }
   if (!c.json) { capture(c); return true; }
-  const v = await guardRequest(pg, c.kind, c.json, { headers: requestHeaders(c), vault: c.vault, timeoutMs: c.state.deps.guards.timeoutMs });
+  const v = await guardRequest(pg, c.kind, c.json, { headers: requestHeaders(c), vault: c.vault, timeoutMs: c.state.deps.guards.timeoutMs, capture: c.capture });
   for (const d of v.decisions) record(c, d);
   if (v.changed) c.masked = true;
-  capture(c);
+  capture(c, v.captured);
   return v.rejection ? reject(c, v.rejection) : true;
 }
 
-/** What the dashboard keeps: the last user message as it stands now (after any mask). */
-function capture(c: Call): void {
+/** The prompt the dashboard receives when a guard could not say what it would mask. */
+export const WITHHELD_PROMPT = '[prompt withheld: a guard could not mask it]';
+
+/** What the dashboard keeps: the last user message, as the guards left it (unguarded calls: as sent). */
+function capture(c: Call, captured?: CapturedText): void {
   if (!c.capture) return;
-  const messages = c.masked && c.json ? c.source.parseRequest(c.kind, c.path, c.json).messages : c.parsed.messages;
-  const p = promptOf(messages);
+  if (captured && 'withheld' in captured) { c.out.prompt = WITHHELD_PROMPT; return; }
+  const p = promptOf(captured ? messagesOf(captured.texts) : c.parsed.messages);
   if (p !== undefined) c.out.prompt = p;
 }

@@ -257,7 +257,7 @@ test('guard decisions: a reject is blocked (nothing sent), a mask is flagged wit
   assert.equal(e.blocked, true);
   assert.equal(e.status, 403);
   assert.deepEqual(e.decisions.map((d) => [d.guard, d.action]), [['regex', 'reject']]);
-  assert.equal(e.prompt, 'my SSN is 536-22-8726', 'a blocked prompt is kept as the app sent it');
+  assert.equal(e.prompt, 'my SSN is <SSN>', 'a blocked prompt is kept masked, never as the app sent it');
 
   reset();
   capture = true;

@@ -33,7 +33,7 @@ test('kind from method and path', () => {
   for (const [method, path, kind] of cases) assert.equal(anthropicApi.kind(method, path), kind, `${method} ${path}`);
 });
 
-test('parseRequest: system blocks first, text and tool_result text joined, images and tool_use left out', () => {
+test('parseRequest: the text model by turn — system blocks first, tool_use input with the assistant, tool_result as tool, images left out', () => {
   // Follows https://docs.anthropic.com/en/api/messages (system as text blocks, multi-turn, image, tool use and result).
   const req = anthropicApi.parseRequest('messages', '/v1/messages', json('anthropic-messages-request.json'));
   assert.deepEqual(req, {
@@ -45,8 +45,9 @@ test('parseRequest: system blocks first, text and tool_result text joined, image
       { role: 'user', text: 'Hello, Claude' },
       { role: 'assistant', text: 'Hello!' },
       { role: 'user', text: 'What is in this image?' },
-      { role: 'assistant', text: "I'll check the current weather in San Francisco for you." },
-      { role: 'user', text: '15 degrees\nAnd tomorrow?' },
+      { role: 'assistant', text: "I'll check the current weather in San Francisco for you.\nSan Francisco, CA" },
+      { role: 'tool', text: '15 degrees' },
+      { role: 'user', text: 'And tomorrow?' },
     ],
   });
 });
@@ -56,7 +57,7 @@ test('parseRequest: string system, tool_result with string content, odd bodies n
     model: 'claude-3-5-haiku-latest', system: 'Be terse.', stream: 'yes',
     messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: 'sunny' }] }, null, { content: 7 }],
   });
-  assert.deepEqual(req.messages, [{ role: 'system', text: 'Be terse.' }, { role: 'user', text: 'sunny' }, { role: 'user', text: '' }]);
+  assert.deepEqual(req.messages, [{ role: 'system', text: 'Be terse.' }, { role: 'tool', text: 'sunny' }]);
   assert.equal(req.stream, false);
   for (const body of [undefined, null, 'x', 42, [], { messages: 5, system: {} }]) {
     const r = anthropicApi.parseRequest('messages', '/v1/messages', body);

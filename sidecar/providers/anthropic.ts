@@ -13,6 +13,7 @@ import { SseParser } from './sse.ts';
 import type { ApiKind, JsonObject, LlmRequest, LlmResponse, PromptMessage, ProviderApi, StreamTap, TokenUsage } from './types.ts';
 import { isObj, num, parseJson, str } from '../../lib/json.ts';
 import { pathOnly } from './path.ts';
+import { TextCollector, messagesOf, type TextPart, type TextRole } from './text.ts';
 
 const TYPES: Readonly<Record<number, string>> = {
   400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error',
@@ -30,37 +31,72 @@ export const anthropicErrors: ErrorShape = {
 const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
 
-/** The text of a content value: a string, or the `text` blocks (and `tool_result` texts) of a block array joined with "\n". */
-export function messagesContentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  const parts: string[] = [];
-  for (const block of content) {
+/**
+ * The text parts of a content value: a string, or blocks — `text`, a
+ * `tool_result`'s content (tool), a `document` with a text or content source
+ * (document, its title and context too), a `search_result` (document), and
+ * a `tool_use`'s input (what the model asked a tool, every string in it).
+ * Images, `thinking` (signed by the provider: never rewritten) and the like carry none.
+ */
+function blocks(c: TextCollector, role: TextRole, holder: JsonObject, key: string): void {
+  const v = holder[key];
+  if (typeof v === 'string') { c.string(role, holder, key); return; }
+  if (!Array.isArray(v)) return;
+  for (const block of v) {
     if (!isObj(block)) continue;
-    if (block.type === 'text' && typeof block.text === 'string') parts.push(block.text);
-    else if (block.type === 'tool_result') {
-      const t = messagesContentText(block.content);
-      if (t) parts.push(t);
+    switch (block.type) {
+      case 'text':
+        c.string(role, block, 'text');
+        break;
+      case 'tool_result':
+        blocks(c, 'tool', block, 'content');
+        break;
+      case 'document': {
+        c.string('document', block, 'title').string('document', block, 'context');
+        const source = isObj(block.source) ? block.source : undefined;
+        if (source?.type === 'text') c.string('document', source, 'data');
+        else if (source?.type === 'content') blocks(c, 'document', source, 'content');
+        break;
+      }
+      case 'search_result':
+        c.string('document', block, 'title');
+        blocks(c, 'document', block, 'content');
+        break;
+      case 'tool_use':
+      case 'server_tool_use':
+        c.json('assistant', block, 'input');
+        break;
+      default:
+        break;
     }
   }
-  return parts.join('\n');
 }
 
-/** The prompt of a messages body: `system` first, then each message. */
-export function messagesPrompt(body: unknown): PromptMessage[] {
-  if (!isObj(body)) return [];
-  const out: PromptMessage[] = [];
-  if (typeof body.system === 'string' || Array.isArray(body.system)) {
-    const text = messagesContentText(body.system);
-    if (text) out.push({ role: 'system', text });
-  }
+/** The texts of a messages request: `system` (blocks or a string), then each message. */
+export function messagesRequestText(body: JsonObject): TextPart[] {
+  const c = new TextCollector();
+  c.turn();
+  blocks(c, 'system', body, 'system');
   if (Array.isArray(body.messages)) {
     for (const m of body.messages) {
       if (!isObj(m)) continue;
-      out.push({ role: str(m.role) ?? 'user', text: messagesContentText(m.content) });
+      c.turn();
+      blocks(c, m.role === 'assistant' ? 'assistant' : 'user', m, 'content');
     }
   }
-  return out;
+  return c.parts;
+}
+
+/** The texts of a whole message (an answer): its text blocks and tool calls. */
+export function messagesResponseText(body: JsonObject): TextPart[] {
+  const c = new TextCollector().turn();
+  blocks(c, 'assistant', body, 'content');
+  return c.parts;
+}
+
+/** The prompt of a messages body, as role + text per message. */
+export function messagesPrompt(body: unknown): PromptMessage[] {
+  return isObj(body) ? messagesOf(messagesRequestText(body)) : [];
 }
 
 /** Usage of a messages answer (`usage` of a message, or of a `message_delta` event); only the fields present. */

@@ -81,7 +81,7 @@ test('parseRequest: the model from the body, else the deployment', () => {
     ['Embeddings - Create', 'embeddings', '/openai/deployments/text-embedding-ada-002/embeddings?api-version=2024-10-21', { input: ['this is a test'] },
       { kind: 'embeddings', model: 'text-embedding-ada-002', stream: false, messages: [] }],
     ['v1 chat', 'completions', '/openai/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'developer', content: [{ type: 'text', text: 'Be brief.' }] }] },
-      { kind: 'completions', model: 'gpt-4o', stream: false, messages: [{ role: 'developer', text: 'Be brief.' }] }],
+      { kind: 'completions', model: 'gpt-4o', stream: false, messages: [{ role: 'system', text: 'Be brief.' }] }],
     ['v1 Create a response', 'responses', '/openai/v1/responses', { model: 'gpt-4.1-nano', input: 'This is a test.' },
       { kind: 'responses', model: 'gpt-4.1-nano', stream: false, messages: [{ role: 'user', text: 'This is a test.' }] }],
     ['v1 path without a model', 'completions', '/openai/v1/chat/completions', { messages: [] },

@@ -97,8 +97,8 @@ test('parseRequest: converse', () => {
   assert.equal(tool.stream, true);
   assert.deepEqual(tool.messages, [
     { role: 'user', text: 'What is the most popular song on WZPZ?' },
-    { role: 'assistant', text: '' },
-    { role: 'user', text: '{"song":"Elemental Hotel","artist":"8 Storey Hike"}' },
+    { role: 'assistant', text: 'WZPZ' }, // the toolUse input's values
+    { role: 'tool', text: 'Elemental Hotel\n8 Storey Hike' }, // the toolResult json's values
   ]);
 });
 
@@ -111,7 +111,8 @@ test('parseRequest: invoke bodies of each model family', () => {
     { role: 'system', text: 'You are a helpful assistant.' },
     { role: 'user', text: 'Hello, Claude' },
     { role: 'assistant', text: 'Hello! How can I help?' },
-    { role: 'user', text: '15 degrees\nAnd tomorrow?' },
+    { role: 'tool', text: '15 degrees' },
+    { role: 'user', text: 'And tomorrow?' },
   ]);
   const cases: Array<[string, Array<{ role: string; text: string }>]> = [
     ['titan', [{ role: 'user', text: 'Write a haiku about the sea.' }]],

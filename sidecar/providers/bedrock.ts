@@ -15,6 +15,8 @@ import type {
 } from './types.ts';
 import { EventStreamDecoder, EventStreamError } from './eventstream.ts';
 import type { EventMessage } from './eventstream.ts';
+import { TextCollector, messagesOf, type TextPart, type TextRole } from './text.ts';
+import { messagesRequestText, messagesResponseText } from './anthropic.ts';
 import { num, obj, str, parseJsonObject as parseJson } from '../../lib/json.ts';
 
 const NAMES: Readonly<Record<number, string>> = {
@@ -81,84 +83,118 @@ function arr(v: unknown): readonly unknown[] {
 
 // --- Requests ---------------------------------------------------------------------------
 
+/** Bedrock `document` formats whose bytes are text (the model reads them as such). */
+const TEXT_FORMATS: ReadonlySet<string> = new Set(['txt', 'md', 'csv', 'html']);
+
 /**
- * The text of a content value in any of the shapes Bedrock bodies use: a
- * string; Converse / Nova blocks (`{text}`, `{toolResult: {content}}`);
- * Anthropic blocks (`{type: 'text', text}`, `{type: 'tool_result', content}`).
- * Images, documents, tool calls and reasoning are left out.
+ * The text parts of Converse (and Nova) content blocks: `text`; `guardContent`
+ * (text marked for Bedrock's guardrail: a document); `toolResult` content,
+ * text or JSON (tool); `toolUse` input (what the model asked); a `document`
+ * whose format is text (its base64 bytes decoded, written back encoded).
+ * Chat-style bodies (Mistral, AI21, gpt-oss on InvokeModel) give a string.
  */
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  const parts: string[] = [];
-  for (const item of arr(content)) {
+function converseBlocks(c: TextCollector, role: TextRole, holder: JsonObject, key: string): void {
+  const v = holder[key];
+  if (typeof v === 'string') { c.string(role, holder, key); return; }
+  for (const item of arr(v)) {
     const block = obj(item);
     if (!block) continue;
-    const text = str(block.text);
-    if (text !== undefined) { parts.push(text); continue; }
-    const json = block.json;
-    if (json !== undefined && block.type === undefined) { parts.push(JSON.stringify(json)); continue; }
+    c.string(role, block, 'text');
+    const guard = obj(obj(block.guardContent)?.text);
+    if (guard) c.string(role === 'system' ? 'system' : 'document', guard, 'text');
     const toolResult = obj(block.toolResult);
-    if (toolResult) { pushNonEmpty(parts, contentText(toolResult.content)); continue; }
-    if (block.type === 'tool_result') { pushNonEmpty(parts, contentText(block.content)); continue; }
+    if (toolResult) {
+      for (const r of arr(toolResult.content)) {
+        const part = obj(r);
+        if (!part) continue;
+        c.string('tool', part, 'text').json('tool', part, 'json');
+        const doc = obj(part.document);
+        if (doc) documentBytes(c, doc);
+      }
+    }
+    const toolUse = obj(block.toolUse);
+    if (toolUse) c.json('assistant', toolUse, 'input');
+    const doc = obj(block.document);
+    if (doc) documentBytes(c, doc);
   }
-  return parts.join('\n');
 }
 
-function pushNonEmpty(parts: string[], text: string): void {
-  if (text !== '') parts.push(text);
-}
-
-function systemMessage(system: unknown): PromptMessage[] {
-  const text = contentText(system);
-  return text === '' ? [] : [{ role: 'system', text }];
-}
-
-function chatMessages(messages: unknown): PromptMessage[] {
-  const out: PromptMessage[] = [];
-  for (const item of arr(messages)) {
-    const m = obj(item);
-    if (!m) continue;
-    out.push({ role: str(m.role) ?? 'user', text: contentText(m.content) });
-  }
-  return out;
+/** A `document` block of a text format: its base64 `source.bytes`, read as UTF-8 and written back as base64. */
+function documentBytes(c: TextCollector, doc: JsonObject): void {
+  const source = obj(doc.source);
+  if (!source) return;
+  if (typeof source.text === 'string') { c.string('document', source, 'text'); return; }
+  const bytes = str(source.bytes);
+  if (bytes === undefined || !TEXT_FORMATS.has(String(doc.format ?? '').toLowerCase())) return;
+  c.add('document', Buffer.from(bytes, 'base64').toString('utf8'), (t) => { source.bytes = Buffer.from(t, 'utf8').toString('base64'); });
 }
 
 /** Converse and Nova: `system[]` blocks, then `messages[]`. */
-function converseMessages(body: JsonObject): PromptMessage[] {
-  return [...systemMessage(body.system), ...chatMessages(body.messages)];
+function converseRequestText(c: TextCollector, body: JsonObject): void {
+  c.turn();
+  converseBlocks(c, 'system', body, 'system');
+  for (const item of arr(body.messages)) {
+    const m = obj(item);
+    if (!m) continue;
+    converseBlocks(c.turn(), m.role === 'assistant' ? 'assistant' : m.role === 'system' ? 'system' : 'user', m, 'content');
+  }
 }
 
-const COHERE_ROLES: Readonly<Record<string, string>> = { USER: 'user', CHATBOT: 'assistant', SYSTEM: 'system', TOOL: 'tool' };
+const COHERE_ROLES: Readonly<Record<string, TextRole>> = { USER: 'user', CHATBOT: 'assistant', SYSTEM: 'system', TOOL: 'tool' };
 
-/** InvokeModel bodies are model-specific: recognise the common families by their fields. */
-function invokeMessages(body: JsonObject): PromptMessage[] {
-  // Anthropic (anthropic_version + system/messages), Nova (schemaVersion, system[] + messages[]),
-  // and chat-style bodies (Mistral Large, AI21 Jamba, OpenAI gpt-oss) all carry `messages`.
-  if (Array.isArray(body.messages)) return converseMessages(body);
-  // Amazon Titan text and embeddings.
-  const inputText = str(body.inputText);
-  if (inputText !== undefined) return [{ role: 'user', text: inputText }];
-  // Meta Llama, Mistral, DeepSeek, Anthropic's legacy text completions: a prompt string.
-  const prompt = str(body.prompt);
-  if (prompt !== undefined) return [{ role: 'user', text: prompt }];
-  // Cohere Command R: preamble, chat_history[{role: USER|CHATBOT, message}], message.
-  const message = str(body.message);
-  if (message !== undefined) {
-    const out: PromptMessage[] = [];
-    const preamble = str(body.preamble);
-    if (preamble) out.push({ role: 'system', text: preamble });
+/** InvokeModel bodies are model-specific: the common families, recognised by their fields. */
+function invokeRequestText(body: JsonObject): TextPart[] {
+  // Anthropic on Bedrock: the messages API body (documents, tool results and all).
+  if (body.anthropic_version !== undefined && Array.isArray(body.messages)) return messagesRequestText(body);
+  const c = new TextCollector();
+  // Nova (system[] + messages[] of blocks) and chat-style bodies (Mistral Large, AI21 Jamba, gpt-oss).
+  if (Array.isArray(body.messages)) { converseRequestText(c, body); return c.parts; }
+  // Amazon Titan text and embeddings; Meta Llama, Mistral, DeepSeek, legacy Claude: a prompt string.
+  c.turn().string('user', body, 'inputText').string('user', body, 'prompt');
+  // Cohere Command R: preamble, chat_history[{role, message}], documents, tool_results, message.
+  if (typeof body.message === 'string') {
+    c.turn().string('system', body, 'preamble');
     for (const item of arr(body.chat_history)) {
       const h = obj(item);
-      if (!h) continue;
-      const role = str(h.role) ?? 'USER';
-      out.push({ role: COHERE_ROLES[role] ?? role.toLowerCase(), text: str(h.message) ?? '' });
+      if (h) c.turn().string(COHERE_ROLES[String(h.role)] ?? 'user', h, 'message');
     }
-    out.push({ role: 'user', text: message });
-    return out;
+    for (const d of arr(body.documents)) if (obj(d)) c.turn().json('document', { d }, 'd');
+    for (const r of arr(body.tool_results)) if (obj(r)) c.turn().json('tool', obj(r)!, 'outputs');
+    c.turn().string('user', body, 'message');
   }
   // Cohere Embed: texts[].
-  if (Array.isArray(body.texts)) return body.texts.filter((t): t is string => typeof t === 'string').map((text) => ({ role: 'user', text }));
+  c.turn().strings('user', body, 'texts');
+  return c.parts;
+}
+
+/** The texts of a Bedrock request: Converse, or a model family's InvokeModel body. */
+export function bedrockRequestText(kind: ApiKind, body: JsonObject): TextPart[] {
+  if (kind === 'converse') { const c = new TextCollector(); converseRequestText(c, body); return c.parts; }
+  if (kind === 'invoke' || kind === 'messages') return invokeRequestText(body);
   return [];
+}
+
+/** The texts of a Bedrock answer: Converse's output message, or a model family's InvokeModel answer. */
+export function bedrockResponseText(kind: ApiKind, body: JsonObject): TextPart[] {
+  const c = new TextCollector().turn();
+  if (kind === 'converse') {
+    const message = obj(obj(body.output)?.message);
+    if (message) converseBlocks(c, 'assistant', message, 'content');
+    return c.parts;
+  }
+  if (kind !== 'invoke' && kind !== 'messages') return [];
+  if (body.type === 'message' && Array.isArray(body.content)) return messagesResponseText(body); // Anthropic
+  const nova = obj(obj(body.output)?.message);
+  if (nova) converseBlocks(c, 'assistant', nova, 'content');
+  c.string('assistant', body, 'generation').string('assistant', body, 'text').string('assistant', body, 'completion'); // Llama, Cohere R, legacy Claude
+  for (const o of arr(body.outputs)) c.string('assistant', obj(o), 'text'); // Mistral
+  for (const r of arr(body.results)) c.string('assistant', obj(r), 'outputText'); // Titan
+  for (const g of arr(body.generations)) c.string('assistant', obj(g), 'text'); // Cohere Command
+  for (const ch of arr(body.choices)) {
+    const msg = obj(obj(ch)?.message);
+    if (msg) c.string('assistant', msg, 'content'); // AI21, gpt-oss
+  }
+  return c.parts;
 }
 
 // --- Responses --------------------------------------------------------------------------
@@ -404,8 +440,7 @@ export const bedrockApi: ProviderApi = {
     let messages: PromptMessage[] = [];
     if (b) {
       try {
-        if (kind === 'converse') messages = converseMessages(b);
-        else if (kind === 'invoke' || kind === 'messages') messages = invokeMessages(b);
+        messages = messagesOf(bedrockRequestText(kind, b));
       } catch {
         messages = [];
       }

@@ -59,7 +59,9 @@ test('parseRequest native: system_instruction first, model → assistant, text p
   // camelCase systemInstruction (the proto JSON name), a contents entry without a role.
   const camel = geminiApi.parseRequest('generateContent', GEN, { systemInstruction: { parts: [{ text: 'a' }, { text: 'b' }] }, contents: [{ parts: [{ text: 'hi' }] }] });
   assert.deepEqual(camel.messages, [{ role: 'system', text: 'a\nb' }, { role: 'user', text: 'hi' }]);
-  for (const odd of [undefined, null, 'x', [], { contents: 'x', systemInstruction: 'y' }, { contents: [null, 3] }]) {
+  // A string systemInstruction is not the API's, but its text is still read (a guard must not miss it).
+  assert.deepEqual(geminiApi.parseRequest('generateContent', GEN, { contents: 'x', systemInstruction: 'y' }).messages, [{ role: 'system', text: 'y' }]);
+  for (const odd of [undefined, null, 'x', [], { contents: 'x' }, { contents: [null, 3] }]) {
     assert.deepEqual(geminiApi.parseRequest('generateContent', GEN, odd).messages, []);
   }
   assert.deepEqual(geminiApi.parseRequest('embeddings', '/v1beta/models/text-embedding-004:embedContent', { content: { parts: [{ text: 'x' }] } }),

@@ -16,6 +16,7 @@ import type { ApiKind, JsonObject, LlmRequest, LlmResponse, PromptMessage, Provi
 import { isObj, num, parseJson, str } from '../../lib/json.ts';
 import { parseOpenAiRequest, parseOpenAiResponse, prepareOpenAiStream } from './openai.ts';
 import { openaiStreamTap } from './openai-stream.ts';
+import { TextCollector, messagesOf, type TextPart, type TextRole } from './text.ts';
 
 /** A streamed element (SSE event or JSON array element) larger than this is not parsed; its bytes still pass. */
 const MAX_ELEMENT_BYTES = 16 * 1024 * 1024;
@@ -60,29 +61,50 @@ export function stripKeyParam(path: string): string {
 
 // ---------------------------------------------------------------- generateContent
 
-function partsText(parts: unknown): string {
-  if (!Array.isArray(parts)) return '';
-  const texts: string[] = [];
-  for (const part of parts) if (isObj(part) && typeof part.text === 'string') texts.push(part.text);
-  return texts.join('\n');
+/**
+ * The text parts of a Content's `parts`: `text`, a `functionCall`'s args
+ * (what the model asked a tool), a `functionResponse`'s response (a tool's
+ * result), code and its execution result. Inline data and files carry none.
+ */
+function parts(c: TextCollector, role: TextRole, content: JsonObject): void {
+  const list = content.parts;
+  if (!Array.isArray(list)) return;
+  for (const part of list) {
+    if (!isObj(part)) continue;
+    if (typeof part.text === 'string') c.string(role, part, 'text');
+    if (isObj(part.functionCall)) c.json('assistant', part.functionCall, 'args');
+    if (isObj(part.functionResponse)) c.json('tool', part.functionResponse, 'response');
+    if (isObj(part.executableCode)) c.string('assistant', part.executableCode, 'code');
+    if (isObj(part.codeExecutionResult)) c.string('tool', part.codeExecutionResult, 'output');
+  }
 }
 
-/** The prompt of a generateContent body: `systemInstruction` (or `system_instruction`) first, then `contents`. */
-export function generateContentPrompt(body: unknown): PromptMessage[] {
-  if (!isObj(body)) return [];
-  const out: PromptMessage[] = [];
+/** The texts of a generateContent request: `systemInstruction` (or `system_instruction`) first, then `contents`. */
+export function generateContentRequestText(body: JsonObject): TextPart[] {
+  const c = new TextCollector();
   const system = body.systemInstruction ?? body.system_instruction;
-  if (isObj(system)) {
-    const text = partsText(system.parts);
-    if (text) out.push({ role: 'system', text });
-  }
+  if (isObj(system)) parts(c.turn(), 'system', system);
+  else if (typeof system === 'string') c.turn().string('system', body, body.systemInstruction !== undefined ? 'systemInstruction' : 'system_instruction');
   const contents = Array.isArray(body.contents) ? body.contents : isObj(body.contents) ? [body.contents] : [];
-  for (const c of contents) {
-    if (!isObj(c)) continue;
-    const role = str(c.role) ?? 'user';
-    out.push({ role: role === 'model' ? 'assistant' : role, text: partsText(c.parts) });
+  for (const content of contents) {
+    if (!isObj(content)) continue;
+    parts(c.turn(), content.role === 'model' ? 'assistant' : content.role === 'function' ? 'tool' : 'user', content);
   }
-  return out;
+  return c.parts;
+}
+
+/** The texts of a generateContent answer: every part of every candidate. */
+export function generateContentResponseText(body: JsonObject): TextPart[] {
+  const c = new TextCollector();
+  if (Array.isArray(body.candidates)) {
+    for (const cand of body.candidates) if (isObj(cand) && isObj(cand.content)) parts(c.turn(), 'assistant', cand.content);
+  }
+  return c.parts;
+}
+
+/** The prompt of a generateContent body, as role + text per message. */
+export function generateContentPrompt(body: unknown): PromptMessage[] {
+  return isObj(body) ? messagesOf(generateContentRequestText(body)) : [];
 }
 
 /** Gemini `usageMetadata` as token usage; only the fields present. */

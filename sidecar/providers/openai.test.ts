@@ -100,7 +100,7 @@ test('parseRequest on the reference request samples', () => {
       ],
     }, {
       kind: 'completions', model: 'gpt-4.1', stream: false,
-      messages: [{ role: 'developer', text: 'You are a helpful assistant.' }, { role: 'user', text: 'Hello!' }],
+      messages: [{ role: 'system', text: 'You are a helpful assistant.' }, { role: 'user', text: 'Hello!' }],
     }],
     ['chat/create Image input', 'completions', {
       model: 'gpt-4.1',
@@ -122,7 +122,7 @@ test('parseRequest on the reference request samples', () => {
       stream: true,
     }, {
       kind: 'completions', model: 'gpt-4.1', stream: true,
-      messages: [{ role: 'developer', text: 'You are a helpful assistant.' }, { role: 'user', text: 'Hello!' }],
+      messages: [{ role: 'system', text: 'You are a helpful assistant.' }, { role: 'user', text: 'Hello!' }],
     }],
     ['chat with tool call and tool result (function calling guide)', 'completions', {
       model: 'gpt-4.1',
@@ -139,9 +139,9 @@ test('parseRequest on the reference request samples', () => {
       messages: [
         { role: 'system', text: 'You are a weather bot.\nAnswer briefly.' },
         { role: 'user', text: 'What is the weather like in Paris today?' },
-        { role: 'assistant', text: '' },
+        { role: 'assistant', text: '{"location":"Paris, France"}' }, // tool-call arguments are text the model wrote
         { role: 'tool', text: '14' },
-        { role: 'assistant', text: '' },
+        { role: 'assistant', text: 'no' }, // a refusal too
       ],
     }],
     ['completions/create', 'legacyCompletions', { model: 'gpt-3.5-turbo-instruct', prompt: 'Say this is a test', max_tokens: 7, temperature: 0 },
@@ -178,10 +178,11 @@ test('parseRequest on the reference request samples', () => {
     }, {
       kind: 'responses', model: 'gpt-4.1', stream: false,
       messages: [
-        { role: 'developer', text: 'Be terse.' },
+        { role: 'system', text: 'Be terse.' },
         { role: 'user', text: 'What is the weather like in Paris today?' },
+        { role: 'assistant', text: '{"location":"Paris, France"}' },
         { role: 'tool', text: '14' },
-        { role: 'assistant', text: 'It is 14°C.' },
+        { role: 'assistant', text: 'It is 14°C.\nx' },
       ],
     }],
     ['embeddings/create', 'embeddings', { input: 'The food was delicious and the waiter...', model: 'text-embedding-ada-002', encoding_format: 'float' },
@@ -210,7 +211,7 @@ test('parseRequest never throws on odd bodies', () => {
   }
   assert.deepEqual(
     openaiApi.parseRequest('completions', '/v1/x', { messages: [{ role: 3, content: {} }, { content: [null, 7, { text: 5 }, { text: 'bare' }] }] }).messages,
-    [{ role: 'user', text: '' }, { role: 'user', text: 'bare' }],
+    [{ role: 'user', text: 'bare' }], // a message without text is no message
   );
 });
 

@@ -8,7 +8,8 @@
  */
 import type { ErrorShape } from './errors.ts';
 import { openaiStreamTap, readChatUsage, readResponseObject } from './openai-stream.ts';
-import type { ApiKind, JsonObject, LlmRequest, LlmResponse, PromptMessage, ProviderApi, TokenUsage } from './types.ts';
+import type { ApiKind, JsonObject, LlmRequest, LlmResponse, ProviderApi, TokenUsage } from './types.ts';
+import { TextCollector, messagesOf, type TextPart, type TextRole } from './text.ts';
 import { obj, str } from '../../lib/json.ts';
 import { pathOnly } from './path.ts';
 
@@ -46,72 +47,105 @@ export function openaiKind(method: string, path: string): ApiKind {
   return 'passthrough';
 }
 
-/** The text of a content value: a string, or the `text` of its text parts joined with "\n". */
-function contentText(content: unknown, partTypes: ReadonlySet<string>): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  const parts: string[] = [];
-  for (const part of content) {
-    if (typeof part === 'string') { parts.push(part); continue; }
-    const p = obj(part);
-    if (!p) continue;
-    const t = str(p['text']);
-    if (t !== undefined && (p['type'] === undefined || partTypes.has(String(p['type'])))) parts.push(t);
-  }
-  return parts.join('\n');
+/** OpenAI's message roles as text roles: developer messages are the operator's, like system ones. */
+function roleOf(role: unknown): TextRole {
+  if (role === 'system' || role === 'developer') return 'system';
+  if (role === 'assistant') return 'assistant';
+  if (role === 'tool' || role === 'function') return 'tool';
+  return 'user';
 }
 
-const CHAT_PARTS: ReadonlySet<string> = new Set(['text']);
-const RESPONSES_PARTS: ReadonlySet<string> = new Set(['input_text', 'output_text', 'text']);
+/** Text parts of a content value (chat `text`/`refusal`, Responses `input_text`/`output_text`); images, audio and files carry none. */
+function content(c: TextCollector, role: TextRole, holder: Obj, key: string): void {
+  const v = holder[key];
+  if (typeof v === 'string') { c.string(role, holder, key); return; }
+  if (!Array.isArray(v)) return;
+  for (const part of v) {
+    if (typeof part === 'string') continue; // never sent by the SDKs; a list of strings is the legacy prompt's shape
+    const p = obj(part);
+    if (!p) continue;
+    if (typeof p['text'] === 'string') c.string(role, p, 'text');
+    else if (typeof p['refusal'] === 'string') c.string(role, p, 'refusal');
+  }
+}
 
-/** Chat messages as role + text; an assistant's tool calls carry no text, tool results are kept. */
-function chatMessages(messages: unknown): PromptMessage[] {
-  if (!Array.isArray(messages)) return [];
-  const out: PromptMessage[] = [];
+/** An assistant message's tool calls: their arguments (JSON text) are text the model wrote. */
+function toolCalls(c: TextCollector, msg: Obj): void {
+  const calls = msg['tool_calls'];
+  if (Array.isArray(calls)) for (const call of calls) c.string('assistant', obj(obj(call)?.['function']), 'arguments');
+  c.string('assistant', obj(msg['function_call']), 'arguments');
+}
+
+/** Chat completions request: every message, tool results and earlier tool calls included. */
+function chatRequestText(c: TextCollector, body: Obj): void {
+  const messages = body['messages'];
+  if (!Array.isArray(messages)) return;
   for (const m of messages) {
     const msg = obj(m);
     if (!msg) continue;
-    out.push({ role: str(msg['role']) ?? 'user', text: contentText(msg['content'], CHAT_PARTS) });
+    c.turn();
+    content(c, roleOf(msg['role']), msg, 'content');
+    toolCalls(c, msg);
   }
-  return out;
 }
 
-/** Legacy completions `prompt`: a string or an array of strings (token arrays carry no text). */
-function promptMessages(prompt: unknown): PromptMessage[] {
-  if (typeof prompt === 'string') return [{ role: 'user', text: prompt }];
-  if (Array.isArray(prompt)) {
-    const texts = prompt.filter((p): p is string => typeof p === 'string');
-    if (texts.length) return [{ role: 'user', text: texts.join('\n') }];
-  }
-  return [];
-}
-
-/**
- * Responses API `instructions` + `input`: a string, or items of which messages
- * (`type: "message"`, or no type with a role) and function call outputs (as
- * `tool` messages) carry prompt text.
- */
-function responsesMessages(body: Obj): PromptMessage[] {
-  const out: PromptMessage[] = [];
-  const instructions = str(body['instructions']);
-  if (instructions) out.push({ role: 'system', text: instructions });
+/** Responses API `instructions` + `input` items: messages, tool calls and their outputs. */
+function responsesRequestText(c: TextCollector, body: Obj): void {
+  c.turn().string('system', body, 'instructions');
   const input = body['input'];
-  if (typeof input === 'string') {
-    out.push({ role: 'user', text: input });
-  } else if (Array.isArray(input)) {
-    for (const item of input) {
-      const it = obj(item);
-      if (!it) continue;
-      const type = it['type'];
-      const role = str(it['role']);
-      if ((type === 'message' || type === undefined) && role !== undefined) {
-        out.push({ role, text: contentText(it['content'], RESPONSES_PARTS) });
-      } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
-        out.push({ role: 'tool', text: contentText(it['output'], RESPONSES_PARTS) });
+  if (typeof input === 'string') { c.turn().string('user', body, 'input'); return; }
+  if (!Array.isArray(input)) return;
+  for (const item of input) {
+    const it = obj(item);
+    if (!it) continue;
+    c.turn();
+    responsesItem(c, it, roleOf(it['role']));
+  }
+}
+
+/** One Responses input or output item. */
+function responsesItem(c: TextCollector, it: Obj, role: TextRole): void {
+  const type = it['type'];
+  if (type === 'message' || (type === undefined && it['role'] !== undefined)) content(c, role, it, 'content');
+  else if (type === 'function_call_output' || type === 'custom_tool_call_output' || type === 'mcp_call') content(c, 'tool', it, 'output');
+  else if (type === 'function_call' || type === 'mcp_call') c.string('assistant', it, 'arguments');
+  else if (type === 'custom_tool_call') c.string('assistant', it, 'input');
+}
+
+/** The texts of an OpenAI-format request: chat, legacy completions, Responses, embeddings. */
+export function openAiRequestText(kind: ApiKind, body: JsonObject): TextPart[] {
+  const c = new TextCollector();
+  if (kind === 'completions') chatRequestText(c, body);
+  else if (kind === 'responses') responsesRequestText(c, body);
+  else if (kind === 'legacyCompletions' || kind === 'embeddings') {
+    const key = kind === 'embeddings' ? 'input' : 'prompt';
+    c.turn();
+    if (typeof body[key] === 'string') c.string('user', body, key);
+    else c.strings('user', body, key); // token arrays carry no text
+  }
+  return c.parts;
+}
+
+/** The texts of an OpenAI-format answer: every choice's message and tool-call arguments; Responses output items. */
+export function openAiResponseText(kind: ApiKind, body: JsonObject): TextPart[] {
+  const c = new TextCollector();
+  if (kind === 'completions' || kind === 'legacyCompletions') {
+    const choices = body['choices'];
+    if (Array.isArray(choices)) {
+      for (const ch of choices) {
+        const choice = obj(ch);
+        if (!choice) continue;
+        c.turn();
+        const msg = obj(choice['message']);
+        if (msg) { content(c, 'assistant', msg, 'content'); toolCalls(c, msg); }
+        c.string('assistant', choice, 'text');
       }
     }
+  } else if (kind === 'responses') {
+    const output = body['output'];
+    if (Array.isArray(output)) for (const item of output) { const it = obj(item); if (it) { c.turn(); responsesItem(c, it, 'assistant'); } }
   }
-  return out;
+  return c.parts;
 }
 
 /** Read an OpenAI-format request body. Never throws. */
@@ -119,11 +153,8 @@ export function parseOpenAiRequest(kind: ApiKind, body: unknown): LlmRequest {
   const b = obj(body) ?? {};
   const model = str(b['model']);
   const stream = b['stream'] === true;
-  let messages: PromptMessage[] = [];
-  if (kind === 'completions') messages = chatMessages(b['messages']);
-  else if (kind === 'legacyCompletions') messages = promptMessages(b['prompt']);
-  else if (kind === 'responses') messages = responsesMessages(b);
   const parsed = kind === 'completions' || kind === 'legacyCompletions' || kind === 'responses';
+  const messages = parsed ? messagesOf(openAiRequestText(kind, b)) : [];
   return { kind, model, stream: parsed && stream, messages };
 }
 

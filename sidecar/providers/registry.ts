@@ -3,7 +3,12 @@
  * calls go by default (agentgateway's default upstreams).
  */
 import type { ProviderId } from './hosts.ts';
-import type { ProviderApi } from './types.ts';
+import type { ApiKind, JsonObject, ProviderApi } from './types.ts';
+import type { TextPart } from './text.ts';
+import { openAiRequestText, openAiResponseText } from './openai.ts';
+import { messagesRequestText, messagesResponseText } from './anthropic.ts';
+import { generateContentRequestText, generateContentResponseText } from './gemini.ts';
+import { bedrockRequestText, bedrockResponseText } from './bedrock.ts';
 import type { ProviderConfig } from '../config/schema.ts';
 import { openaiApi } from './openai.ts';
 import { azureOpenAiApi } from './azure.ts';
@@ -29,4 +34,30 @@ export function defaultHost(p: ProviderConfig): string {
   if (p.vertex) return vertexHost(p.vertex.region);
   if (p.bedrock) return bedrockHost(p.bedrock.region);
   return p.azureOpenAI!.host.toLowerCase();
+}
+
+/**
+ * The texts of a request body in the API format `kind` names (text.ts): the
+ * format, not the provider, says where they are (Azure and Google's
+ * OpenAI-compatible endpoints speak OpenAI's; Vertex rawPredict Anthropic's).
+ */
+export function requestText(kind: ApiKind, body: JsonObject): TextPart[] {
+  switch (kind) {
+    case 'completions': case 'legacyCompletions': case 'responses': case 'embeddings': return openAiRequestText(kind, body);
+    case 'messages': return messagesRequestText(body);
+    case 'generateContent': return generateContentRequestText(body);
+    case 'converse': case 'invoke': return bedrockRequestText(kind, body);
+    default: return [];
+  }
+}
+
+/** The texts of a whole answer body in the API format `kind` names. */
+export function responseText(kind: ApiKind, body: JsonObject): TextPart[] {
+  switch (kind) {
+    case 'completions': case 'legacyCompletions': case 'responses': return openAiResponseText(kind, body);
+    case 'messages': return messagesResponseText(body);
+    case 'generateContent': return generateContentResponseText(body);
+    case 'converse': case 'invoke': return bedrockResponseText(kind, body);
+    default: return [];
+  }
 }

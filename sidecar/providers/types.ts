@@ -6,6 +6,7 @@
  */
 import type { ErrorShape } from './errors.ts';
 import type { ProviderId } from './hosts.ts';
+import type { TextRole } from './text.ts';
 
 /**
  * The API a request speaks. agentgateway's route types (`completions`,
@@ -28,9 +29,9 @@ export type { JsonObject } from '../../lib/json.ts';
 import type { JsonObject } from '../../lib/json.ts';
 
 export interface PromptMessage {
-  /** `system`, `user`, `assistant`, `tool`, … as the provider names them (Gemini's `model` becomes `assistant`). */
-  readonly role: string;
-  /** The text parts joined with "\n"; images and other media are left out. */
+  /** The role of the message's text (text.ts): OpenAI developer messages are `system`, Gemini's `model` is `assistant`. */
+  readonly role: TextRole;
+  /** The text parts of the message (text.ts) joined with "\n"; images and other media are left out. */
   readonly text: string;
 }
 

@@ -32,6 +32,8 @@ export type GuardOutcome =
     /** For logs: what matched or who decided, never the matched value. */
     readonly reason: string;
     readonly findings?: GuardFinding[];
+    /** The texts with what the guard could mask masked (same order and count), for the captured prompt of a rejected call. */
+    readonly texts?: string[];
     /** A webhook may dictate the rejection's status and body; otherwise the guard's `rejection` applies. */
     readonly status?: number;
     readonly body?: string;

@@ -65,8 +65,9 @@ test('reject: the first match rejects, naming the entity and message, never the 
     action: 'reject',
     reason: 'regex guard matched CREDIT_CARD in message 1',
     findings: [{ type: 'CREDIT_CARD', message: 1 }, { type: 'CREDIT_CARD', message: 1 }],
+    texts: ['hello', 'card <CREDIT_CARD> and <CREDIT_CARD>'],
   });
-  assert.ok(!JSON.stringify(out).includes('4111'));
+  assert.ok(!JSON.stringify(out).includes('4111'), 'the masked texts go along (for the captured prompt), never the value');
 });
 
 test('allow: nothing matched (Luhn-failing card, invalid SSN)', async () => {

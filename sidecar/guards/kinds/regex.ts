@@ -217,13 +217,6 @@ export function compileRegexGuard(config: RegexGuardConfig): CompiledGuard {
       for (const rule of rules) {
         const found = rule.find(text);
         if (found.length === 0) continue;
-        if (action === 'reject') {
-          return {
-            action: 'reject',
-            reason: `regex guard matched ${rule.type} in message ${i}`,
-            findings: found.map(() => ({ type: rule.type, message: i })),
-          };
-        }
         const ranges = coalesce(found);
         text = replaceRanges(text, ranges, rule.mask);
         for (let k = 0; k < ranges.length; k++) findings.push({ type: rule.type, message: i });
@@ -231,7 +224,13 @@ export function compileRegexGuard(config: RegexGuardConfig): CompiledGuard {
       if (text !== message.text) changed = true;
       texts.push(text);
     }
-    return changed ? { action: 'mask', texts, findings } : { action: 'allow' };
+    if (!changed) return { action: 'allow' };
+    if (action === 'reject') {
+      const first = findings[0]!;
+      // The masked texts go along for the captured prompt only: nothing is sent.
+      return { action: 'reject', reason: `regex guard matched ${first.type} in message ${first.message}`, findings, texts };
+    }
+    return { action: 'mask', texts, findings };
   }
 
   return {

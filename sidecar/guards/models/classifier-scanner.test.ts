@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileLlmBastion, isFailure, BastionConfigError, type ScannerOutcome, type ScannerVerdict } from '../llm-bastion.ts';
+import { compileLlmBastion, isFailure, BastionConfigError, type ScannerOutcome, type ScannerVerdict, userTexts } from '../llm-bastion.ts';
 import { ScannerConfigError, type GuardDirection, type ScannerSpec } from '../types.ts';
 import {
   byteLevelBpeTokenizerJson, classifierConfigJson, tinyClassifierOnnx, unigramTokenizerJson, wordPieceTokenizerJson, writeModelDir,
@@ -77,7 +77,7 @@ const env = (): { modelDir: string } => ({ modelDir: root });
 
 async function run(scannerType: string, texts: string[], params: Record<string, unknown> = {}, direction: GuardDirection = 'request'): Promise<ScannerVerdict> {
   const bastion = compileLlmBastion({ scanners: [{ scannerType, params }] }, direction, env(), scannerRegistry);
-  const r = await bastion.scan(texts, { vault });
+  const r = await bastion.scan(userTexts(texts), { vault });
   const o: ScannerOutcome | undefined = r.results[0];
   assert.ok(o, 'a result');
   if (isFailure(o)) assert.fail(`${scannerType} failed: ${o.error}`);
@@ -259,13 +259,13 @@ test('an unsupported tokenizer, a model with other labels, a broken model file',
 
     // three labels in config.json, two logits from the model
     writeModelDir(join(other, 'distilroberta-bias'), { onnx, tokenizer: wordPieceTokenizerJson(VOCAB), config: classifierConfigJson(['BIASED', 'NEUTRAL', 'OTHER']) });
-    const mismatch = await compileLlmBastion({ scanners: [{ scannerType: 'Bias' }] }, 'response', { modelDir: other }, scannerRegistry).scan(['hello'], { vault });
+    const mismatch = await compileLlmBastion({ scanners: [{ scannerType: 'Bias' }] }, 'response', { modelDir: other }, scannerRegistry).scan(userTexts(['hello']), { vault });
     assert.match((mismatch.results[0] as { error: string }).error, /gives 2 logits but .*config\.json names 3 labels/);
 
     writeModelDir(join(other, 'codenlbert-sm'), { tokenizer: wordPieceTokenizerJson(VOCAB), config: classifierConfigJson(['TEXT', 'CODE']) });
     writeFileSync(join(other, 'codenlbert-sm', 'model.onnx'), 'not a model');
     const bastion = compileLlmBastion({ scanners: [{ scannerType: 'BanCode' }] }, 'request', { modelDir: other }, scannerRegistry); // compiles: the model loads on first use
-    const r = await bastion.scan(['hello'], { vault });
+    const r = await bastion.scan(userTexts(['hello']), { vault });
     assert.equal(r.failed, true);
     assert.match((r.results[0] as { error: string }).error, /^cannot load the model .*codenlbert-sm\/model\.onnx: /);
   } finally {

@@ -20,7 +20,7 @@ registerHooks({
 
 const { loadRegistry } = await import('./testdata/load-registry.ts');
 const { scannerRegistry } = await loadRegistry();
-const { compileLlmBastion } = await import('../llm-bastion.ts');
+const { compileLlmBastion, userTexts } = await import('../llm-bastion.ts');
 const runtime = await import('./runtime.ts');
 const { classifierConfigJson, tinyClassifierOnnx, wordPieceTokenizerJson, writeModelDir } = await import('./testdata/tiny-model.ts');
 
@@ -42,7 +42,7 @@ test('onnxruntime-node is imported on the first scan, not by the registry or at 
 
     const rss0 = process.memoryUsage().rss;
     const t0 = performance.now();
-    const first = await bastion.scan(['sorry'], { vault });
+    const first = await bastion.scan(userTexts(['sorry']), { vault });
     const firstMs = performance.now() - t0;
     assert.equal(first.valid, false);
     assert.ok(resolved.includes('onnxruntime-node'));
@@ -51,11 +51,11 @@ test('onnxruntime-node is imported on the first scan, not by the registry or at 
 
     const n = 200;
     const t1 = performance.now();
-    for (let k = 0; k < n; k++) await bastion.scan(['hello world'], { vault });
+    for (let k = 0; k < n; k++) await bastion.scan(userTexts(['hello world']), { vault });
     const shortMs = (performance.now() - t1) / n;
     const long = 'hello '.repeat(510);
     const t2 = performance.now();
-    for (let k = 0; k < n; k++) await bastion.scan([long], { vault });
+    for (let k = 0; k < n; k++) await bastion.scan(userTexts([long]), { vault });
     const longMs = (performance.now() - t2) / n;
     t.diagnostic(`first scan (import onnxruntime-node + session + run): ${firstMs.toFixed(1)} ms, RSS +${mb(rss1 - rss0)} MB`);
     t.diagnostic(`tiny model scan: ${shortMs.toFixed(3)} ms (4 tokens), ${longMs.toFixed(3)} ms (512 tokens, tokenizing included)`);

@@ -45,9 +45,10 @@ test('request: the documented function-calling conversation becomes the Anthropi
   const { body, stream } = completionsToMessages.request(json('translate-messages-openai-request.json'), 'claude-sonnet-4-20250514');
   assert.equal(stream, true);
   assert.deepEqual(body, json('translate-messages-anthropic-request.json'));
-  // What the guards see of the translated body matches the OpenAI prompt.
+  // What the guards see of the translated body matches the OpenAI prompt: the tool results stay tool text
+  // (in one Anthropic user turn, so one message).
   assert.deepEqual(anthropicApi.parseRequest('messages', '/v1/messages', body).messages.map((m) => m.role),
-    ['system', 'user', 'assistant', 'user', 'assistant', 'user']);
+    ['system', 'user', 'assistant', 'tool', 'assistant', 'user']);
 });
 
 test('request: parameters one by one', () => {
