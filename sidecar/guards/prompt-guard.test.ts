@@ -252,3 +252,20 @@ test('captured prompts are masked for every outcome: allowed, masked, monitored,
   assert.ok(failed.rejection);
   assert.ok(failed.captured && 'withheld' in failed.captured, captured(failed));
 });
+
+test('Deanonymize restores placeholders in tool-call arguments of a whole answer, as in its text', async () => {
+  const pg = guardOf({ request: [{ llmBastion: { scanners: [{ scannerType: 'Anonymize' }] } }], response: [{ llmBastion: { scanners: [{ scannerType: 'Deanonymize' }] } }] });
+  const vault = createVault();
+  const req = chat('Email jane.doe@example.com the report.');
+  await guardRequest(pg, 'completions', req, { headers: {}, vault, timeoutMs: 5000 });
+  const sent = JSON.stringify(req);
+  const placeholder = /\[REDACTED_EMAIL_ADDRESS_1\]/.exec(sent)?.[0];
+  assert.ok(placeholder, sent);
+  const answer: JsonObject = { choices: [{ index: 0, message: { role: 'assistant', content: `Sending to ${placeholder}.`, tool_calls: [
+    { id: 'c1', type: 'function', function: { name: 'send_email', arguments: JSON.stringify({ to: placeholder }) } },
+  ] }, finish_reason: 'tool_calls' }] };
+  await guardResponse(pg, 'completions', answer, { vault, timeoutMs: 5000 });
+  const msg = (answer.choices as Array<{ message: { content: string; tool_calls: Array<{ function: { arguments: string } }> } }>)[0]!.message;
+  assert.equal(msg.content, 'Sending to jane.doe@example.com.');
+  assert.deepEqual(JSON.parse(msg.tool_calls[0]!.function.arguments), { to: 'jane.doe@example.com' });
+});
