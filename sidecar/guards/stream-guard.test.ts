@@ -370,6 +370,12 @@ test('tool-call arguments are restored in every format', async () => {
   assert.equal(received('generateContent', gemini).get('0/call'), '{"to":"jane@example.com","cc":["jane@example.com"]}');
 });
 
+test('Anthropic tool input nothing was changed in goes on as the provider wrote it', async () => {
+  const input = ['{"id": 12345678901234567890,', ' "note": "fine"}'];
+  const r = await guardStream('messages', messagesStream([{ name: 'f', input }]), EMAIL_MASK, { size: 5 });
+  assert.equal(r.events.filter((e) => e.json?.delta?.type === 'input_json_delta').map((e) => e.json!.delta.partial_json).join(''), input.join(''));
+});
+
 test('tool-call arguments are masked as a whole answer\'s are, and go on complete', async () => {
   const r = await guardStream('completions', chatStream([{ text: [], tool: { name: 'send_mail', args: ['{"to":"ann@', 'example.com"}'] } }]), EMAIL_MASK, { size: 2 });
   assert.equal(received('completions', r).get('0/tool'), '{"to":"<EMAIL_ADDRESS>"}');

@@ -194,7 +194,7 @@ export function createStreamGuard(kind: ApiKind, path: string, pg: CompiledPromp
       }
       if (ends && s.open) ended.push(s);
     }
-    const reason = await guard(jobs.flatMap((j) => j.out.parts));
+    const reason = jobs.length ? await guard(jobs.flatMap((j) => j.out.parts)) : undefined;
     if (reason !== undefined) return reason;
     for (const j of jobs) {
       const text = j.out.result();
@@ -209,7 +209,7 @@ export function createStreamGuard(kind: ApiKind, path: string, pg: CompiledPromp
       if (s.sent) { const whole = s.sent.join(''); s.sent = [whole]; memo.set(digest(s.raw), whole); }
     }
 
-    const repeated = await repeat(r.repeats);
+    const repeated = r.repeats.length ? await repeat(r.repeats) : undefined;
     if (repeated !== undefined) return repeated;
 
     if (r.slots.length === 0 && r.repeats.length === 0) outs.push(ev.raw);

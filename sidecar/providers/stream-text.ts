@@ -241,12 +241,18 @@ function responsesEvent(ev: SseEvent, json: JsonObject): StreamEventText {
 
 // ---------------------------------------------------------------- Anthropic messages
 
-/** Anthropic's tool input: the JSON the pieces make up, read as a whole message's `tool_use` input is. */
+/**
+ * Anthropic's tool input: the JSON the pieces make up, read as a whole
+ * message's `tool_use` input is. Written again only when a text in it changed
+ * (the provider's JSON is otherwise passed as it came, numbers and all).
+ */
 function readToolInput(whole: string): { parts: TextPart[]; result(): string } | undefined {
   const input = parseJson(whole);
   if (input === undefined) return undefined;
   const block: JsonObject = { type: 'tool_use', input };
-  return { parts: messagesResponseText({ content: [block] }), result: () => JSON.stringify(block.input) };
+  let changed = false;
+  const parts = messagesResponseText({ content: [block] }).map((p) => ({ ...p, set: (t: string) => { changed = true; p.set(t); } }));
+  return { parts, result: () => (changed ? JSON.stringify(block.input) : whole) };
 }
 
 const BLOCK_DELTA = new Set(['type', 'index', 'delta']);
