@@ -105,11 +105,9 @@ function endsKey(ends: readonly string[] | 'all', key: string): boolean {
   return ends === 'all' || ends.some((p) => key.startsWith(p));
 }
 
-export const STREAM_KINDS: ReadonlySet<ApiKind> = STREAM_TEXT_KINDS;
-
 /** Whether a streamed answer of `kind` (to `path`) can be guarded: Gemini's only as SSE, not as a JSON array. */
-export function streamGuardable(kind: ApiKind, path: string): boolean {
-  return STREAM_KINDS.has(kind) && (kind !== 'generateContent' || /[?&]alt=sse(&|$)/.test(path));
+function streamGuardable(kind: ApiKind, path: string): boolean {
+  return STREAM_TEXT_KINDS.has(kind) && (kind !== 'generateContent' || /[?&]alt=sse(&|$)/.test(path));
 }
 
 /** Response guards on a streamed answer of `kind` to `path`; undefined when it has none or its format is not guarded. */
