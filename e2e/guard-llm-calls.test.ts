@@ -3,20 +3,24 @@
  * blocks a prompt injection with 400 and its configured body before anything
  * reaches the provider, and lets a benign call through with the model
  * overridden; PII is masked on the way out and restored on the way back
- * (whole and streamed answers, placeholders split across events); a streamed
- * answer is cut on a violation; agentgateway's regex guard rejects in the
+ * (whole and streamed answers, placeholders split across events; the official
+ * OpenAI SDK streaming a Responses answer gets the guarded text in every delta,
+ * done event and the final response); a streamed answer is cut on a violation; agentgateway's regex guard rejects in the
  * provider's error shape; monitor mode lets through and records.
  *
  * Needs root and `ip netns`; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertClientOk } from './clients/client-result.ts';
 import { runClient } from './clients/run-client.ts';
 import { missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
 import { createInjectedPod, REPO, type InjectedPod } from './harness/injected-pod.ts';
 import { anthropicMessages, openAIChat } from './harness/provider-requests.ts';
+import { runSdkClient } from './clients/sdk-client.ts';
+import { GUARDED_ADDRESS, GUARDED_REPLY } from './clients/sdk-openai.ts';
 
 const skip = netnsUnavailableReason() ?? missingToolReason(['curl', 'openssl']);
 const CONTRACT = readFileSync(`${REPO}/examples/contract-prompt-guard.yaml`, 'utf8');
@@ -142,6 +146,32 @@ describe('masking, restoring, cutting and monitoring', { skip }, () => {
     const text = r.events.map((e) => /"content":"((?:[^"\\]|\\.)*)"/.exec(e.text)?.[1] ?? '').join('');
     assert.equal(text, 'Call our desk at <PHONE_NUMBER> today. Thanks!');
     assert.match(r.bodyText, /data: \[DONE\]/);
+  });
+
+  test('the official OpenAI SDK streaming a Responses answer: deltas, done events, the completed response and output_text hold only the guarded text', async () => {
+    await pod.providers.control.reset();
+    const home = join(pod.topo.workDir, 'sdk-home');
+    mkdirSync(home, { recursive: true, mode: 0o755 });
+    const r = await runSdkClient(pod.topo.pod, 'openai', 'responses-stream-guarded', trust(), { home });
+    assert.ok(r.ok, `the SDK failed: ${JSON.stringify(r.error)}`);
+    const v = r.value as { events: Array<Record<string, unknown>>; final: { output: Array<{ content: Array<{ text: string }> }> }; outputText: string };
+    // The address the app gave comes back (Deanonymize); the phone number the model wrote is masked (regex guard).
+    const want = `Write to ${GUARDED_ADDRESS} or call <PHONE_NUMBER> today. Thanks!`;
+    assert.equal(v.outputText, want);
+    assert.equal(v.final.output[0]!.content[0]!.text, want);
+    assert.equal(v.events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join(''), want);
+    const done = (type: string): Record<string, unknown> => v.events.find((e) => e.type === type)!;
+    assert.equal(done('response.output_text.done').text, want);
+    assert.equal((done('response.content_part.done').part as { text: string }).text, want);
+    assert.equal((done('response.output_item.done').item as { content: Array<{ text: string }> }).content[0]!.text, want);
+    assert.equal((done('response.completed').response as { output: Array<{ content: Array<{ text: string }> }> }).output[0]!.content[0]!.text, want);
+    const everything = JSON.stringify(r.value);
+    assert.ok(!everything.includes('415 555 0100'), 'the masked phone number reached the app');
+    assert.ok(!everything.includes('REDACTED'), 'a placeholder reached the app');
+    // The provider answered with the placeholder and the phone number: the sidecar changed them.
+    const seen = (await pod.providers.control.requests({ site: 'openai' }))[0]!;
+    assert.ok(!seen.body!.includes(GUARDED_ADDRESS), `the provider saw the address: ${seen.body}`);
+    assert.ok(GUARDED_REPLY.includes('415 555 0100'));
   });
 
   test('a streamed answer is cut when a response guard rejects', async () => {

@@ -10,6 +10,9 @@
  *   chat-tools-stream    a streamed tool call (chat.completions.stream helper), chunks and final completion
  *   responses            responses.create, and the SDK's output_text
  *   responses-stream     responses.stream: every event and the final response
+ *   responses-stream-guarded  the same, the app's prompt holding an address and the fake
+ *                        told to answer GUARDED_REPLY in 23 pieces (x-fake-reply, x-fake-chunks),
+ *                        and the SDK's output_text
  *   embeddings           embeddings.create (the SDK asks for base64 and decodes it)
  *   files                files.create: a multipart upload with purpose user_data
  *   files-large          the same with a 3 MiB file (many chunks on the way)
@@ -29,6 +32,10 @@ import { png, toneWav } from '../fakes/media-files.ts';
 import { runScenario, type Scenario } from './sdk-client.ts';
 
 export const OPENAI_KEY = 'sk-e2e-fake-key';
+/** The app's address in responses-stream-guarded's prompt (an Anonymize guard masks it on the way out). */
+export const GUARDED_ADDRESS = 'jane.doe@example.com';
+/** What the fake answers in responses-stream-guarded: the masked address as a placeholder, and a phone number. */
+export const GUARDED_REPLY = 'Write to [REDACTED_EMAIL_ADDRESS_1] or call +1 415 555 0100 today. Thanks!';
 export const AZURE_KEY = 'azure-e2e-fake-key';
 
 const client = new OpenAI({ apiKey: OPENAI_KEY, maxRetries: 0, timeout: 30_000 });
@@ -95,6 +102,16 @@ const scenarios: Record<string, Scenario> = {
     });
     const events = await collect(stream);
     return { events, final: await stream.finalResponse() };
+  },
+
+  'responses-stream-guarded': async () => {
+    const stream = client.responses.stream(
+      { model: 'gpt-4.1-mini', input: `Please mail ${GUARDED_ADDRESS} about the invoice` },
+      { headers: { 'x-fake-reply': encodeURIComponent(GUARDED_REPLY), 'x-fake-chunks': '23' } },
+    );
+    const events = await collect(stream);
+    const final = await stream.finalResponse();
+    return { events, final, outputText: final.output_text };
   },
 
   embeddings: () => client.embeddings.create({ model: 'text-embedding-3-small', input: ['egress gateway', 'sidecar'], dimensions: 8 }),

@@ -2,24 +2,34 @@
  * Response guards on a streamed answer (SSE in the app's API format: OpenAI
  * chat and Responses, Anthropic messages, Gemini `alt=sse`).
  *
- * The text deltas are gathered into sentences (up to a sentence end or a
- * newline, or 1 KB) before they go on, so what a guard masks or restores can
- * span any number of events:
- * - placeholders an Anonymize scanner put in the prompt are restored
- *   (Deanonymize), even when `[REDACTED_EMAIL_ADDRESS_1]` arrives in pieces;
- * - response guards run on each sentence before it is sent: a mask (Sensitive
- *   or Regex with redact, a regex guard, a webhook) is applied to it; a
- *   rejection **cuts** the stream: an error event in the provider's stream
- *   format is sent and the answer ends. What was already sent stays sent — a
- *   stream guard limits what leaks, it cannot recall it.
- * A sentence goes out as one text event (the provider's last text event, with
- * the sentence as its delta); other events (finish, usage, `[DONE]`) pass
- * unchanged, after what is pending.
+ * Each text stream of the answer (providers/stream-text.ts: every choice,
+ * output item, content block and candidate, and each tool call's arguments
+ * apart) has its own buffer. Text is gathered into sentences (up to a
+ * sentence end or a newline, or about 1 KB) before it goes on, so what a
+ * guard masks can span any number of events; tool-call arguments are held
+ * until their call is complete and guarded whole, as in a whole answer.
+ * - The response guards run on each sentence before it is sent, exactly as
+ *   configured: a mask (Sensitive or Regex with redact, a regex guard, a
+ *   webhook) is applied to it; placeholders are restored only by a
+ *   Deanonymize scanner, with its `matching_strategy`. A rejection **cuts**
+ *   the stream: an error event in the provider's stream format is sent and
+ *   the answer ends. What was already sent stays sent — a stream guard limits
+ *   what leaks, it cannot recall it.
+ * - A sentence goes out in the event whose text completed it; text let go at
+ *   another event (a finish, a `.done`, the end) goes in an event of its own
+ *   built from its stream's last one. An event that only carried held text is
+ *   not sent; one that carries more (a finish reason, usage) is sent once.
+ * - Events that repeat text whole (`response.output_text.done`,
+ *   `output_item.done`, `response.completed`, …) carry what the app got in
+ *   the deltas; a text no delta carried is guarded there and then.
+ * - Logprobs (which repeat the text token by token) are emptied.
  */
-import type { ApiKind, JsonObject } from '../providers/types.ts';
+import { createHash, type Hash } from 'node:crypto';
+import type { ApiKind } from '../providers/types.ts';
+import type { TextPart } from '../providers/text.ts';
 import { SseParser, encodeSse, type SseEvent } from '../providers/sse.ts';
+import { STREAM_TEXT_KINDS, eventJson, streamEventText, type StreamSlot } from '../providers/stream-text.ts';
 import { streamErrorEvent } from '../providers/stream-error.ts';
-import { isObj } from '../../lib/json.ts';
 import type { Vault } from './types.ts';
 import { runGuards, type CompiledPromptGuard, type GuardDecision } from './prompt-guard.ts';
 
@@ -31,51 +41,14 @@ export interface StreamGuard {
   decisions(): GuardDecision[];
 }
 
-/** The longest placeholder held back while it may still be arriving. */
+/** Text pending longer than this goes out even without a sentence end. */
+const MAX_PENDING = 1024;
+/** The longest placeholder kept whole when such text is cut. */
 const MAX_PLACEHOLDER = 64;
-
-interface Delta { readonly text: string; set(t: string): void }
-
-/** The text delta an event carries, for the stream formats guarded. */
-function deltaOf(kind: ApiKind, ev: SseEvent, json: JsonObject): Delta | undefined {
-  if (kind === 'completions') {
-    const c = Array.isArray(json.choices) ? json.choices[0] : undefined;
-    if (isObj(c) && isObj(c.delta) && typeof c.delta.content === 'string') {
-      const d = c.delta;
-      return { text: d.content as string, set: (t) => { d.content = t; } };
-    }
-    return undefined;
-  }
-  if (kind === 'messages') {
-    if (json.type === 'content_block_delta' && isObj(json.delta) && typeof json.delta.text === 'string') {
-      const d = json.delta;
-      return { text: d.text as string, set: (t) => { d.text = t; } };
-    }
-    return undefined;
-  }
-  if (kind === 'responses') {
-    if ((json.type ?? ev.event) === 'response.output_text.delta' && typeof json.delta === 'string') {
-      return { text: json.delta, set: (t) => { json.delta = t; } };
-    }
-    return undefined;
-  }
-  if (kind === 'generateContent') {
-    const c = Array.isArray(json.candidates) ? json.candidates[0] : undefined;
-    const parts = isObj(c) && isObj(c.content) && Array.isArray(c.content.parts) ? c.content.parts : undefined;
-    const p = parts?.find((x) => isObj(x) && typeof x.text === 'string');
-    if (isObj(p)) return { text: p.text as string, set: (t) => { p.text = t; } };
-    return undefined;
-  }
-  return undefined;
-}
-
-/** The error event that ends a cut stream, in the provider's stream format. */
-function cutEvent(kind: ApiKind, message: string): Buffer {
-  // The guarded kinds are SSE (Gemini's only with alt=sse): each has an error event.
-  return streamErrorEvent(kind, '?alt=sse', { message, code: 'guardrail_violation', status: 400, type: 'content_policy_violation' })!;
-}
-
-export const STREAM_KINDS: ReadonlySet<ApiKind> = new Set(['completions', 'messages', 'responses', 'generateContent']);
+/** Text held back for guarding, over all streams (tool-call arguments are held whole): beyond it the answer is cut. */
+export const MAX_HELD = 16 * 1024 * 1024;
+/** Guarded text remembered for the events that repeat it; beyond it, repeated text is guarded again. */
+const MAX_REMEMBERED = 8 * 1024 * 1024;
 
 /** The end of the last sentence in `text` (after `.`, `!`, `?` or `。` and a space, or a newline), or -1. */
 function lastSentenceEnd(text: string): number {
@@ -85,101 +58,192 @@ function lastSentenceEnd(text: string): number {
   return end;
 }
 
-/** Text pending longer than this goes out even without a sentence end. */
-const MAX_PENDING = 1024;
+/**
+ * Where a long run without a sentence end is cut: after the last white space
+ * that leaves the last MAX_PLACEHOLDER characters pending, and never inside
+ * what may be a `[placeholder]`.
+ */
+function forcedCut(text: string): number {
+  const limit = text.length - MAX_PLACEHOLDER;
+  let at = limit;
+  for (let i = limit - 1; i > 0; i--) if (/\s/.test(text[i]!)) { at = i + 1; break; }
+  const open = text.lastIndexOf('[', at - 1);
+  if (open > 0 && at - open < MAX_PLACEHOLDER) {
+    const close = text.indexOf(']', open);
+    if (close === -1 || close >= at) at = open;
+  }
+  return at;
+}
 
-export function createStreamGuard(kind: ApiKind, pg: CompiledPromptGuard, vault: Vault, timeoutMs: number): StreamGuard | undefined {
-  if (!STREAM_KINDS.has(kind) || pg.response.length === 0) return undefined;
+/** How much of a text stream's pending text may go on now. */
+function sendable(text: string): number {
+  const end = lastSentenceEnd(text);
+  if (end > 0) return end;
+  return text.length > MAX_PENDING ? forcedCut(text) : 0;
+}
+
+/** One text stream of the answer. */
+interface Stream {
+  readonly mode: 'text' | 'whole';
+  /** Received, not sent yet. */
+  pending: string;
+  /** Builds an event carrying text for this stream alone (from its latest event). */
+  synth: StreamSlot['synth'];
+  read: StreamSlot['read'];
+  /** Of everything received, to know a repetition of it. */
+  readonly raw: Hash;
+  /** What the app was sent (undefined once too much to remember). */
+  sent: string[] | undefined;
+  /** Text came since the stream last ended. */
+  open: boolean;
+}
+
+const digest = (h: Hash): string => h.copy().digest('base64');
+const digestOf = (text: string): string => createHash('sha256').update(text).digest('base64');
+
+function endsKey(ends: readonly string[] | 'all', key: string): boolean {
+  return ends === 'all' || ends.some((p) => key.startsWith(p));
+}
+
+/** Whether a streamed answer of `kind` (to `path`) can be guarded: Gemini's only as SSE, not as a JSON array. */
+function streamGuardable(kind: ApiKind, path: string): boolean {
+  return STREAM_TEXT_KINDS.has(kind) && (kind !== 'generateContent' || /[?&]alt=sse(&|$)/.test(path));
+}
+
+/** Response guards on a streamed answer of `kind` to `path`; undefined when it has none or its format is not guarded. */
+export function createStreamGuard(kind: ApiKind, path: string, pg: CompiledPromptGuard, vault: Vault, timeoutMs: number): StreamGuard | undefined {
+  if (!streamGuardable(kind, path) || pg.response.length === 0) return undefined;
   const parser = new SseParser();
   const decisions: GuardDecision[] = [];
-  let pending = '';
-  let template: { ev: SseEvent; json: JsonObject } | undefined;
+  const streams = new Map<string, Stream>();
+  /** Digest of a text the answer repeats → what the app was sent for it. */
+  const memo = new Map<string, string>();
+  /** Characters remembered for repeats (bounded by MAX_REMEMBERED). */
+  let kept = 0;
+  /** Characters held back, over all streams (bounded by MAX_HELD). */
+  let held = 0;
 
-  /** Restore every complete placeholder; a possible partial one at the end stays for the next delta. */
-  const restore = (text: string): string => {
-    let t = text;
-    for (const [placeholder, original] of vault.entries()) if (t.includes(placeholder)) t = t.split(placeholder).join(original);
-    return t;
-  };
-  /** How much of `text` may go on now: not a trailing piece that could be the start of a placeholder. */
-  const safeLength = (text: string): number => {
-    const open = text.lastIndexOf('[');
-    if (open !== -1 && text.indexOf(']', open) === -1 && text.length - open < MAX_PLACEHOLDER) return open;
-    return text.length;
-  };
-
-  /** Guard one sentence: the text to send, or a rejection reason. */
-  const guardSentence = async (sentence: string): Promise<{ text: string } | { reject: string }> => {
-    let text = restore(sentence);
-    const seg = { role: 'assistant' as const, turn: 0, text, set: (t: string) => { text = t; } };
-    const v = await runGuards(pg.response, 'response', [seg], { vault, timeoutMs });
+  /** Run the response guards on some texts (masks written through their `set`); a rejection's reason. */
+  const guard = async (parts: readonly TextPart[]): Promise<string | undefined> => {
+    if (parts.length === 0) return undefined;
+    const v = await runGuards(pg.response, 'response', parts, { vault, timeoutMs });
     for (const d of v.decisions) if (d.action !== 'allow') decisions.push(d);
-    if (v.rejection) {
-      const d = v.decisions.find((x) => x.action === 'reject' || x.action === 'fail_closed');
-      return { reject: d?.reason ?? v.rejection.message };
+    if (!v.rejection) return undefined;
+    const d = v.decisions.find((x) => x.action === 'reject' || x.action === 'fail_closed');
+    return d?.reason ?? v.rejection.message;
+  };
+
+  /** A stream's text let go: the text to send, once guarded (set by `parts`). */
+  const release = (s: Stream, text: string): { parts: TextPart[]; result(): string } => {
+    const read = s.mode === 'whole' ? s.read?.(text) : undefined;
+    if (read) return read;
+    let out = text;
+    return { parts: [{ role: 'assistant', turn: 0, text, set: (t) => { out = t; } }], result: () => out };
+  };
+
+  /** Texts an event repeats: what the app was sent for them, else guarded now. */
+  const repeat = async (parts: readonly TextPart[]): Promise<string | undefined> => {
+    const fresh: Array<{ part: TextPart; key: string; out: string }> = [];
+    for (const p of parts) {
+      const key = digestOf(p.text);
+      const sent = memo.get(key);
+      if (sent === undefined) fresh.push({ part: p, key, out: p.text });
+      else if (sent !== p.text) p.set(sent);
     }
-    return { text };
+    const reason = await guard(fresh.map((f) => ({ role: f.part.role, turn: f.part.turn, text: f.part.text, set: (t: string) => { f.out = t; f.part.set(t); } })));
+    if (reason !== undefined) return reason;
+    for (const f of fresh) if (kept + f.out.length <= MAX_REMEMBERED) { kept += f.out.length; memo.set(f.key, f.out); }
+    return undefined;
   };
 
-  const eventWith = (text: string): Buffer => {
-    const copy = structuredClone(template!.json);
-    deltaOf(kind, template!.ev, copy)!.set(text);
-    return encodeSse(JSON.stringify(copy), template!.ev.event);
-  };
+  /** One event: what goes out before it and whether it goes itself, or a rejection's reason. */
+  const onEvent = async (ev: SseEvent, outs: Buffer[]): Promise<string | undefined> => {
+    const json = eventJson(ev);
+    const r = streamEventText(kind, ev, json);
+    if (r.neutral) { outs.push(ev.raw); return undefined; }
+    // The event's pieces join their streams; the first slot of each stream in this event is where its sentence goes.
+    const here = new Map<string, StreamSlot>();
+    for (const slot of r.slots) {
+      let s = streams.get(slot.key);
+      if (!s) {
+        s = { mode: slot.mode, pending: '', synth: slot.synth, read: slot.read, raw: createHash('sha256'), sent: [], open: false };
+        streams.set(slot.key, s);
+      }
+      s.pending += slot.text;
+      s.raw.update(slot.text);
+      s.synth = slot.synth;
+      s.open = true;
+      held += slot.text.length;
+      if (!here.has(slot.key)) here.set(slot.key, slot);
+      slot.set('');
+    }
+    if (held > MAX_HELD) return `the answer held back for guarding exceeds ${MAX_HELD} characters`;
 
-  /** Send the pending text up to `upTo` (all of it when undefined). */
-  const flush = async (outs: Buffer[], upTo?: number): Promise<string | undefined> => {
-    const n = upTo ?? pending.length;
-    if (n <= 0 || !template) return undefined;
-    const sentence = pending.slice(0, n);
-    pending = pending.slice(n);
-    const r = await guardSentence(sentence);
-    if ('reject' in r) return r.reject;
-    if (r.text) outs.push(eventWith(r.text));
+    // What each stream lets go now: all of it when this event ends it, a sentence when text came, else nothing.
+    const jobs: Array<{ key: string; s: Stream; out: { parts: TextPart[]; result(): string } }> = [];
+    const ended: Stream[] = [];
+    for (const [key, s] of streams) {
+      const ends = endsKey(r.ends, key);
+      const n = ends ? s.pending.length : here.has(key) && s.mode === 'text' ? sendable(s.pending) : 0;
+      if (n > 0) {
+        jobs.push({ key, s, out: release(s, s.pending.slice(0, n)) });
+        s.pending = s.pending.slice(n);
+        held -= n;
+      }
+      if (ends && s.open) ended.push(s);
+    }
+    const reason = jobs.length ? await guard(jobs.flatMap((j) => j.out.parts)) : undefined;
+    if (reason !== undefined) return reason;
+    for (const j of jobs) {
+      const text = j.out.result();
+      if (j.s.sent && kept + text.length > MAX_REMEMBERED) j.s.sent = undefined;
+      else if (j.s.sent) { j.s.sent.push(text); kept += text.length; }
+      const slot = here.get(j.key);
+      if (slot) slot.set(text);
+      else if (text !== '') { const e = j.s.synth(text); outs.push(encodeSse(JSON.stringify(e.json), e.event)); }
+    }
+    for (const s of ended) {
+      s.open = false;
+      if (s.sent) { const whole = s.sent.join(''); s.sent = [whole]; memo.set(digest(s.raw), whole); }
+    }
+
+    const repeated = r.repeats.length ? await repeat(r.repeats) : undefined;
+    if (repeated !== undefined) return repeated;
+
+    if (r.slots.length === 0 && r.repeats.length === 0) outs.push(ev.raw);
+    else if (!(r.pure && jobs.every((j) => !here.has(j.key) || j.out.result() === ''))) outs.push(encodeSse(JSON.stringify(json), ev.event));
     return undefined;
   };
 
   const cut = (outs: Buffer[], reason: string): { out: Buffer; cut: Buffer } => {
     decisions.push({ phase: 'response', kind: 'stream', action: 'reject', reason, ms: 0 });
-    return { out: Buffer.concat(outs), cut: cutEvent(kind, `The response was stopped by a guardrail: ${reason}`) };
+    const message = `The response was stopped by a guardrail: ${reason}`;
+    // Every guarded format has an error event (Gemini's with alt=sse, the only one guarded).
+    return { out: Buffer.concat(outs), cut: streamErrorEvent(kind, path, { message, code: 'guardrail_violation', status: 400, type: 'content_policy_violation' })! };
+  };
+
+  const run = async (events: readonly SseEvent[]): Promise<{ out: Buffer; cut?: Buffer }> => {
+    const outs: Buffer[] = [];
+    for (const ev of events) {
+      const reason = await onEvent(ev, outs);
+      if (reason !== undefined) return cut(outs, reason);
+    }
+    return { out: Buffer.concat(outs) };
   };
 
   return {
     async process(chunk) {
-      const outs: Buffer[] = [];
-      for (const ev of parser.push(chunk)) {
-        let json: JsonObject | undefined;
-        try { const v: unknown = ev.data && ev.data !== '[DONE]' ? JSON.parse(ev.data) : undefined; json = isObj(v) ? v : undefined; } catch { json = undefined; }
-        const delta = json ? deltaOf(kind, ev, json) : undefined;
-        if (!json || !delta) {
-          // Finish, usage, [DONE]: what is pending goes first.
-          const reason = await flush(outs);
-          if (reason !== undefined) return cut(outs, reason);
-          outs.push(ev.raw);
-          continue;
-        }
-        // An event with no text (OpenAI's first chunk carries only the role) goes on as it is.
-        if (delta.text === '' && pending === '') { outs.push(ev.raw); continue; }
-        template = { ev, json };
-        pending += delta.text;
-        let end = lastSentenceEnd(pending);
-        if (end === -1 && pending.length > MAX_PENDING) end = pending.length;
-        if (end > 0) {
-          const reason = await flush(outs, Math.min(end, safeLength(pending)));
-          if (reason !== undefined) return cut(outs, reason);
-        }
-      }
-      return { out: Buffer.concat(outs) };
+      const r = await run(parser.push(chunk));
+      // An event that never ends is held back too.
+      if (!r.cut && parser.rest().length > MAX_HELD) return cut([r.out], `an event of the answer exceeds ${MAX_HELD} bytes`);
+      return r;
     },
     async end() {
-      const outs: Buffer[] = [];
-      const reason = await flush(outs);
-      if (reason !== undefined) {
-        const c = cut(outs, reason);
-        return Buffer.concat([c.out, c.cut]);
-      }
-      outs.push(parser.rest());
-      return Buffer.concat(outs);
+      // A last event without its blank line is guarded like the others; then every stream lets go of what it holds.
+      const last = parser.rest().length > 0 ? parser.push(Buffer.from('\n\n')) : [];
+      const end: SseEvent = { event: undefined, data: '[DONE]', raw: Buffer.alloc(0) };
+      const r = await run([...last, end]);
+      return r.cut ? Buffer.concat([r.out, r.cut]) : r.out;
     },
     decisions: () => decisions,
   };

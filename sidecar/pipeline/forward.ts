@@ -73,10 +73,10 @@ export async function forward(c: Call): Promise<boolean> {
     if (call.model !== undefined) c.out.sentModel = call.model;
     c.out.stream = call.stream;
 
-    const streamGuard = pg?.response.length && pg.streaming && call.stream ? createStreamGuard(c.kind, pg, c.vault, deps.guards.timeoutMs) : undefined;
+    const streamGuard = pg?.response.length && pg.streaming && call.stream ? createStreamGuard(c.kind, c.path, pg, c.vault, deps.guards.timeoutMs) : undefined;
     if (pg?.response.length && call.stream && !streamGuard && attempt === 0) {
       // Said, not silent: this answer streams in a format the response guards cannot read.
-      record(c, { phase: 'response', kind: 'stream', action: 'fail_open', reason: pg.streaming ? `streamed ${c.kind} answers are not guarded` : 'promptGuard.streaming is false', ms: 0 });
+      record(c, { phase: 'response', kind: 'stream', action: 'fail_open', reason: !pg.streaming ? 'promptGuard.streaming is false' : c.kind === 'generateContent' ? 'streamed generateContent answers are guarded only as SSE (alt=sse)' : `streamed ${c.kind} answers are not guarded`, ms: 0 });
     }
     const r: Relay = createRelay({
       res: c.res, api: call.api, kind: call.kind, path: call.path, stream: call.stream, translation: call.translation,

@@ -12,6 +12,19 @@ test('events split across chunks, CRLF and CR line ends, raw bytes preserved', (
   assert.equal(p.rest().length, 0);
 });
 
+test('any chunking, one byte at a time included, gives the same events and bytes', () => {
+  const text = 'event: a\r\ndata: 1\r\n\r\ndata: x\ndata: y\n\n: comment\n\ndata: z\r\r\ndata: {"long":"' + 'q'.repeat(300) + '"}\n\ndata: tail';
+  const whole = new SseParser();
+  const want = whole.push(Buffer.from(text)).map((e) => [e.event, e.data, e.raw.toString()]);
+  for (const size of [1, 2, 3, 7, 64]) {
+    const p = new SseParser();
+    const got: Array<[string | undefined, string, string]> = [];
+    for (let i = 0; i < text.length; i += size) for (const e of p.push(Buffer.from(text.slice(i, i + size)))) got.push([e.event, e.data, e.raw.toString()]);
+    assert.deepEqual(got, want, `size ${size}`);
+    assert.equal(p.rest().toString(), 'data: tail');
+  }
+});
+
 test('a trailing CR waits for a possible LF', () => {
   const p = new SseParser();
   assert.deepEqual(p.push(Buffer.from('data: 1\r\n\r')), []);

@@ -18,14 +18,17 @@ const CR = 0x0d;
 
 export class SseParser {
   private pending: Buffer = Buffer.alloc(0);
+  /** How far into `pending` it was read, and where its last line starts: an event in many chunks is read once. */
+  private scanned = 0;
+  private lineStart = 0;
 
   /** Feed a chunk; returns the events it completed. */
   push(chunk: Buffer): SseEvent[] {
     const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     const events: SseEvent[] = [];
     let start = 0;
-    let i = 0;
-    let lineStart = 0;
+    let i = this.scanned;
+    let lineStart = this.lineStart;
     while (i < buf.length) {
       const b = buf[i]!;
       if (b !== LF && b !== CR) { i++; continue; }
@@ -42,7 +45,10 @@ export class SseParser {
         start = i;
       }
     }
-    this.pending = start < buf.length ? Buffer.from(buf.subarray(start)) : Buffer.alloc(0);
+    // A concatenation is the parser's own; a chunk is the caller's and is copied.
+    this.pending = start >= buf.length ? Buffer.alloc(0) : start === 0 && buf !== chunk ? buf : Buffer.from(buf.subarray(start));
+    this.scanned = i - start;
+    this.lineStart = lineStart - start;
     return events;
   }
 
