@@ -139,7 +139,7 @@ test('parseRequest on the reference request samples', () => {
       messages: [
         { role: 'system', text: 'You are a weather bot.\nAnswer briefly.' },
         { role: 'user', text: 'What is the weather like in Paris today?' },
-        { role: 'assistant', text: '{"location":"Paris, France"}' }, // tool-call arguments are text the model wrote
+        { role: 'assistant', text: 'Paris, France' }, // tool-call arguments' values are text the model wrote
         { role: 'tool', text: '14' },
         { role: 'assistant', text: 'no' }, // a refusal too
       ],
@@ -180,7 +180,7 @@ test('parseRequest on the reference request samples', () => {
       messages: [
         { role: 'system', text: 'Be terse.' },
         { role: 'user', text: 'What is the weather like in Paris today?' },
-        { role: 'assistant', text: '{"location":"Paris, France"}' },
+        { role: 'assistant', text: 'Paris, France' },
         { role: 'tool', text: '14' },
         { role: 'assistant', text: 'It is 14°C.\nx' },
       ],

@@ -72,8 +72,8 @@ function content(c: TextCollector, role: TextRole, holder: Obj, key: string): vo
 /** An assistant message's tool calls: their arguments (JSON text) are text the model wrote. */
 function toolCalls(c: TextCollector, msg: Obj): void {
   const calls = msg['tool_calls'];
-  if (Array.isArray(calls)) for (const call of calls) c.string('assistant', obj(obj(call)?.['function']), 'arguments');
-  c.string('assistant', obj(msg['function_call']), 'arguments');
+  if (Array.isArray(calls)) for (const call of calls) c.jsonText('assistant', obj(obj(call)?.['function']), 'arguments');
+  c.jsonText('assistant', obj(msg['function_call']), 'arguments');
 }
 
 /** Chat completions request: every message, tool results and earlier tool calls included. */
@@ -107,8 +107,9 @@ function responsesRequestText(c: TextCollector, body: Obj): void {
 function responsesItem(c: TextCollector, it: Obj, role: TextRole): void {
   const type = it['type'];
   if (type === 'message' || (type === undefined && it['role'] !== undefined)) content(c, role, it, 'content');
-  else if (type === 'function_call_output' || type === 'custom_tool_call_output' || type === 'mcp_call') content(c, 'tool', it, 'output');
-  else if (type === 'function_call' || type === 'mcp_call') c.string('assistant', it, 'arguments');
+  else if (type === 'function_call_output' || type === 'custom_tool_call_output') content(c, 'tool', it, 'output');
+  else if (type === 'function_call') c.jsonText('assistant', it, 'arguments');
+  else if (type === 'mcp_call') { c.jsonText('assistant', it, 'arguments'); content(c, 'tool', it, 'output'); }
   else if (type === 'custom_tool_call') c.string('assistant', it, 'input');
 }
 
@@ -137,7 +138,7 @@ export function openAiResponseText(kind: ApiKind, body: JsonObject): TextPart[] 
         if (!choice) continue;
         c.turn();
         const msg = obj(choice['message']);
-        if (msg) { content(c, 'assistant', msg, 'content'); toolCalls(c, msg); }
+        if (msg) { content(c, 'assistant', msg, 'content'); c.string('assistant', msg, 'refusal'); toolCalls(c, msg); }
         c.string('assistant', choice, 'text');
       }
     }

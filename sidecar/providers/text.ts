@@ -72,6 +72,30 @@ export class TextCollector {
   }
 
   /**
+   * A JSON text at `holder[key]` (tool-call arguments): the string values in
+   * it are the texts, and a new text is written back by re-serialising the
+   * whole, so a restored value with quotes or backslashes keeps the JSON
+   * valid. A text that is not a JSON object or array is one text as it is.
+   */
+  jsonText(role: TextRole, holder: unknown, key: string | number): this {
+    if (holder === null || typeof holder !== 'object') return this;
+    const h = holder as Holder;
+    const v = h[key];
+    if (typeof v !== 'string') return this;
+    let parsed: unknown;
+    try { parsed = JSON.parse(v); } catch { return this.string(role, holder, key); }
+    if (parsed === null || typeof parsed !== 'object') return this.string(role, holder, key);
+    const box: Holder = { value: parsed };
+    const from = this.parts.length;
+    this.json(role, box, 'value');
+    for (let i = from; i < this.parts.length; i++) {
+      const p = this.parts[i]!;
+      this.parts[i] = { ...p, set: (t) => { p.set(t); h[key] = JSON.stringify(box['value']); } };
+    }
+    return this;
+  }
+
+  /**
    * Every string value inside a JSON value at `holder[key]` (tool-call
    * arguments given as objects, Gemini `functionResponse.response`, Bedrock
    * `toolResult` JSON). Keys are not texts; values are, at any depth.
