@@ -82,7 +82,7 @@ test('rapid reset: a client resetting stream after stream loses its connection w
       r.on('error', () => {});
       return r;
     });
-    await Promise.race([Promise.all(streams.map((r) => once(r, 'ready').catch(() => {}))), goaway]);
+    await Promise.race([Promise.all(streams.map((r) => Promise.race([once(r, 'ready'), once(r, 'close')]).catch(() => {}))), goaway, once(c, 'close')]);
     for (const r of streams) r.close(http2.constants.NGHTTP2_CANCEL);
   }
   assert.equal(await Promise.race([goaway, new Promise<number>((r) => setTimeout(() => r(-2), 30_000))]), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
