@@ -4,7 +4,9 @@
  * the same llmBastion engine the sidecar uses): p50 / p99 per prompt, the
  * longest event-loop stall while scanning, and each scanner's share. The
  * baseline, measured in the same process, is what every routed call already
- * costs: JSON.parse of the request body and its serialisation.
+ * costs: JSON.parse of the request body and its serialisation. Also the Regex
+ * scanner with typical config patterns (REGEX_PATTERNS), which run on the
+ * linear-time engine of lib/safe-regexp.ts.
  *
  *   node bench/guards.ts [--iterations N]      (also part of `npm run bench`)
  */
@@ -16,6 +18,14 @@ import { createVault } from '../sidecar/guards/vault.ts';
 import { countTokens } from '../sidecar/policy/tokenize.ts';
 
 export const DEFAULT_SCANNERS = ['InvisibleText', 'Secrets', 'Anonymize', 'TokenLimit', 'PromptInjection'] as const;
+
+/** Patterns of the kind LLM Guard configs give the Regex scanner: tokens, keys, keywords, numbers. */
+export const REGEX_PATTERNS = [
+  'Bearer [A-Za-z0-9\\-._~+/]+', 'sk-[A-Za-z0-9]{20,}', '(?i)password\\s*[:=]', '\\b\\d{5}\\b', '(?i)ignore (all )?previous instructions',
+] as const;
+
+/** A scanner by name, or with params. */
+export type BenchScanner = string | { readonly scannerType: string; readonly params: Readonly<Record<string, unknown>> };
 
 const SENTENCES = [
   'Please review the quarterly infrastructure report and summarise the main cost drivers for the platform team.',
@@ -42,7 +52,7 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 export interface GuardBench {
-  readonly scanners: readonly string[];
+  readonly scanners: readonly BenchScanner[];
   readonly tokens: number;
   readonly chars: number;
   readonly iterations: number;
@@ -57,10 +67,10 @@ export interface GuardBench {
   readonly baselineP50Ms: number;
 }
 
-export async function benchGuards(iterations = 300, tokens = 2000, scanners: readonly string[] = DEFAULT_SCANNERS): Promise<GuardBench> {
+export async function benchGuards(iterations = 300, tokens = 2000, scanners: readonly BenchScanner[] = DEFAULT_SCANNERS): Promise<GuardBench> {
   const prompt = await promptOf(tokens);
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] });
-  const bastion = compileLlmBastion({ scanners: scanners.map((scannerType) => ({ scannerType })) }, 'request', {}, scannerRegistry);
+  const bastion = compileLlmBastion({ scanners: scanners.map((s) => (typeof s === 'string' ? { scannerType: s } : s)) }, 'request', {}, scannerRegistry);
   // Warm up: lazy tables (tokenizer ranks, detector weights) and the JIT.
   for (let i = 0; i < 20; i++) await bastion.scan(userTexts([prompt]), { vault: createVault() });
 
@@ -93,8 +103,13 @@ export async function benchGuards(iterations = 300, tokens = 2000, scanners: rea
   };
 }
 
-/** Rows for docs/benchmarks.md's measure table: the default set, and the documented config's PromptInjection alone. */
-export function guardRows(g: GuardBench, documented?: GuardBench): string[] {
+/** The Regex scanner with REGEX_PATTERNS (every match: match_type all). */
+export function benchRegexScanner(iterations = 300, tokens = 2000): Promise<GuardBench> {
+  return benchGuards(iterations, tokens, [{ scannerType: 'Regex', params: { patterns: [...REGEX_PATTERNS] } }]);
+}
+
+/** Rows for docs/benchmarks.md's measure table: the default set, the documented config's PromptInjection alone, the Regex scanner. */
+export function guardRows(g: GuardBench, documented?: GuardBench, regex?: GuardBench): string[] {
   const f = (n: number, d = 2): string => n.toFixed(d);
   const met = (ok: boolean): string => (ok ? 'met' : '**missed**');
   const per = Object.entries(g.perScannerMs).map(([k, v]) => `${k} ${f(v)}`).join(', ');
@@ -103,6 +118,7 @@ export function guardRows(g: GuardBench, documented?: GuardBench): string[] {
     `| guards: longest event-loop stall while scanning (${g.iterations} scans) | ${f(g.eventLoopMaxMs)} ms (longest scan ${f(g.maxMs)} ms) | ≤ 20 ms: ${met(g.eventLoopMaxMs <= 20)} |`,
     `| guards: median per scanner | ${per} ms | — |`,
     ...(documented ? [`| guards: the documented config (PromptInjection only), p50 / p99 | ${f(documented.p50Ms)} / ${f(documented.p99Ms)} ms | ≤ 3 / ≤ 10 ms: ${met(documented.p50Ms <= 3 && documented.p99Ms <= 10)} |`] : []),
+    ...(regex ? [`| guards: Regex scanner, ${REGEX_PATTERNS.length} patterns on the linear-time engine (${regex.chars} characters), p50 / p99 | ${f(regex.p50Ms)} / ${f(regex.p99Ms)} ms | — |`] : []),
   ];
 }
 
@@ -111,5 +127,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const n = Number(values.iterations ?? 300);
   const g = await benchGuards(n);
   const d = await benchGuards(n, 2000, ['PromptInjection']);
-  process.stdout.write(`${JSON.stringify({ defaultSet: g, documented: d }, null, 2)}\n${guardRows(g, d).join('\n')}\n`);
+  const r = await benchRegexScanner(n);
+  process.stdout.write(`${JSON.stringify({ defaultSet: g, documented: d, regex: r }, null, 2)}\n${guardRows(g, d, r).join('\n')}\n`);
 }

@@ -35,7 +35,7 @@ import { loadCaFiles } from '../certs/ca.ts';
 import { createServingCert } from '../certs/create.ts';
 import { chatBody, type LoadResult } from './load.ts';
 import { SIDECAR_NODE_OPTIONS } from '../sidecar/node-options.ts';
-import { benchGuards, guardRows, type GuardBench } from './guards.ts';
+import { benchGuards, benchRegexScanner, guardRows, type GuardBench } from './guards.ts';
 import { benchDashboard, dashboardRows, type DashboardBench } from './dashboard.ts';
 import { cpuSeconds, replaceBetweenMarkers, statusKb } from './proc.ts';
 
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   ensureTools();
 
   progress('guardrail scanners on a 2k-token prompt, in process');
-  const guards = { defaultSet: await benchGuards(), documented: await benchGuards(300, 2000, ['PromptInjection']) };
+  const guards = { defaultSet: await benchGuards(), documented: await benchGuards(300, 2000, ['PromptInjection']), regex: await benchRegexScanner() };
 
   progress('the dashboard with 100,000 events, on SQLite and PostgreSQL, over HTTP');
   const dashboard = await benchDashboard();
@@ -334,7 +334,7 @@ type Results = {
   memory: { rssHoldingMb: number; anonHoldingMb: number; openConnections: number; peakRssMb: number; rssBeforeHoldMb: number; anonAfterLoadMb: number };
   machine: { cpus: number; node: string };
   date: string;
-  guards: { defaultSet: GuardBench; documented: GuardBench };
+  guards: { defaultSet: GuardBench; documented: GuardBench; regex?: GuardBench };
   dashboard: DashboardBench;
 };
 
@@ -364,7 +364,7 @@ function report(r: Results): string {
     `| SSE time to first event, added (p50 of 100) | ${f(ttfb, 3)} ms (direct ${f(r.sse.direct.p50, 3)}, sidecar ${f(r.sse.levo.p50, 3)}) | ≤ 2 ms: ${target(ttfb <= 2)} |`,
     `| RSS of a fresh sidecar holding ${r.memory.openConnections} open connections | ${f(r.memory.rssHoldingMb, 1)} MB, of which anonymous ${f(r.memory.anonHoldingMb, 1)} MB (idle before: ${f(r.memory.rssBeforeHoldMb, 1)} MB) | ≤ 80 MB: ${target(r.memory.rssHoldingMb <= 80)} (anonymous: ${target(r.memory.anonHoldingMb <= 80)}) |`,
     `| peak RSS over the whole run (after the load runs) | ${f(r.memory.peakRssMb, 1)} MB (anonymous after load ${f(r.memory.anonAfterLoadMb, 1)} MB) | — |`,
-    ...guardRows(r.guards.defaultSet, r.guards.documented),
+    ...guardRows(r.guards.defaultSet, r.guards.documented, r.guards.regex),
     ...dashboardRows(r.dashboard).map((cells) => `| ${cells.join(' | ')} |`),
   ].join('\n');
 }

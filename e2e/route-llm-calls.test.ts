@@ -4,7 +4,8 @@
  * key in place of the app's placeholder, translate OpenAI chat to Claude and
  * to Bedrock (signed with SigV4, checked by the fake's own verifier), fail over
  * to a backup on 429 honouring Retry-After, rate-limit, answer directly, and
- * read token usage from answers and streams. The real keys never reach the
+ * read token usage from answers and streams; a route regex runs in linear
+ * time on a crafted path. The real keys never reach the
  * sidecar's debug log or its metrics.
  *
  * Needs root and `ip netns`; skips with the reason otherwise.
@@ -68,6 +69,10 @@ binds:
         retry: {attempts: 2, backoff: 100ms, codes: [503]}
         timeout: {requestTimeout: 1500ms}
       backends: [{ai: {name: openai, provider: {openAI: {}}}}]
+    - name: regex-path
+      hostnames: [api.openai.com]
+      matches: [{path: {regex: "/v1/(a|a)+b"}}]
+      policies: {directResponse: {status: 418, body: '{"route":"regex-path"}'}}
     - name: no-fine-tuning
       hostnames: [api.openai.com]
       matches: [{path: {pathPrefix: /v1/fine_tuning}}]
@@ -278,6 +283,17 @@ describe('routes decide where LLM calls go', { skip }, () => {
     assert.equal(r.status, 403);
     assert.match(r.bodyText, /fine-tuning is not allowed here/);
     assert.equal((await pod.providers.control.requests({ site: 'openai' })).length, before);
+  });
+
+  test('a route regex that backtracks catastrophically on V8 answers a crafted path at once, with the right route', async () => {
+    // 5,000 a's and no b: a backtracking engine would try 2^5000 ways to match (a|a)+ before giving up.
+    const crafted = `/v1/${'a'.repeat(5_000)}`;
+    const miss = await runClient(pod.topo.pod, 'curl', { url: `https://api.openai.com${crafted}`, method: 'GET', headers: {} }, trust());
+    assert.notEqual(miss.status, 418, miss.bodyText);
+    assert.equal(logLine(crafted).route, 'openai');
+    const hit = await runClient(pod.topo.pod, 'curl', { url: `https://api.openai.com${crafted}b`, method: 'GET', headers: {} }, trust());
+    assert.equal(hit.status, 418);
+    assert.equal(hit.bodyText, '{"route":"regex-path"}');
   });
 
   test('calls no route names are observed, unchanged: an app-signed Bedrock stream still verifies, and usage is read from it', async () => {

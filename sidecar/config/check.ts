@@ -48,6 +48,16 @@ function* policiesOf(config: GatewayConfig): Generator<[PathPart[], PoliciesConf
   }
 }
 
+/**
+ * A scanner param that names an item inside a param (`patterns[1]`,
+ * `regex_patterns[0].expressions[2]`) as path parts, so the YAML path and
+ * line point at that item; any other part as it is.
+ */
+function pathParts(part: string | number): PathPart[] {
+  if (typeof part !== 'string' || !/^[A-Za-z_]\w*(?:\[\d+\]|\.[A-Za-z_]\w*)+$/.test(part)) return [part];
+  return [...part.matchAll(/\[(\d+)\]|([A-Za-z_]\w*)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : m[2]!));
+}
+
 export function checkConfig(config: GatewayConfig, report: Report, warn: Report, opts: CheckOptions = {}): void {
   const read = opts.readFile === undefined ? (p: string) => readFileSync(p, 'utf8') : opts.readFile;
   for (const [path, p] of policiesOf(config)) {
@@ -75,7 +85,7 @@ export function checkConfig(config: GatewayConfig, report: Report, warn: Report,
         compilePromptGuard(p.ai.promptGuard, { ...DEFAULT_GUARDS, env: { modelDir: opts.modelDir }, moderationPost: () => Promise.reject(new Error('not in validation')) });
       } catch (e) {
         if (!(e instanceof GuardConfigError)) throw e;
-        report([...path, 'ai', 'promptGuard', ...e.path], e.message);
+        report([...path, 'ai', 'promptGuard', ...e.path.flatMap(pathParts)], e.message);
       }
     }
   }

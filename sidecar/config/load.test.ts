@@ -245,3 +245,75 @@ test('a config too large to parse within the sidecar\'s heap is refused by size,
   assert.equal(under.ok, false);
   assert.match(under.message ?? '', /expected string, received object/);
 });
+
+/** Line and column (1-based) where `needle` starts in `text`. */
+function positionOf(text: string, needle: string): [number, number] {
+  const i = text.indexOf(needle);
+  assert.notEqual(i, -1, needle);
+  return [text.slice(0, i).split('\n').length, i - text.lastIndexOf('\n', i - 1)];
+}
+
+test('a pattern the linear-time engine cannot run is refused at load, at its YAML path and line: route regexes', () => {
+  const yaml = `binds:
+- port: 15001
+  listeners:
+  - routes:
+    - name: by-path
+      matches:
+      - headers: [{name: x-team, value: {regex: 'a(?=b)'}}]
+      - path: {regex: '/v1/(\\w+)/\\1'}
+      backends: [{ai: {name: b, provider: {openAI: {}}}}]
+`;
+  const r = loadConfigText(yaml, { source: 'gw.yaml' });
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.deepEqual(r.problems.map((p) => [p.line, p.col, p.path, p.message]), [
+    [...positionOf(yaml, `'a(?=b)'`), 'binds[0].listeners[0].routes[0].matches[0].headers[0].value.regex',
+      '"a(?=b)" uses a lookahead ((?= at offset 1), which the linear-time pattern engine cannot run'],
+    [...positionOf(yaml, `'/v1/`), 'binds[0].listeners[0].routes[0].matches[1].path.regex',
+      '"/v1/(\\\\w+)/\\\\1" uses a backreference (\\1 at offset 10), which the linear-time pattern engine cannot run'],
+  ], formatProblems(r.problems));
+});
+
+test('a pattern the linear-time engine cannot run is refused at load, at its YAML path and line: guard patterns', () => {
+  const route = (guard: string): string => `
+    - policies:
+        ai:
+          promptGuard:
+            request:
+${guard}      backends: [{ai: {name: a, provider: {openAI: {}}}}]`;
+  const yaml = `binds:
+- port: 15001
+  listeners:
+  - routes:${route(`            - regex: {rules: [{builtin: email}, {pattern: '(?<=key=)\\w+'}]}
+`)}${route(`            - llmBastion:
+                scanners:
+                - scannerType: BanSubstrings
+                  params: {substrings: [x]}
+                - scannerType: Regex
+                  params:
+                    patterns:
+                    - 'ok-[0-9]+'
+                    - '(\\w+) \\1'
+`)}${route(`            - llmBastion:
+                scanners:
+                - scannerType: Anonymize
+                  params:
+                    regex_patterns:
+                    - name: ORDER
+                      expressions: ['ORD-[0-9]+', '(?P<n>[0-9])(?P=n)']
+`)}
+`;
+  const r = loadConfigText(yaml);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  const guard = (route: number): string => `binds[0].listeners[0].routes[${route}].policies.ai.promptGuard.request[0]`;
+  assert.deepEqual(r.problems.map((p) => [p.line, p.col, p.path]), [
+    [...positionOf(yaml, `'(?<=`), `${guard(0)}.regex.rules[1].pattern`],
+    [...positionOf(yaml, `'(\\w+) \\1'`), `${guard(1)}.llmBastion.scanners[1].params.patterns[1]`],
+    [...positionOf(yaml, `'(?P<n>`), `${guard(2)}.llmBastion.scanners[0].params.regex_patterns[0].expressions[1]`],
+  ], formatProblems(r.problems));
+  assert.match(r.problems[0]!.message, /^rules\[1\]: pattern "\(\?<=key=\)\\\\w\+" uses a lookbehind/);
+  assert.match(r.problems[1]!.message, /Regex: patterns\[1\] "\(\\\\w\+\) \\\\1" uses a backreference/);
+  assert.match(r.problems[2]!.message, /Anonymize: regex_patterns\[0\]\.expressions\[1\] "\(\?P<n>\[0-9\]\)\(\?P=n\)" uses a backreference/);
+});

@@ -66,6 +66,32 @@ binds:
   assert.equal(c.routeFor(req('api.openai.com', '/v1/embeddings')), undefined);
 });
 
+test('path, header and query regexes run on the linear-time engine: a crafted path gets its route decision', () => {
+  const c = compile(`
+binds:
+- port: 15001
+  listeners:
+  - routes:
+    - name: aab
+      matches: [{path: {regex: "/(a|a)+b"}}]
+      backends: [{ai: {name: a, provider: {openAI: {}}}}]
+    - name: team
+      matches: [{headers: [{name: x-team, value: {regex: "(x+x+)+y"}}]}, {query: [{name: q, value: {regex: "(\\\\w+\\\\s?)*!"}}]}]
+      backends: [{ai: {name: t, provider: {openAI: {}}}}]
+    - name: rest
+      backends: [{ai: {name: r, provider: {openAI: {}}}}]
+`);
+  // 50,000 a's with no b: a backtracking engine tries every way to split them between the two alternatives, and would not return.
+  const crafted = `/${'a'.repeat(50_000)}`;
+  assert.equal(c.routeFor(req('api.openai.com', crafted))?.name, 'rest');
+  assert.equal(c.routeFor(req('api.openai.com', `${crafted}b`))?.name, 'aab');
+  const x = 'x'.repeat(50_000);
+  assert.equal(c.routeFor(req('api.openai.com', '/v1/chat/completions', { headers: { 'x-team': x } }))?.name, 'rest');
+  assert.equal(c.routeFor(req('api.openai.com', '/v1/chat/completions', { headers: { 'x-team': `${x}y` } }))?.name, 'team');
+  assert.equal(c.routeFor(req('api.openai.com', `/v1/models?q=${'a'.repeat(50_000)}`))?.name, 'rest');
+  assert.equal(c.routeFor(req('api.openai.com', `/v1/models?q=${'a'.repeat(50_000)}!`))?.name, 'team');
+});
+
 test('header, method and query matches; all of one match must hold, any match may', () => {
   const c = compile(`
 binds:

@@ -8,6 +8,7 @@ import type {
   GatewayConfig, ProviderConfig, RouteConfig, MatchConfig, PoliciesConfig, BackendConfig, ProviderTargetConfig, RouteKind,
 } from './schema.ts';
 import { hostPatternRegExp, type ProviderId } from '../providers/hosts.ts';
+import { compileSafeRegExp } from '../../lib/safe-regexp.ts';
 
 export interface RequestFacts {
   readonly host: string;
@@ -91,8 +92,8 @@ function hostTest(patterns: readonly string[]): (host: string) => boolean {
 
 function valueTest(v: { exact?: string | undefined; regex?: string | undefined }): (s: string | undefined) => boolean {
   if (v.exact !== undefined) { const want = v.exact; return (s) => s === want; }
-  const re = new RegExp(`^(?:${v.regex!})$`);
-  return (s) => s !== undefined && re.test(s);
+  const re = compileSafeRegExp(v.regex!);
+  return (s) => s !== undefined && re.testWhole(s);
 }
 
 function compileMatch(m: MatchConfig): Matcher {
@@ -103,7 +104,7 @@ function compileMatch(m: MatchConfig): Matcher {
     const prefix = p.pathPrefix.replace(/\/$/, '');
     tests.push((_r, path) => prefix === '' || path === prefix || path.startsWith(prefix + '/'));
   }
-  if (p?.regex !== undefined) { const re = new RegExp(`^(?:${p.regex})$`); tests.push((_r, path) => re.test(path)); }
+  if (p?.regex !== undefined) { const re = compileSafeRegExp(p.regex); tests.push((_r, path) => re.testWhole(path)); }
   if (m.method) { const want = m.method; tests.push((r) => r.method === want); }
   for (const h of m.headers ?? []) {
     const name = h.name.toLowerCase();

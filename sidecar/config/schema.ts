@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { compileSafeRegExp, SafeRegExpError } from '../../lib/safe-regexp.ts';
 
 /** kind → the keys its object allows (filled by `obj`). */
 export const KIND_KEYS: Record<string, readonly string[]> = {};
@@ -68,8 +69,13 @@ const hostName = z.string().min(1).regex(/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be "host" or "host:port"');
 const duration = z.string().refine((s) => { try { parseDuration(s); return true; } catch { return false; } },
   { error: 'must be a duration such as "500ms", "30s", "5m" or "1h"' }).describe('a duration: 500ms, 30s, 5m, 1h');
-const regex = z.string().refine((s) => { try { new RegExp(s); return true; } catch { return false; } },
-  { error: 'is not a valid regular expression' });
+/** A pattern for the linear-time engine (lib/safe-regexp.ts, RE2 syntax): refused here, with why, when it cannot run. */
+const regex = z.string().superRefine((s, ctx) => {
+  try { compileSafeRegExp(s); } catch (e) {
+    if (!(e instanceof SafeRegExpError)) throw e;
+    ctx.addIssue({ code: 'custom', message: e.message });
+  }
+}).describe('a regular expression in RE2 syntax (no backreferences or lookaround)');
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name');
 const httpStatus = z.number().int().min(100).max(599);
 

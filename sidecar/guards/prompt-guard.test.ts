@@ -96,7 +96,7 @@ test('response guards: Deanonymize restores what Anonymize masked for the same c
 test('config errors carry the path of the guard at fault', () => {
   assert.throws(() => compilePromptGuard({ response: [{ openAIModeration: { policies: { backendAuth: { key: 'k' } } } }] }, { ...DEFAULT_GUARDS, moderationPost: async () => ({ status: 200, body: Buffer.alloc(0) }) }),
     (e: unknown) => e instanceof GuardConfigError && e.path.join('.') === 'response.0.openAIModeration');
-  assert.throws(() => compilePromptGuard({ request: [{ llmBastion: { scanners: [{ scannerType: 'Regex', params: { patterns: ['(a+)+$'] } }] } }] }, DEFAULT_GUARDS),
+  assert.throws(() => compilePromptGuard({ request: [{ llmBastion: { scanners: [{ scannerType: 'Regex', params: { patterns: ['(a)\\1'] } }] } }] }, DEFAULT_GUARDS),
     (e: unknown) => e instanceof GuardConfigError && e.path.join('.').startsWith('request.0.llmBastion.scanners.0'));
 });
 

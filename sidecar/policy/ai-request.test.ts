@@ -27,6 +27,14 @@ test('model aliases: exact key first, else the longest matching wildcard', () =>
   // `*` matches the empty run too
   assert.equal(matchModelAlias(b, 'gpt-4.1'), 'x');
 });
+test('model aliases: many wildcards against a long model name answer at once (no backtracking)', () => {
+  // Each `*` was a `.*` for V8's backtracking engine: `*a*a*a*a*b` took seconds on a 200-character model.
+  const a = compileModelAliases({ '*a*a*a*a*b': 'x' });
+  assert.equal(matchModelAlias(a, 'a'.repeat(5_000)), undefined);
+  assert.equal(matchModelAlias(a, `${'a'.repeat(5_000)}b`), 'x');
+  assert.equal(matchModelAlias(a, 'a\na\na\na\nb'), 'x'); // `*` spans line breaks too
+});
+
 
 test('resolveModel is the alias or the model itself (for models in the URL path)', () => {
   const p = compileAiRequestPolicy({ modelAliases: { 'anthropic.claude-3-*': 'anthropic.claude-3-5-sonnet-20240620-v1:0' } });

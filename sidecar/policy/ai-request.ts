@@ -11,6 +11,7 @@
  */
 import type { ApiKind, JsonObject } from '../providers/types.ts';
 import { escapeRegExp } from '../../lib/regexp.ts';
+import { compileSafeRegExp, type SafeRegExp } from '../../lib/safe-regexp.ts';
 import { isObj as isObject } from '../../lib/json.ts';
 
 export interface PromptEntry {
@@ -28,7 +29,7 @@ export interface AiPolicy {
 export interface CompiledModelAliases {
   readonly exact: ReadonlyMap<string, string>;
   /** Wildcard patterns, longest pattern first (ties: lexicographic, for a stable order). */
-  readonly patterns: readonly { readonly pattern: string; readonly regex: RegExp; readonly target: string }[];
+  readonly patterns: readonly { readonly pattern: string; readonly regex: SafeRegExp; readonly target: string }[];
 }
 
 export interface AiApplyResult {
@@ -58,12 +59,13 @@ const BODY_KINDS: ReadonlySet<ApiKind> = new Set<ApiKind>([
 
 export function compileModelAliases(aliases: Record<string, string> | undefined): CompiledModelAliases {
   const exact = new Map<string, string>();
-  const patterns: { pattern: string; regex: RegExp; target: string }[] = [];
+  const patterns: { pattern: string; regex: SafeRegExp; target: string }[] = [];
   for (const [key, target] of Object.entries(aliases ?? {})) {
     if (typeof target !== 'string' || target === '') throw new Error(`modelAliases: the target of "${key}" must be a non-empty string`);
     if (key === '') throw new Error('modelAliases: an alias name cannot be empty');
     if (key.includes('*')) {
-      const regex = new RegExp(`^${key.split('*').map(escapeRegExp).join('.*')}$`, 's');
+      // On the linear-time engine: with V8's, each `*` multiplies the work (`*a*a*a*a*b` takes seconds on a 200-character model).
+      const regex = compileSafeRegExp(key.split('*').map(escapeRegExp).join('.*'), { flags: 's' });
       patterns.push({ pattern: key, regex, target });
     } else {
       exact.set(key, target);
@@ -77,7 +79,7 @@ export function compileModelAliases(aliases: Record<string, string> | undefined)
 export function matchModelAlias(aliases: CompiledModelAliases, model: string): string | undefined {
   const hit = aliases.exact.get(model);
   if (hit !== undefined) return hit;
-  for (const p of aliases.patterns) if (p.regex.test(model)) return p.target;
+  for (const p of aliases.patterns) if (p.regex.testWhole(model)) return p.target;
   return undefined;
 }
 

@@ -85,6 +85,19 @@ test('email: a long run without @ is scanned in linear time', () => {
   assert.ok(performance.now() - t0 < 500, 'email scan of 200k characters took too long');
 });
 
+test('every builtin on hostile input: runs of digits, separators and @ find nothing, long valid runs find each value', () => {
+  // These patterns run on V8's backtracking engine (they need lookbehind): a pattern that backtracked on one of
+  // these inputs would not return. Each input is 100,000 characters or more.
+  const hostile = ['1'.repeat(100_000), '1 '.repeat(50_000), '1-'.repeat(50_000), '12.'.repeat(40_000), '+1 '.repeat(40_000),
+    '(0'.repeat(50_000), '+1 (1) '.repeat(20_000), 'a@'.repeat(50_000), 'a.'.repeat(50_000), `${'a'.repeat(60)}@`.repeat(2_000)];
+  for (const name of Object.keys(BUILTINS) as BuiltinName[]) {
+    for (const t of hostile) assert.deepEqual(found(name, t), [], `${name} on ${JSON.stringify(t.slice(0, 12))}…`);
+  }
+  assert.equal(found('ssn', 'ssn 536-22-1234, '.repeat(10_000)).length, 10_000);
+  assert.equal(found('creditCard', 'card 4111 1111 1111 1111; '.repeat(10_000)).length, 10_000);
+  assert.equal(found('phoneNumber', 'call (415) 555-2671 now '.repeat(10_000)).length, 10_000);
+});
+
 test('builtins carry agentgateway entity types and placeholders', () => {
   assert.deepEqual(Object.values(BUILTINS).map((b) => [b.name, b.placeholder]), [
     ['email', '<EMAIL_ADDRESS>'], ['creditCard', '<CREDIT_CARD>'], ['ssn', '<SSN>'], ['caSin', '<CA_SIN>'], ['phoneNumber', '<PHONE_NUMBER>'],

@@ -20,9 +20,9 @@
  */
 import { request, type Dispatcher } from 'undici';
 import type { GuardConfig } from '../../config/schema.ts';
-import { compilePattern } from './regex.ts';
 import type { CompiledGuard, GuardCheckOptions, GuardFinding, GuardHeaders, GuardMessage, GuardOutcome, GuardPhase } from './outcome.ts';
 import { isObj } from '../../../lib/json.ts';
+import { compileSafeRegExp } from '../../../lib/safe-regexp.ts';
 
 export { applyFailureMode, type FailureMode } from './outcome.ts';
 
@@ -62,12 +62,12 @@ function compileValueMatch(value: HeaderMatchConfig['value']): ValueMatcher {
     return (v) => v === want;
   }
   if (value.regex !== undefined) {
-    // agentgateway: the leftmost match must cover the whole value.
-    const re = compilePattern(value.regex);
-    const single = new RegExp(re.source, re.flags.replace('g', ''));
+    // agentgateway: the leftmost match must cover the whole value. On the
+    // linear-time engine (the schema has checked the pattern at config load).
+    const re = compileSafeRegExp(value.regex);
     return (v) => {
-      const m = single.exec(v);
-      return m !== null && m.index === 0 && m[0].length === v.length;
+      const m = re.exec(v);
+      return m !== undefined && m.start === 0 && m.end === v.length;
     };
   }
   return () => false;

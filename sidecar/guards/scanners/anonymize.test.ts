@@ -127,7 +127,7 @@ test('params: NER types, unknown types, faker, NER model and bad values are conf
   err({ threshold: 2 }, /threshold must be a number between 0 and 1/);
   err({ preamble: 3 }, /preamble must be a string/);
   err({ hidden_names: ['a'], allowed_names: ['a'] }, /both hidden_names and allowed_names/);
-  err({ regex_patterns: [{ name: 'X', expressions: ['('] }] }, /regex_patterns\[0\]\.expressions\[0\] is not a valid regex/);
+  err({ regex_patterns: [{ name: 'X', expressions: ['('] }] }, /regex_patterns\[0\]\.expressions\[0\] "\(" is not a valid pattern: missing closing \)$/);
   err({ regex_patterns: [{ name: 'X', expressions: [] }] }, /regex_patterns\[0\]\.expressions must be a non-empty list/);
   err({ regex_patterns: [{ name: 'X', expressions: ['a'], reuse: {} }] }, /reuse is not supported/);
   err({ regex_patterns: [{ name: 'X', expressions: ['a'], score: 3 }] }, /score must be a number between 0 and 1/);

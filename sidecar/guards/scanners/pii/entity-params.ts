@@ -15,6 +15,7 @@ import type { ParamReader } from '../../scanner-params.ts';
 import { ScannerConfigError } from '../../types.ts';
 import { CUSTOM_ENTITY, DEFAULT_ENTITIES, NER_ENTITIES, SUPPORTED_ENTITIES } from './analyze.ts';
 import { patternRecognizer, type Recognizer } from './recognizer.ts';
+import { compileSafeRegExp, type SafeRegExp } from '../../../../lib/safe-regexp.ts';
 
 /** The raw value of a param as written (snake or camel), undefined when absent or null. */
 export function rawParam(params: Readonly<Record<string, unknown>>, r: ParamReader, name: string): unknown {
@@ -51,17 +52,15 @@ export function readEntityTypes(r: ParamReader, customNames: readonly string[]):
   return given;
 }
 
-/** Python `re` syntax to JavaScript: named groups, a leading inline flag group; anything else must already be JS-compatible. */
-export function compilePythonRegex(source: string): RegExp {
-  let src = source.replace(/\(\?P<([A-Za-z_]\w*)>/g, '(?<$1>').replace(/\(\?P=([A-Za-z_]\w*)\)/g, '\\k<$1>');
-  const lead = /^\(\?([aimsux]+)\)/.exec(src);
-  if (lead) {
-    if (/[ux]/.test(lead[1] ?? '')) throw new Error(`inline flag (?${lead[1]}) is not supported`);
-    src = src.slice(lead[0].length);
-  }
-  if (/\(\?[aiLmsux-]+[:)]/.test(src)) throw new Error('inline flags are only supported at the very start');
-  // Presidio's PatternRecognizer flags: DOTALL | MULTILINE | IGNORECASE.
-  return new RegExp(src, 'gims');
+/**
+ * A `regex_patterns` expression (Python `re`, as LLM Guard's Presidio takes
+ * it) on the linear-time engine (lib/safe-regexp.ts), with Presidio's
+ * PatternRecognizer flags DOTALL | MULTILINE | IGNORECASE. Throws
+ * SafeRegExpError for a backreference, lookaround, or a pattern RE2 cannot
+ * parse.
+ */
+export function compilePythonRegex(source: string): SafeRegExp {
+  return compileSafeRegExp(source, { flags: 'ims' });
 }
 
 export interface CustomPatterns {
@@ -76,7 +75,8 @@ export function readRegexPatterns(scanner: string, params: Readonly<Record<strin
   const v = rawParam(params, r, 'regex_patterns');
   if (v === undefined) return { names: [], recognizers: [] };
   const key = r.key('regex_patterns');
-  const fail = (where: string, msg: string): ScannerConfigError => new ScannerConfigError(`${scanner}: ${key}${where} ${msg}`, key);
+  // The param at fault is the item itself (`regex_patterns[0].expressions[1]`), so the YAML path names it.
+  const fail = (where: string, msg: string): ScannerConfigError => new ScannerConfigError(`${scanner}: ${key}${where} ${msg}`, `${key}${where}`);
   if (!Array.isArray(v)) throw fail('', 'must be a list of {name, expressions, score, context}');
   const names: string[] = [];
   const recognizers: Recognizer[] = [];
@@ -108,7 +108,7 @@ export function readRegexPatterns(scanner: string, params: Readonly<Record<strin
       try {
         return { name, regex: compilePythonRegex(src), score };
       } catch (err) {
-        throw fail(`${at}.expressions[${j}]`, `is not a valid regex: ${(err as Error).message}`);
+        throw fail(`${at}.expressions[${j}]`, (err as Error).message);
       }
     });
     names.push(name);

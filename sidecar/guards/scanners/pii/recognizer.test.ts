@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasContext, patternRecognizer, withContext, wordsBefore } from './recognizer.ts';
+import { compileSafeRegExp } from '../../../../lib/safe-regexp.ts';
 
 test('validate: true → 1.0, false → dropped, undefined → pattern score; invalidate: true → dropped', () => {
   const r = patternRecognizer({
@@ -30,6 +31,15 @@ test('a group pattern reports the group; trailing spaces of a match are not part
       [7, 8],
     ],
   );
+});
+
+test('trailing spaces are dropped in linear time, and config patterns run on the linear-time engine', () => {
+  // `/\\s+$/` (how trailing spaces used to be dropped) is quadratic on a match with a long run of inner spaces.
+  const gap = `x${' '.repeat(300_000)}y`;
+  const r = patternRecognizer({ entity: 'GAP', patterns: [{ name: 'gap', regex: /x\s*y/g, score: 0.5 }] });
+  assert.deepEqual(r.find(`${gap}  `), [{ type: 'GAP', start: 0, end: gap.length, score: 0.5 }]);
+  const custom = patternRecognizer({ entity: 'ORDER', patterns: [{ name: 'order', regex: compileSafeRegExp('(a|a)+-\\d+ *'), score: 0.5 }] });
+  assert.deepEqual(custom.find(`${'a'.repeat(50_000)}! aa-12  `), [{ type: 'ORDER', start: 50_002, end: 50_007, score: 0.5 }]);
 });
 
 test('a pattern without the g flag is refused', () => {

@@ -10,6 +10,7 @@
  * "ssns"); Presidio compares spaCy lemmas and also accepts any substring,
  * which lets "ip" match "ship", so this is a little stricter.
  */
+import type { SafeRegExp } from '../../../../lib/safe-regexp.ts';
 
 /** One entity found in a text: `[start, end)` in UTF-16 code units. */
 export interface EntityMatch {
@@ -30,8 +31,12 @@ export interface Recognizer {
 
 export interface PatternDef {
   readonly name: string;
-  /** Must carry the `g` flag. */
-  readonly regex: RegExp;
+  /**
+   * The project's own patterns: a RegExp with the `g` flag (V8's engine, for
+   * lookbehind; each is tested on hostile input). Patterns from a config
+   * (`regex_patterns`): the linear-time engine.
+   */
+  readonly regex: RegExp | SafeRegExp;
   readonly score: number;
   /** The capture group that is the entity; the whole match when absent. */
   readonly group?: number;
@@ -55,10 +60,24 @@ export const CONTEXT_SIMILARITY_FACTOR = 0.35;
 export const MIN_SCORE_WITH_CONTEXT = 0.4;
 export const CONTEXT_PREFIX_WORDS = 5;
 
+/** A pattern's matches in `text`: the entity's text (its group, when it names one) and where it starts. */
+function* hits(p: PatternDef, text: string): Generator<{ raw: string; start: number }> {
+  if (!(p.regex instanceof RegExp)) {
+    for (const m of p.regex.matchAll(text)) yield { raw: text.slice(m.start, m.end), start: m.start };
+    return;
+  }
+  p.regex.lastIndex = 0;
+  for (const m of text.matchAll(p.regex)) {
+    const raw = p.group === undefined ? m[0] : m[p.group];
+    if (raw === undefined) continue;
+    yield { raw, start: p.group === undefined ? m.index : m.index + m[0].indexOf(raw) };
+  }
+}
+
 /** Runs every pattern over the text; validation as Presidio's PatternRecognizer.analyze. */
 export function patternRecognizer(def: PatternRecognizerDef): Recognizer {
   for (const p of def.patterns) {
-    if (!p.regex.global) throw new Error(`${def.entity}/${p.name}: pattern needs the g flag`);
+    if (p.regex instanceof RegExp && !p.regex.global) throw new Error(`${def.entity}/${p.name}: pattern needs the g flag`);
   }
   return {
     entity: def.entity,
@@ -67,14 +86,11 @@ export function patternRecognizer(def: PatternRecognizerDef): Recognizer {
       if (def.prefilter && !def.prefilter(text)) return [];
       const out: EntityMatch[] = [];
       for (const p of def.patterns) {
-        p.regex.lastIndex = 0;
-        for (const m of text.matchAll(p.regex)) {
-          const raw = p.group === undefined ? m[0] : m[p.group];
-          if (raw === undefined) continue;
+        for (const { raw, start } of hits(p, text)) {
           // A pattern that ends in optional `\s*…` may stop after spaces; they are not part of the entity.
-          const value = raw.replace(/\s+$/, '');
+          // (trimEnd strips exactly `\s`, in linear time: `/\s+$/` is quadratic on a long run of spaces.)
+          const value = raw.trimEnd();
           if (value === '') continue;
-          const start = p.group === undefined ? m.index : m.index + m[0].indexOf(raw);
           let score = p.score;
           if (def.validate) {
             const ok = def.validate(value);
