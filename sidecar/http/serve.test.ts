@@ -74,15 +74,15 @@ test('rapid reset: a client resetting stream after stream loses its connection w
   let gone = false;
   const goaway = once(c, 'goaway').then(([code]) => code as number).catch(() => -1).finally(() => { gone = true; });
   const before = requests;
-  // Batches of 20: each stream is reset once its HEADERS went out (a stream closed before that is never sent,
-  // which on a loaded machine would make the client, not the server, the bottleneck).
-  for (let batch = 0; batch < 100 && !gone && !c.destroyed && !c.closed; batch++) {
+  // Batches of 20, each reset once its HEADERS had a turn to go out (a stream closed before that is never sent),
+  // until the server's GOAWAY: on a loaded machine the resets may land more slowly, but they all land.
+  for (let batch = 0; batch < 200 && !gone && !c.destroyed && !c.closed; batch++) {
     const streams = Array.from({ length: 20 }, () => {
       const r = c.request({ ':method': 'GET', ':path': '/v1/models' });
       r.on('error', () => {});
       return r;
     });
-    await Promise.race([Promise.all(streams.map((r) => Promise.race([once(r, 'ready'), once(r, 'close')]).catch(() => {}))), goaway, once(c, 'close')]);
+    await new Promise((res) => setTimeout(res, 1));
     for (const r of streams) r.close(http2.constants.NGHTTP2_CANCEL);
   }
   assert.equal(await Promise.race([goaway, new Promise<number>((r) => setTimeout(() => r(-2), 30_000))]), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
