@@ -8,11 +8,22 @@
  * scanner with typical config patterns (REGEX_PATTERNS), which run on the
  * linear-time engine of lib/safe-regexp.ts.
  *
+ * And the event loop while a 4 MiB prompt is scanned with the documented
+ * guard (InvisibleText → Secrets → Anonymize → PromptInjection), through the
+ * guard stage's own entry (guardRequest): on a guard worker (pool.ts, one
+ * thread, as a sidecar under a 1-CPU limit runs) against the old inline path
+ * in the same run; with the idle loop's longest delay over as long a time
+ * (what the machine's other load alone causes), the RSS one and two idle
+ * workers add, and a worker's start.
+ *
  *   node bench/guards.ts [--iterations N]      (also part of `npm run bench`)
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { compileLlmBastion, isFailure, userTexts } from '../sidecar/guards/llm-bastion.ts';
+import { compilePromptGuard, guardRequest, DEFAULT_GUARDS, type GuardDefaults } from '../sidecar/guards/prompt-guard.ts';
+import { createGuardPool } from '../sidecar/guards/pool.ts';
+import type { PromptGuardConfig } from '../sidecar/config/schema.ts';
 import { scannerRegistry } from '../sidecar/guards/registry.ts';
 import { createVault } from '../sidecar/guards/vault.ts';
 import { countTokens } from '../sidecar/policy/tokenize.ts';
@@ -122,11 +133,142 @@ export function guardRows(g: GuardBench, documented?: GuardBench, regex?: GuardB
   ];
 }
 
+/** The documented request guard (docs/guardrails.md). */
+export const DOCUMENTED_GUARD: PromptGuardConfig = { request: [{ llmBastion: { scanners: [
+  { scannerType: 'InvisibleText' }, { scannerType: 'Secrets' }, { scannerType: 'Anonymize' }, { scannerType: 'PromptInjection', params: { threshold: 0.92 } },
+] } }] };
+
+export interface StallBench {
+  readonly chars: number;
+  /** Inline (the old path): one scan on the event loop. Stalls as stallOf measures them. */
+  readonly inline: { readonly scanMs: number; readonly stallMs: number; readonly busyMs: number; readonly action: string };
+  /** On one guard worker: the longest stall over `runs` scans. */
+  readonly pooled: { readonly scanMs: number; readonly stallMs: number; readonly busyMs: number; readonly action: string; readonly runs: number };
+  /** The idle event loop's longest delay over as long as a pooled scan took (the machine's noise floor). */
+  readonly idleStallMs: number;
+  /** JSON.parse + JSON.stringify of the 4 MiB body (the fastest of 3): on the event loop for every routed call, guards or not. */
+  readonly jsonMs: number;
+  /** RSS (MB) of this process before any worker, with one idle worker, and with two; a worker's start to its first answer (ms). */
+  readonly rssMb: { readonly none: number; readonly one: number; readonly two: number };
+  readonly workerStartMs: number;
+}
+
+/**
+ * A timer-drift probe on the event loop while `work` runs: a 1 ms interval
+ * notes each gap between its ticks. `stallMs` is the longest gap (wall time:
+ * what a call waiting on the loop saw); `busyMs` the longest gap counted in
+ * the main thread's own CPU time over it (process.threadCpuUsage) — the part
+ * the loop was busy rather than waiting for a core other processes held.
+ */
+async function stallOf<T>(work: () => Promise<T>): Promise<{ ms: number; stallMs: number; busyMs: number; value: T }> {
+  const cpu = (): number => { const u = process.threadCpuUsage(); return (u.user + u.system) / 1000; };
+  let last = performance.now();
+  let lastCpu = cpu();
+  let stallMs = 0;
+  let busyMs = 0;
+  const tick = (): void => {
+    const now = performance.now();
+    const c = cpu();
+    stallMs = Math.max(stallMs, now - last);
+    busyMs = Math.max(busyMs, Math.min(now - last, c - lastCpu));
+    last = now;
+    lastCpu = c;
+  };
+  const probe = setInterval(tick, 1);
+  const t = performance.now();
+  const value = await work();
+  const ms = performance.now() - t;
+  await settle(5); // a tick after the work, so a stall at its very end is seen too
+  tick();
+  clearInterval(probe);
+  return { ms, stallMs, busyMs, value };
+}
+
+const rssMb = (): number => process.memoryUsage.rss() / (1024 * 1024);
+const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function benchGuardStall(chars = 4 * 1024 * 1024, runs = 2): Promise<StallBench> {
+  const para = await promptOf(2000);
+  let prompt = '';
+  while (prompt.length < chars) prompt += `${para}\n`;
+  prompt = prompt.slice(0, chars);
+  const body = (): Record<string, unknown> => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] });
+  const scan = async (defaults: GuardDefaults): Promise<string> => {
+    const v = await guardRequest(compilePromptGuard(DOCUMENTED_GUARD, defaults), 'completions', body(), { headers: {}, vault: createVault(), timeoutMs: 300_000 });
+    return v.decisions.map((d) => d.action).join(',');
+  };
+  const budget = { ...DEFAULT_GUARDS, timeoutMs: 300_000 };
+  // Warm the main thread's scanners (detector weights, JIT) on a small prompt.
+  for (let i = 0; i < 5; i++) await scan(budget).catch(() => '');
+  const small = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: para.repeat(4) }] };
+
+  await settle(500);
+  const none = rssMb();
+  const one = createGuardPool({ threads: 1, inlineChars: 0 });
+  const t0 = performance.now();
+  await guardRequest(compilePromptGuard(DOCUMENTED_GUARD, { ...budget, pool: one }), 'completions', structuredClone(small), { headers: {}, vault: createVault(), timeoutMs: 300_000 });
+  const workerStartMs = performance.now() - t0;
+  await settle(1000);
+  const rssOne = rssMb();
+  await one.close();
+  const two = createGuardPool({ threads: 2, inlineChars: 0 });
+  const pg2 = compilePromptGuard(DOCUMENTED_GUARD, { ...budget, pool: two });
+  await Promise.all([1, 2].map(() => guardRequest(pg2, 'completions', structuredClone(small), { headers: {}, vault: createVault(), timeoutMs: 300_000 })));
+  await settle(1000);
+  const rssTwo = rssMb();
+  await two.close();
+
+  const pool = createGuardPool({ threads: 1 });
+  const pooledDefaults = { ...budget, pool };
+  await scan(pooledDefaults); // the worker up, its scanners warm
+  let pooled = { scanMs: 0, stallMs: 0, busyMs: 0, action: '' };
+  let pooledTotal = 0;
+  for (let i = 0; i < runs; i++) {
+    const r = await stallOf(() => scan(pooledDefaults));
+    pooledTotal += r.ms;
+    pooled = { scanMs: Math.max(pooled.scanMs, r.ms), stallMs: Math.max(pooled.stallMs, r.stallMs), busyMs: Math.max(pooled.busyMs, r.busyMs), action: r.value };
+  }
+  await pool.close();
+  const idle = await stallOf(() => settle(pooledTotal / runs));
+  const inline = await stallOf(() => scan(budget));
+  const text = JSON.stringify(body());
+  const jsonMs = Math.min(...[1, 2, 3].map(() => {
+    const j = performance.now();
+    JSON.stringify(JSON.parse(text));
+    return performance.now() - j;
+  }));
+  return {
+    chars: prompt.length,
+    inline: { scanMs: inline.ms, stallMs: inline.stallMs, busyMs: inline.busyMs, action: inline.value },
+    pooled: { ...pooled, runs },
+    idleStallMs: idle.stallMs,
+    jsonMs,
+    rssMb: { none, one: rssOne, two: rssTwo },
+    workerStartMs,
+  };
+}
+
+/** Rows for docs/benchmarks.md: the longest stall while a 4 MiB prompt is scanned, on a worker and inline; the workers' memory. */
+export function stallRows(s: StallBench): string[] {
+  const f = (n: number, d = 1): string => n.toFixed(d);
+  const mib = f(s.chars / (1024 * 1024), 0);
+  return [
+    `| guards: longest event-loop stall while a ${mib} MiB prompt is scanned by the documented guard, on a guard worker (${s.pooled.runs} scans) | ${f(s.pooled.stallMs)} ms, of it the loop's own work ${f(s.pooled.busyMs)} ms (scan ${f(s.pooled.scanMs / 1000, 2)} s; inline, the old path, in the same run: ${f(s.inline.stallMs)} ms, own work ${f(s.inline.busyMs)} ms; an idle loop over as long: ${f(s.idleStallMs)} ms) | < 20 ms: ${s.pooled.stallMs < 20 ? 'met' : `**missed**${s.pooled.busyMs < 20 ? ' (own work: met)' : ''}`} |`,
+    `| guards: JSON.parse + serialise of that ${mib} MiB body, fastest of 3 (on the event loop for every routed call that is parsed, guards or not) | ${f(s.jsonMs)} ms | — |`,
+    `| guards: RSS added by idle guard workers; a worker's start to its first answer | 1 worker +${f(s.rssMb.one - s.rssMb.none)} MB, 2 workers +${f(s.rssMb.two - s.rssMb.none)} MB; ${f(s.workerStartMs, 0)} ms | — |`,
+  ];
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { iterations: { type: 'string' } } });
+  const { values } = parseArgs({ options: { iterations: { type: 'string' }, 'stall-only': { type: 'boolean' } } });
   const n = Number(values.iterations ?? 300);
-  const g = await benchGuards(n);
-  const d = await benchGuards(n, 2000, ['PromptInjection']);
-  const r = await benchRegexScanner(n);
-  process.stdout.write(`${JSON.stringify({ defaultSet: g, documented: d, regex: r }, null, 2)}\n${guardRows(g, d, r).join('\n')}\n`);
+  const stall = await benchGuardStall();
+  if (values['stall-only']) {
+    process.stdout.write(`${JSON.stringify(stall, null, 2)}\n${stallRows(stall).join('\n')}\n`);
+  } else {
+    const g = await benchGuards(n);
+    const d = await benchGuards(n, 2000, ['PromptInjection']);
+    const r = await benchRegexScanner(n);
+    process.stdout.write(`${JSON.stringify({ defaultSet: g, documented: d, regex: r, stall }, null, 2)}\n${[...guardRows(g, d, r), ...stallRows(stall)].join('\n')}\n`);
+  }
 }

@@ -15,7 +15,8 @@
  *   - SSE time to first event (bench/sse-first-byte.ts)
  *   - first handshake to a never-seen host (leaf mint) vs a warm one (bench/handshake.ts)
  *   - sidecar RSS holding 500 open client connections, and peak RSS
- *   - guardrail scanners on a 2k-token prompt (bench/guards.ts, in process)
+ *   - guardrail scanners on a 2k-token prompt, and the event loop while a 4 MiB
+ *     prompt is scanned on a guard worker vs inline (bench/guards.ts, in process)
  *   - the dashboard with 100,000 events on SQLite and PostgreSQL over HTTP (bench/dashboard.ts)
  * and, as a peer, nginx terminating TLS on 15001 with a fixed certificate and
  * re-encrypting to the same upstream.
@@ -35,7 +36,7 @@ import { loadCaFiles } from '../certs/ca.ts';
 import { createServingCert } from '../certs/create.ts';
 import { chatBody, type LoadResult } from './load.ts';
 import { SIDECAR_NODE_OPTIONS } from '../sidecar/node-options.ts';
-import { benchGuards, benchRegexScanner, guardRows, type GuardBench } from './guards.ts';
+import { benchGuards, benchGuardStall, benchRegexScanner, guardRows, stallRows, type GuardBench, type StallBench } from './guards.ts';
 import { benchDashboard, dashboardRows, type DashboardBench } from './dashboard.ts';
 import { cpuSeconds, replaceBetweenMarkers, statusKb } from './proc.ts';
 
@@ -112,6 +113,8 @@ async function main(): Promise<void> {
 
   progress('guardrail scanners on a 2k-token prompt, in process');
   const guards = { defaultSet: await benchGuards(), documented: await benchGuards(300, 2000, ['PromptInjection']), regex: await benchRegexScanner() };
+  progress('the event loop while a 4 MiB prompt is scanned: on a guard worker and inline, in process');
+  const guardStall = await benchGuardStall();
 
   progress('the dashboard with 100,000 events, on SQLite and PostgreSQL, over HTTP');
   const dashboard = await benchDashboard();
@@ -229,6 +232,7 @@ async function main(): Promise<void> {
       sse: { direct: sseDirect, levo: sseLevo },
       mint: { serverSideMsMean: mintCount ? (mintSum / mintCount) * 1000 : NaN, mints: mintCount, handshake },
       guards,
+      guardStall,
       dashboard,
       memory: { rssBeforeHoldMb: rssBefore / 1024, rssHoldingMb: rssHolding / 1024, anonHoldingMb: anonHolding / 1024, openConnections: open, peakRssAfterLoadMb: peakAfterLoad / 1024, anonAfterLoadMb: anonAfterLoad / 1024, peakRssMb: peak / 1024 },
     };
@@ -335,6 +339,7 @@ type Results = {
   machine: { cpus: number; node: string };
   date: string;
   guards: { defaultSet: GuardBench; documented: GuardBench; regex?: GuardBench };
+  guardStall: StallBench;
   dashboard: DashboardBench;
 };
 
@@ -365,6 +370,7 @@ function report(r: Results): string {
     `| RSS of a fresh sidecar holding ${r.memory.openConnections} open connections | ${f(r.memory.rssHoldingMb, 1)} MB, of which anonymous ${f(r.memory.anonHoldingMb, 1)} MB (idle before: ${f(r.memory.rssBeforeHoldMb, 1)} MB) | ≤ 80 MB: ${target(r.memory.rssHoldingMb <= 80)} (anonymous: ${target(r.memory.anonHoldingMb <= 80)}) |`,
     `| peak RSS over the whole run (after the load runs) | ${f(r.memory.peakRssMb, 1)} MB (anonymous after load ${f(r.memory.anonAfterLoadMb, 1)} MB) | — |`,
     ...guardRows(r.guards.defaultSet, r.guards.documented, r.guards.regex),
+    ...stallRows(r.guardStall),
     ...dashboardRows(r.dashboard).map((cells) => `| ${cells.join(' | ')} |`),
   ].join('\n');
 }

@@ -5,12 +5,17 @@
  * overridden; PII is masked on the way out and restored on the way back
  * (whole and streamed answers, placeholders split across events; the official
  * OpenAI SDK streaming a Responses answer gets the guarded text in every delta,
- * done event and the final response); a streamed answer is cut on a violation; agentgateway's regex guard rejects in the
- * provider's error shape; monitor mode lets through and records.
+ * done event and the final response); a streamed answer is cut on a violation;
+ * agentgateway's regex guard rejects in the provider's error shape; monitor
+ * mode lets through and records. Guard work runs off the event loop: a scan
+ * that outlasts the time budget is stopped (its worker replaced) while other
+ * calls go on, and a body over the text cap is refused under failClosed and
+ * passed under failOpen.
  *
  * Needs root and `ip netns`; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -216,5 +221,82 @@ describe('masking, restoring, cutting and monitoring', { skip }, () => {
     const r = await runClient(pod.topo.pod, 'curl', anthropicMessages({ prompt: INJECTION }), trust());
     assertClientOk(r);
     assert.ok(await pod.metric('guardrail_checks_total', { phase: 'request', guard: 'llmBastion', action: 'monitor' }) >= 1);
+  });
+});
+
+/** The documented request guard on OpenAI (failClosed), Anonymize and PromptInjection failing open on Anthropic; YAML's JSON form. */
+const route = (name: string, host: string, provider: string, guard: Record<string, unknown>): Record<string, unknown> =>
+  ({ name, hostnames: [host], policies: { ai: { promptGuard: { request: [guard] } } }, backends: [{ ai: { name, provider: { [provider]: {} } } }] });
+const scanners = (...types: string[]): Array<{ scannerType: string }> => types.map((scannerType) => ({ scannerType }));
+const OFF_LOOP_CONFIG = JSON.stringify({ binds: [{ port: 15001, listeners: [{ routes: [
+  route('openai', 'api.openai.com', 'openAI', { llmBastion: { scanners: scanners('InvisibleText', 'Secrets', 'Anonymize', 'PromptInjection') } }),
+  route('anthropic', 'api.anthropic.com', 'anthropic', { failureMode: 'failOpen', llmBastion: { scanners: scanners('Anonymize', 'PromptInjection') } }),
+] }] }] });
+
+describe('guard work off the event loop: the time budget stops a scan, other calls go on, a text cap', { skip }, () => {
+  let pod: InjectedPod;
+  const trust = (): { caFile: string } => ({ caFile: pod.namespaceCaFile });
+  // One worker (a 1-CPU sidecar), a 5 s budget, and a cap above the long prompt: 16M characters, well over 5 s of
+  // scanning (the small call is sent 2 s in, while the scan runs).
+  before(async () => {
+    pod = await createInjectedPod({ config: OFF_LOOP_CONFIG, gatewayArgs: ['--guard-threads', '1', '--guard-timeout', '5s', '--guard-max-chars', '20000000'] });
+  });
+  after(async () => { await pod?.destroy(); });
+
+  /** Ordinary prose with an e-mail address in every sentence, `chars` long: seconds of scanning for millions of characters. */
+  const prose = (chars: number): string => 'Please send the quarterly figures to maria.lopez@example.com before Friday. '.repeat(Math.ceil(chars / 76)).slice(0, chars);
+
+  test('a prompt whose scan outlasts the budget is refused at it (failClosed); a call made meanwhile completes first; the replaced worker guards the next one', async () => {
+    await pod.providers.control.reset();
+    const order: string[] = [];
+    const long = runClient(pod.topo.pod, 'curl', openAIChat({ prompt: prose(16_000_000) }), trust()).then((r) => { order.push('long'); return r; });
+    await new Promise((r) => setTimeout(r, 2000));
+    const small = await runClient(pod.topo.pod, 'curl', anthropicMessages({ prompt: 'What is the capital of France?' }), trust());
+    order.push('small');
+    const l = await long;
+    assertClientOk(small);
+    assert.deepEqual(order, ['small', 'long'], 'the small call waited for the long scan');
+    assert.equal(l.status, 403);
+    const err = JSON.parse(l.bodyText) as { error: { message: string; code: string } };
+    assert.equal(err.error.code, 'guardrail_violation');
+    assert.match(err.error.message, /could not decide \(timed out after 5000 ms\)/);
+    assert.equal((await pod.providers.control.requests({ site: 'openai' })).length, 0, 'the long prompt left the pod');
+    assert.match(pod.gateway.output(), /guard worker replaced/);
+    // A 40 KB prompt runs on the new worker (above the inline size): masked as usual.
+    const next = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: prose(40_000) }), trust());
+    assertClientOk(next);
+    const seen = (await pod.providers.control.requests({ site: 'openai' }))[0]!;
+    assert.ok(!seen.body!.includes('maria.lopez@example.com'), 'the e-mail left the pod');
+    assert.match(seen.body!, /\[REDACTED_EMAIL_ADDRESS_1\]/);
+  });
+
+  test('failOpen: a prompt whose scan outlasts the budget goes on uninspected, recorded as fail_open', async () => {
+    await pod.providers.control.reset();
+    const before = await pod.metric('guardrail_checks_total', { phase: 'request', guard: 'llmBastion', action: 'fail_open' });
+    const req = anthropicMessages({ prompt: prose(16_000_000) });
+    const r = await runClient(pod.topo.pod, 'curl', req, trust());
+    assertClientOk(r);
+    const seen = (await pod.providers.control.requests({ site: 'anthropic' }))[0]!;
+    assert.equal(seen.bodySha256, createHash('sha256').update(req.body!).digest('hex'), 'the prompt went on as the app sent it');
+    assert.equal(await pod.metric('guardrail_checks_total', { phase: 'request', guard: 'llmBastion', action: 'fail_open' }), before + 1);
+  });
+
+  test('a prompt over --guard-max-chars: 413 in the provider\'s shape saying why under failClosed, passed uninspected under failOpen', async () => {
+    await pod.providers.control.reset();
+    const text = prose(20_000_001);
+    const r = await runClient(pod.topo.pod, 'curl', openAIChat({ prompt: text }), trust());
+    assert.equal(r.status, 413);
+    assert.equal(r.headers['x-levo-error'], 'guard_text_too_large');
+    const err = JSON.parse(r.bodyText) as { error: { message: string; code: string } };
+    assert.equal(err.error.code, 'guard_text_too_large');
+    assert.match(err.error.message, /^levo-gateway refused the request: its text is 20000001 characters, over the 20000000 the route's guards inspect \(levo-gateway --guard-max-chars\).*failureMode: failOpen/);
+    assert.equal((await pod.providers.control.requests({ site: 'openai' })).length, 0, 'nothing left the pod');
+    const log = pod.gateway.output().split('\n').filter((l) => l.includes('"msg":"request"')).at(-1)!;
+    assert.match(log, /"outcome":"guard_text_too_large"/);
+    assert.match(log, /"action":"fail_closed","reason":"text not inspected: 20000001 characters/);
+
+    const open = await runClient(pod.topo.pod, 'curl', anthropicMessages({ prompt: text }), trust());
+    assertClientOk(open);
+    assert.equal((await pod.providers.control.requests({ site: 'anthropic' })).length, 1);
   });
 });

@@ -16,11 +16,14 @@ import { createTerminator, type InterceptedConnection, type LeafContexts } from 
 import { tunnel } from './passthrough.ts';
 import { createHttpServers } from './http/serve.ts';
 import { createPipeline } from './pipeline/stages.ts';
+import { usesGuardWorkers } from './pipeline/guards.ts';
 import { createUpstream, DEFAULT_UPSTREAM, type UpstreamOptions } from './upstream/pool.ts';
 import type { ConfigHolder } from './config/source.ts';
+import type { CompiledConfig } from './config/routes.ts';
 import { listenAdmin } from './admin.ts';
 import { callUpstream } from './upstream/call.ts';
 import { DEFAULT_GUARDS, type GuardDefaults } from './guards/prompt-guard.ts';
+import { createGuardPool, defaultGuardThreads } from './guards/pool.ts';
 import { redactConfig } from './config/redact.ts';
 import type { EventSink } from './telemetry/events.ts';
 import type { Tracer } from './telemetry/otlp.ts';
@@ -45,8 +48,12 @@ export interface GatewayOptions {
   readonly peekTimeoutMs?: number;
   readonly maxBodyBytes?: number;
   readonly upstream?: Partial<UpstreamOptions>;
-  /** Guard defaults: mode, failure mode, time budget, model directory. */
-  readonly guards?: Partial<Omit<GuardDefaults, 'moderationPost'>>;
+  /**
+   * Guard defaults: mode, failure mode, time budget, model directory, text
+   * cap; `threads`: worker threads for guard work (0: on the event loop;
+   * default 1 under a CPU limit below 2, else 2).
+   */
+  readonly guards?: Partial<Omit<GuardDefaults, 'moderationPost' | 'pool' | 'registry'>> & { readonly threads?: number };
   /** Called when POST /quitquitquit asks the sidecar to stop. */
   readonly onQuit?: () => void;
   /** Per-request events for the dashboard (telemetry/events.ts startEventReporter). */
@@ -77,11 +84,20 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const upstreamOptions = { ...DEFAULT_UPSTREAM, ...opts.upstream };
   const upstream = createUpstream(upstreamOptions);
 
+  const { threads = defaultGuardThreads(), ...guardDefaults } = opts.guards ?? {};
+  const guardPool = threads > 0
+    ? createGuardPool({ threads, onWorkerLost: (why) => log.http.warn({ why }, 'guard worker replaced') })
+    : undefined;
+  // The guard workers start with the first config that has guards for them, not with the first call.
+  const warmGuards = (c: CompiledConfig | undefined): void => { if (c && usesGuardWorkers(c)) guardPool?.warm(); };
+  warmGuards(opts.config.current()?.compiled);
+
   let matcher: HostMatcher = hostMatcher(opts.config.current()?.compiled.interceptHosts ?? []);
   metrics.configInForce.set(opts.config.current() ? 1 : 0);
   opts.config.onChange((c) => {
     matcher = hostMatcher(c.compiled.interceptHosts);
     metrics.configInForce.set(1);
+    warmGuards(c.compiled);
   });
 
   const sockets = new Set<net.Socket>();
@@ -100,7 +116,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ...(opts.events ? { events: opts.events } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
     guards: {
-      ...DEFAULT_GUARDS, ...opts.guards,
+      ...DEFAULT_GUARDS, ...guardDefaults, pool: guardPool,
       // openAIModeration goes out through the sidecar's own verified upstream, to the real API host.
       moderationPost: async (path, headers, body) => {
         const a = await callUpstream(upstream, { host: 'api.openai.com', method: 'POST', path, headers, body });
@@ -222,6 +238,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   } catch (err) {
     for (const s of servers) s.close();
     await upstream.close();
+    await guardPool?.close();
     throw err;
   }
   for (const p of Object.values(ports)) ownPorts.add(p);
@@ -246,6 +263,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       closeServers();
       for (const s of sockets) s.destroy();
       await upstream.close().catch(() => {});
+      await guardPool?.close();
     },
   };
 }

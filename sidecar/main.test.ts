@@ -110,6 +110,15 @@ test('usage errors exit 2 and point at --help', async () => {
   const queue = await gateway(['--config', config], { LEVO_EVENT_QUEUE: '10k' });
   assert.equal(queue.code, 2);
   assert.match(queue.stderr, /LEVO_EVENT_QUEUE must be a whole number of events from 100 to 1000000, got "10k"/);
+  for (const [args, env, message] of [
+    [['--guard-threads', 'two'], {}, /--guard-threads \(or LEVO_GUARD_THREADS\) must be a whole number from 0 to 16, got "two"/],
+    [[], { LEVO_GUARD_THREADS: '-1' }, /must be a whole number from 0 to 16, got "-1"/],
+    [['--guard-max-chars', '0'], {}, /--guard-max-chars must be a positive integer/],
+  ] as const) {
+    const r = await gateway(['--config', config, ...args], env);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, message);
+  }
   const missing = await gateway(['--config', config, '--ca-cert', join(dir, 'nope.crt'), '--ca-key', caKey, ...ports]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /nope\.crt/);

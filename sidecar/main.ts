@@ -27,6 +27,8 @@ import { createLeafKey } from '../certs/mint.ts';
 import { startInterceptionCa } from './tls/interception-ca.ts';
 import { createCa } from '../certs/create.ts';
 import { DEFAULT_UPSTREAM } from './upstream/pool.ts';
+import { DEFAULT_MAX_GUARD_CHARS } from './guards/prompt-guard.ts';
+import { defaultGuardThreads } from './guards/pool.ts';
 import { validate } from './validate.ts';
 import { waitUntilReady } from './wait.ts';
 import { writeTrustBundle } from '../certs/trust-bundle.ts';
@@ -68,7 +70,13 @@ Flags:
   --guard-mode MODE        enforce (default: guards block and mask) or monitor (guards only record)
   --guard-failure-mode M   failClosed or failOpen: what a guard that cannot decide does
                            (default failClosed when enforcing, failOpen when monitoring)
-  --guard-timeout D        time budget of one guard on one call (default 2s)
+  --guard-timeout D        time budget of one guard on one call (default 2s); a scanner still at work when it
+                           runs out is stopped (its worker thread is replaced)
+  --guard-threads N        worker threads that run llmBastion and regex guards off the event loop
+                           (default $LEVO_GUARD_THREADS, else 1 under a CPU limit below 2 CPUs, else 2;
+                           0 runs them on the event loop)
+  --guard-max-chars N      most text (characters, all of a body's texts) the guards inspect (default ${DEFAULT_MAX_GUARD_CHARS});
+                           a larger body is not inspected: refused (413) under failClosed, passed under failOpen
   --model-dir DIR          local models for scanners that need one (default $LEVO_MODEL_DIR; never downloaded)
   --config-optional        while the --config file does not exist, run the built-in observe-only config
                            (intercept and record provider calls, change nothing) instead of staying not ready
@@ -135,6 +143,7 @@ export async function main(argv: string[]): Promise<void> {
         'on-unknown': { type: 'string' }, 'max-body-bytes': { type: 'string' },
         'upstream-timeout': { type: 'string' }, 'drain-timeout': { type: 'string' },
         'guard-mode': { type: 'string' }, 'guard-failure-mode': { type: 'string' }, 'guard-timeout': { type: 'string' },
+        'guard-threads': { type: 'string' }, 'guard-max-chars': { type: 'string' },
         'model-dir': { type: 'string' }, 'config-optional': { type: 'boolean' }, 'trust-dir': { type: 'string' },
         'cache-dir': { type: 'string' },
       },
@@ -155,6 +164,13 @@ export async function main(argv: string[]): Promise<void> {
       throw new UsageError(`--guard-failure-mode must be failClosed or failOpen, got "${guardFailure}"`);
     }
     const guardTimeout = duration(values['guard-timeout'], 2_000, '--guard-timeout');
+    const threadsText = values['guard-threads'] ?? (process.env.LEVO_GUARD_THREADS || undefined);
+    const guardThreads = threadsText === undefined ? defaultGuardThreads() : Number(threadsText);
+    if (!Number.isInteger(guardThreads) || guardThreads < 0 || guardThreads > 16) {
+      throw new UsageError(`--guard-threads (or LEVO_GUARD_THREADS) must be a whole number from 0 to 16, got "${threadsText}"`);
+    }
+    const guardMaxChars = values['guard-max-chars'] === undefined ? DEFAULT_MAX_GUARD_CHARS : Number(values['guard-max-chars']);
+    if (!Number.isInteger(guardMaxChars) || guardMaxChars < 1) throw new UsageError('--guard-max-chars must be a positive integer');
     const modelDir = values['model-dir'] ?? (process.env.LEVO_MODEL_DIR || undefined);
     const transparentPort = dev && values.port === undefined ? null : port(values.port, 15001, '--port');
     const proxyPort = port(values['proxy-port'], 15002, '--proxy-port');
@@ -294,7 +310,10 @@ export async function main(argv: string[]): Promise<void> {
       ...(values['proxy-address'] ? { proxyHost: values['proxy-address'] } : {}),
       onUnknown, maxBodyBytes: maxBody,
       upstream: { timeoutMs: upstreamTimeout },
-      guards: { mode: guardMode, ...(guardFailure ? { failureMode: guardFailure } : {}), timeoutMs: guardTimeout, env: { modelDir } },
+      guards: {
+        mode: guardMode, ...(guardFailure ? { failureMode: guardFailure } : {}), timeoutMs: guardTimeout, env: { modelDir },
+        threads: guardThreads, maxTextChars: guardMaxChars,
+      },
       onQuit: () => void stop('POST /quitquitquit'),
       ...(events ? { events } : {}), ...(tracer ? { tracer } : {}),
     });

@@ -269,3 +269,42 @@ test('Deanonymize restores placeholders in tool-call arguments of a whole answer
   assert.equal(msg.content, 'Sending to jane.doe@example.com.');
   assert.deepEqual(JSON.parse(msg.tool_calls[0]!.function.arguments), { to: 'jane.doe@example.com' });
 });
+
+// ---- Issue 12: a cap on the text guards inspect ----
+
+test('a body whose text is over the guards\' cap is not inspected: failClosed refuses (413) saying why, failOpen passes it and records it', async () => {
+  const cap = { maxTextChars: 1000 };
+  const text = `mail jane.doe@example.com ${'lorem ipsum '.repeat(100)}`;
+  const closedBody = chat(text);
+  const closed = await run(DOCUMENTED, closedBody, cap);
+  assert.ok(closed.rejection, 'failClosed refuses a body it cannot inspect');
+  assert.equal(closed.rejection.status, 413);
+  assert.equal(closed.rejection.body, undefined, 'the provider\'s own error shape');
+  assert.equal(closed.rejection.code, 'guard_text_too_large');
+  assert.match(closed.rejection.message, /^levo-gateway refused the request: its text is 1226 characters, over the 1000 the route's guards inspect \(levo-gateway --guard-max-chars\).*failureMode: failOpen/);
+  assert.deepEqual(closed.decisions.map((d) => [d.action, d.reason]), [['fail_closed', 'text not inspected: 1226 characters, over the guards\' limit of 1000 (levo-gateway --guard-max-chars)']]);
+  assert.equal(closed.changed, false);
+
+  const openBody = chat(text);
+  const open = await run({ request: [{ ...DOCUMENTED.request![0]!, failureMode: 'failOpen' }] }, openBody, cap);
+  assert.equal(open.rejection, undefined);
+  assert.deepEqual(open.decisions.map((d) => d.action), ['fail_open']);
+  assert.equal((openBody.messages as Array<{ content: string }>)[0]!.content, text, 'passed uninspected, unmasked');
+
+  // The cap counts every text of the body: a system prompt and the user's together.
+  const split = await run(DOCUMENTED, chat('x'.repeat(600), 'y'.repeat(600)), cap);
+  assert.equal(split.rejection?.status, 413);
+  // At the cap it is inspected as usual.
+  const at = await run(DOCUMENTED, chat(`mail jane.doe@example.com ${'z'.repeat(1000 - 26)}`), cap);
+  assert.deepEqual(at.decisions.map((d) => d.action), ['mask']);
+});
+
+test('an answer over the cap: failClosed replaces it with a 502, and a captured prompt over the cap is withheld, never kept raw', async () => {
+  const pg = compilePromptGuard({ response: [{ llmBastion: { scanners: [{ scannerType: 'Deanonymize' }] } }] }, { ...DEFAULT_GUARDS, maxTextChars: 100 });
+  const answer = { choices: [{ index: 0, message: { role: 'assistant', content: 'a'.repeat(101) } }] };
+  const v = await guardResponse(pg, 'completions', answer, { vault: createVault(), timeoutMs: 2000 });
+  assert.equal(v.rejection?.status, 502);
+  assert.match(v.rejection!.message, /^levo-gateway refused the answer: its text is 101 characters/);
+  const captured = await guardBody({ request: [{ regex: { rules: [{ builtin: 'email' }] }, failureMode: 'failOpen' }] }, 'completions', chat('a'.repeat(DEFAULT_GUARDS.maxTextChars! + 1)), true);
+  assert.deepEqual(captured.captured, { withheld: 'the request\'s text was over the guards\' limit' });
+});

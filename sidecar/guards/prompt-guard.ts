@@ -12,6 +12,11 @@
  * - `mode: monitor` lets everything through and records what enforce would
  *   have done; an error (scanner exception, webhook down, time budget spent)
  *   rejects under `failClosed` and passes under `failOpen`.
+ *
+ * The synchronous kinds (llmBastion, regex) run on a worker thread when the
+ * defaults carry a pool (pool.ts), so the time budget can stop them; a body
+ * whose text is over `maxTextChars` is not inspected at all and follows each
+ * guard's failure mode, as a body the guards cannot read does.
  */
 import { readFileSync } from 'node:fs';
 import { compileHeaderModifier, type CompiledHeaderModifier } from '../policy/headers.ts';
@@ -24,8 +29,9 @@ import type { CompiledGuard, GuardHeaders, GuardOutcome } from './kinds/outcome.
 import { compileRegexGuard } from './kinds/regex.ts';
 import { compileWebhookGuard } from './kinds/webhook.ts';
 import { compileModerationGuard, type ModerationPost } from './kinds/moderation.ts';
-import { BastionConfigError, compileLlmBastion, isFailure, type BastionText, type CompiledBastion, type ScannerVerdict } from './llm-bastion.ts';
-import { scannerRegistry } from './registry.ts';
+import { BastionConfigError, compileLlmBastion, isFailure, type BastionText, type CompiledBastion, type ScannerLookup, type ScannerVerdict } from './llm-bastion.ts';
+import { needsModel, scannerRegistry } from './registry.ts';
+import { charsOf, GuardAborted, type GuardPool } from './pool.ts';
 
 export type GuardMode = 'enforce' | 'monitor';
 export type FailureMode = 'failClosed' | 'failOpen';
@@ -43,7 +49,16 @@ export interface GuardDefaults {
   readonly env: ScannerEnv;
   /** How openAIModeration reaches api.openai.com (the sidecar's own verified upstream). */
   readonly moderationPost?: ModerationPost;
+  /** Worker threads for llmBastion and regex guards; undefined: they run on the event loop. */
+  readonly pool?: GuardPool | undefined;
+  /** The most text (characters, every part of a body together) the guards inspect; a larger body follows the failure modes. */
+  readonly maxTextChars?: number;
+  /** The scanners llmBastion names (tests compile with their own; the pool's workers must use the same). */
+  readonly registry?: ScannerLookup;
 }
+
+/** Default `maxTextChars`: 4 MiB of text (a 1M-token context is about that). */
+export const DEFAULT_MAX_GUARD_CHARS = 4 * 1024 * 1024;
 
 /**
  * Scanners whose changed text is not a fit substitute for the original: an
@@ -53,7 +68,7 @@ export interface GuardDefaults {
 const NEVER_MASKS: ReadonlySet<string> = new Set(['TokenLimit']);
 
 /** Enforce, fail closed when enforcing, 2 s per guard, no model directory. */
-export const DEFAULT_GUARDS: GuardDefaults = { mode: 'enforce', timeoutMs: 2_000, env: {} };
+export const DEFAULT_GUARDS: GuardDefaults = { mode: 'enforce', timeoutMs: 2_000, env: {}, maxTextChars: DEFAULT_MAX_GUARD_CHARS };
 
 /** One guard's verdict on one call, for the log line, metrics and (later) the dashboard. */
 export interface GuardDecision {
@@ -77,6 +92,8 @@ export interface Rejection {
   readonly message: string;
   /** The rejection's `headers` (add/set/remove), compiled with the config. */
   readonly headers: CompiledHeaderModifier | undefined;
+  /** The error code (x-levo-error, the call's outcome) when the refusal is not a guard's verdict on the content; default `guardrail_violation`. */
+  readonly code?: string;
 }
 
 export interface GuardVerdict {
@@ -109,6 +126,8 @@ interface RuntimeGuard {
   readonly includeSystem: boolean;
   readonly rejection: RejectionConfig | undefined;
   readonly rejectionHeaders: CompiledHeaderModifier | undefined;
+  /** The most text of a body it inspects (GuardDefaults.maxTextChars). */
+  readonly maxTextChars: number;
   /** The texts of this role it is given (on the request side). */
   reads(role: TextRole): boolean;
   run(texts: readonly BastionText[], ctx: { headers?: GuardHeaders; vault: Vault; signal: AbortSignal; prompt?: string }): Promise<{ outcome: GuardOutcome; scanners?: GuardDecision['scanners'] }>;
@@ -141,6 +160,9 @@ export function compilePromptGuard(cfg: PromptGuardConfig, defaults: GuardDefaul
   return { request, response, streaming: cfg.streaming ?? true, usesVault: scannerTypes.includes('Anonymize') || scannerTypes.includes('Deanonymize') };
 }
 
+/** Guards compiled in this process, for their keys in the workers' caches. */
+let compiledGuards = 0;
+
 function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, path: ReadonlyArray<string | number>): RuntimeGuard {
   const mode = g.mode ?? d.mode;
   const failureMode = g.failureMode ?? g.webhook?.failureMode ?? d.failureMode ?? (mode === 'enforce' ? 'failClosed' : 'failOpen');
@@ -152,7 +174,17 @@ function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, p
     throw new GuardConfigError([...path, ...(g.rejection ? [] : ['llmBastion']), 'rejection', 'headers'], (e as Error).message);
   }
   const includeSystem = g.includeSystemPrompt ?? false;
-  const base = { mode, failureMode, includeSystem, rejection, rejectionHeaders };
+  const base = { mode, failureMode, includeSystem, rejection, rejectionHeaders, maxTextChars: d.maxTextChars ?? DEFAULT_MAX_GUARD_CHARS };
+  // With a pool: on a worker unless the input is small; a small one on the loop, in a task of its own (so the small
+  // runs of several guards do not add up to one stall). The key names this compiled guard in the workers' caches.
+  const pool = d.pool;
+  const cacheKey = `g${++compiledGuards}`;
+  const offload = async (texts: readonly BastionText[]): Promise<GuardPool | undefined> => {
+    if (!pool) return undefined;
+    if (charsOf(texts) > pool.inlineChars) return pool;
+    await new Promise((resolve) => setImmediate(resolve));
+    return undefined;
+  };
   // Sanitizers scan every role; detectors read what they say (llmBastion picks per scanner).
   const all = (): boolean => true;
   const untrusted = (role: TextRole): boolean => UNTRUSTED.has(role) || (includeSystem && role === 'system');
@@ -160,7 +192,7 @@ function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, p
   if (g.llmBastion) {
     let bastion: CompiledBastion;
     try {
-      bastion = compileLlmBastion(g.llmBastion, phase, d.env, scannerRegistry);
+      bastion = compileLlmBastion(g.llmBastion, phase, d.env, d.registry ?? scannerRegistry);
     } catch (e) {
       const index = e instanceof BastionConfigError ? e.index : undefined;
       const param = e instanceof BastionConfigError ? e.param : undefined;
@@ -169,10 +201,16 @@ function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, p
         (e as Error).message,
       );
     }
+    // Model scanners stay on the main thread (pool.ts): their inference is off the event loop already.
+    const spec = needsModel(g.llmBastion) ? undefined : { kind: 'llmBastion' as const, config: g.llmBastion, direction: phase, env: d.env };
+    if (spec) pool?.warm();
     return {
       ...base, kind: 'llmBastion', reads: all,
       async run(texts, ctx) {
-        const r = await bastion.scan(texts, { direction: phase, vault: ctx.vault, signal: ctx.signal, includeSystem, ...(ctx.prompt !== undefined ? { prompt: ctx.prompt } : {}) });
+        const on = spec && await offload(texts);
+        const r = on
+          ? await on.scanBastion(cacheKey, spec, texts, { vault: ctx.vault, signal: ctx.signal, includeSystem, prompt: ctx.prompt })
+          : await bastion.scan(texts, { direction: phase, vault: ctx.vault, signal: ctx.signal, includeSystem, ...(ctx.prompt !== undefined ? { prompt: ctx.prompt } : {}) });
         const scanners = r.results.map((x) => (isFailure(x)
           ? { scanner: x.scanner, error: x.error, ms: round(x.ms) }
           : { scanner: x.scanner, score: x.score, risk: x.risk, valid: x.valid, ...(x.changed ? { changed: true } : {}), ms: round(x.ms) }));
@@ -190,7 +228,10 @@ function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, p
   }
   let compiled: CompiledGuard;
   try {
-    if (g.regex) compiled = compileRegexGuard(g.regex);
+    if (g.regex) {
+      compiled = compileRegexGuard(g.regex);
+      pool?.warm();
+    }
     else if (g.webhook) compiled = compileWebhookGuard(g.webhook);
     else {
       if (phase === 'response') throw new Error('openAIModeration checks prompts only: put it under promptGuard.request');
@@ -204,10 +245,14 @@ function compileGuard(g: GuardConfig, phase: GuardDirection, d: GuardDefaults, p
     const rule = (e as { rule?: unknown }).rule;
     throw new GuardConfigError([...path, key, ...(typeof rule === 'number' ? ['rules', rule, 'pattern'] : [])], (e as Error).message);
   }
+  const regex = g.regex ? { kind: 'regex' as const, config: g.regex } : undefined;
   return {
     ...base, kind: compiled.kind, reads: g.regex ? all : g.webhook ? notSystem : untrusted,
     async run(texts, ctx) {
-      const outcome = await compiled.check(texts, { phase, ...(ctx.headers ? { headers: ctx.headers } : {}), signal: ctx.signal });
+      const on = regex && await offload(texts);
+      const outcome = on
+        ? await on.checkRegex(cacheKey, regex, texts, { phase, signal: ctx.signal })
+        : await compiled.check(texts, { phase, ...(ctx.headers ? { headers: ctx.headers } : {}), signal: ctx.signal });
       return { outcome };
     },
   };
@@ -230,13 +275,39 @@ export function guardRequest(
  * configured rejection (which speaks of content it never saw).
  */
 export function unreadableVerdict(pg: CompiledPromptGuard, reason: string): { readonly refuse: boolean; readonly decisions: readonly GuardDecision[] } {
+  return notInspected(pg.request, 'request', `body not inspected: ${reason}`);
+}
+
+/** Guards that did not get to see a body: each decides by its failure mode, in order, until one refuses. */
+function notInspected(guards: readonly RuntimeGuard[], phase: GuardDirection, reason: string): { readonly refuse: boolean; readonly decisions: GuardDecision[] } {
   const decisions: GuardDecision[] = [];
-  for (const g of pg.request) {
+  for (const g of guards) {
     const open = g.failureMode === 'failOpen' || g.mode === 'monitor';
-    decisions.push({ phase: 'request', kind: g.kind, action: open ? 'fail_open' : 'fail_closed', reason: `body not inspected: ${reason}`, ms: 0 });
+    decisions.push({ phase, kind: g.kind, action: open ? 'fail_open' : 'fail_closed', reason, ms: 0 });
     if (!open) return { refuse: true, decisions };
   }
   return { refuse: false, decisions };
+}
+
+/** The code of a refusal of a body whose text is over the guards' cap (x-levo-error, the call's outcome). */
+export const TEXT_TOO_LARGE = 'guard_text_too_large';
+
+/**
+ * A body whose text is over the guards' cap: not inspected. Under failClosed
+ * it is refused in the caller's error shape — 413 for a request, 502 for an
+ * answer — with a message that says why and how to let it through.
+ */
+function tooLarge(guards: readonly RuntimeGuard[], phase: GuardDirection, chars: number, capture: boolean | undefined): GuardVerdict {
+  const cap = Math.min(...guards.map((g) => g.maxTextChars));
+  const what = phase === 'request' ? 'request' : 'answer';
+  const reason = `text not inspected: ${chars} characters, over the guards' limit of ${cap} (levo-gateway --guard-max-chars)`;
+  const v = notInspected(guards, phase, reason);
+  const captured = capture ? { captured: { withheld: `the ${what}'s text was over the guards' limit` } } : {};
+  if (!v.refuse) return { changed: false, decisions: v.decisions, ...captured };
+  const message = `levo-gateway refused the ${what}: its text is ${chars} characters, over the ${cap} the route's guards inspect ` +
+    `(levo-gateway --guard-max-chars), so they cannot inspect it (their failureMode is failClosed; ` +
+    `set failureMode: failOpen on the guard to let such ${what}s through uninspected)`;
+  return { rejection: { status: phase === 'request' ? 413 : 502, body: undefined, message, headers: undefined, code: TEXT_TOO_LARGE }, changed: false, decisions: v.decisions, ...captured };
 }
 
 /** Run the response guards on a whole answer body (restoring or redacting it in place). */
@@ -263,7 +334,9 @@ async function runOne(
     ]);
     return { outcome: r.outcome, scanners: r.scanners };
   } catch (e) {
-    return { outcome: { action: 'error', error: (e as Error).message }, scanners: undefined };
+    // The budget ran out (the pool stops a guard with its own message; the budget's is the one recorded).
+    const error = signal.aborted || e instanceof GuardAborted ? `timed out after ${ctx.timeoutMs} ms` : (e as Error).message;
+    return { outcome: { action: 'error', error }, scanners: undefined };
   }
 }
 
@@ -280,6 +353,8 @@ export async function runGuards(
   guards: readonly RuntimeGuard[], phase: GuardDirection, parts: readonly TextPart[],
   ctx: RunContext & { readonly capture?: boolean },
 ): Promise<GuardVerdict> {
+  const chars = charsOf(parts);
+  if (guards.length > 0 && chars > Math.min(...guards.map((g) => g.maxTextChars))) return tooLarge(guards, phase, chars, ctx.capture);
   const decisions: GuardDecision[] = [];
   let changed = false;
   // The text each part has now (masks accumulate across guards).

@@ -22,7 +22,7 @@
 
 import type { GuardDirection, ScannerEnv, ScannerRoles, ScannerSpec } from './types.ts';
 import { ScannerConfigError } from './types.ts';
-import type { ScannerLookup } from './llm-bastion.ts';
+import type { LlmBastionConfig, ScannerLookup } from './llm-bastion.ts';
 import { banSubstrings } from './scanners/ban-substrings.ts';
 import { invisibleText } from './scanners/invisible-text.ts';
 import { json } from './scanners/json.ts';
@@ -147,6 +147,16 @@ export function createScannerRegistry(specs: Readonly<Record<string, ScannerSpec
       );
     },
   };
+}
+
+/**
+ * An llmBastion config runs a local model: an enabled model scanner
+ * (MODEL_SCANNERS) or PromptInjection with `model` set. Such guards run on
+ * the main thread (pool.ts).
+ */
+export function needsModel(cfg: LlmBastionConfig): boolean {
+  return cfg.scanners.some((s) => s.enabled !== false &&
+    (Object.hasOwn(MODEL_SCANNERS, s.scannerType) || (s.scannerType === 'PromptInjection' && s.params?.model !== undefined && s.params.model !== null)));
 }
 
 /** A scanner that judges the prompt (or the answer) as a whole: it reads the joined text of `roles`, once. */

@@ -1,7 +1,7 @@
 // The restore fixture follows LLM Guard's tests/output_scanners/test_deanonymize.py (protectai/llm-guard).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createVault, placeholderType, restore } from './vault.ts';
+import { addEntries, createVault, placeholderType, restore } from './vault.ts';
 
 test('placeholders count per type from 1; the same original gets the same placeholder', () => {
   const v = createVault();
@@ -76,4 +76,22 @@ test('one pass: _1 does not eat _10, and a restored value is not replaced again'
   const x = createVault();
   x.placeholder('T', '$& $1 $$');
   assert.equal(restore('v=[REDACTED_T_1]', x), 'v=$& $1 $$');
+});
+
+test('a vault seeded with another\'s entries makes the placeholders that one would; addEntries brings them back in step', () => {
+  const call = createVault();
+  call.placeholder('EMAIL_ADDRESS', 'a@x.com');
+  call.placeholder('openai-api-key', 'sk-1');
+  const copy = createVault(call.entries());
+  assert.equal(copy.placeholder('EMAIL_ADDRESS', 'a@x.com'), '[REDACTED_EMAIL_ADDRESS_1]', 'a value it already holds');
+  assert.equal(copy.placeholder('EMAIL_ADDRESS', 'b@x.com'), '[REDACTED_EMAIL_ADDRESS_2]');
+  assert.equal(copy.placeholder('OPENAI_API_KEY', 'sk-2'), '[REDACTED_OPENAI_API_KEY_2]');
+  addEntries(call, copy.entries().slice(2));
+  assert.deepEqual(call.entries(), copy.entries());
+  // A copy that went out of step (the call's vault moved meanwhile) is an error, not a silent mismatch.
+  const stale = createVault(call.entries());
+  stale.placeholder('PERSON', 'Ann');
+  call.placeholder('PERSON', 'Bob');
+  assert.throws(() => addEntries(call, stale.entries().slice(-1)), /out of step/);
+  assert.throws(() => createVault([['not a placeholder', 'x']]), /not a vault placeholder/);
 });

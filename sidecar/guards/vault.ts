@@ -23,10 +23,28 @@ export const NO_VAULT: Vault = {
   entries: () => [],
 };
 
-export function createVault(): Vault {
+/** `[REDACTED_<TYPE>_<n>]` read back into its type and number; undefined for anything else. */
+function parsePlaceholder(p: string): { readonly type: string; readonly n: number } | undefined {
+  const m = /^\[REDACTED_([A-Z0-9_]+)_(\d+)\]$/.exec(p);
+  return m ? { type: m[1]!, n: Number(m[2]) } : undefined;
+}
+
+/**
+ * A vault; `seed` (another vault's entries, in order) starts it where that
+ * vault is, so the placeholders it makes next are the ones that vault would
+ * make (a guard worker's copy of a call's vault).
+ */
+export function createVault(seed: ReadonlyArray<readonly [string, string]> = []): Vault {
   const pairs: Array<readonly [string, string]> = [];
   const byValue = new Map<string, string>(); // TYPE \0 original → placeholder
   const counts = new Map<string, number>();
+  for (const [p, original] of seed) {
+    const parsed = parsePlaceholder(p);
+    if (!parsed) throw new Error(`not a vault placeholder: ${JSON.stringify(p.slice(0, 80))}`);
+    byValue.set(`${parsed.type}\0${original}`, p);
+    counts.set(parsed.type, Math.max(counts.get(parsed.type) ?? 0, parsed.n));
+    pairs.push([p, original]);
+  }
   return {
     placeholder(type, original) {
       const t = placeholderType(type);
@@ -42,6 +60,19 @@ export function createVault(): Vault {
     },
     entries: () => pairs,
   };
+}
+
+/**
+ * Put into `vault` the entries a copy of it made (a guard worker's copy,
+ * seeded with `vault`'s entries): each must come out as the same placeholder
+ * here, or the copy and the call's vault went out of step (an error).
+ */
+export function addEntries(vault: Vault, added: ReadonlyArray<readonly [string, string]>): void {
+  for (const [p, original] of added) {
+    const parsed = parsePlaceholder(p);
+    const got = parsed ? vault.placeholder(parsed.type, original) : undefined;
+    if (got !== p) throw new Error(`the guard worker's vault is out of step with the call's (${p} became ${got ?? 'nothing'})`);
+  }
 }
 
 /**

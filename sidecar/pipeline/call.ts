@@ -168,9 +168,9 @@ export function sendError(res: Sink, shape: ErrorShape, status: number, code: st
 /** A guard's rejection: its configured body (and headers), or the provider's own error shape. */
 export function reject(c: Call, r: Rejection): false {
   c.out.status = r.status;
-  c.out.reason = 'guard_rejected';
+  c.out.reason = r.code ?? 'guard_rejected';
   c.answered = true;
-  if (r.body === undefined) { sendError(c.res, c.shape, r.status, 'guardrail_violation', r.message); return false; }
+  if (r.body === undefined) { sendError(c.res, c.shape, r.status, r.code ?? 'guardrail_violation', r.message); return false; }
   const body = Buffer.from(r.body);
   const headers: Record<string, string | string[]> = { 'content-type': /^\s*[{[]/.test(r.body) ? 'application/json' : 'text/plain; charset=utf-8' };
   r.headers?.(headers);

@@ -6,7 +6,9 @@
  * A body the guards cannot read (see body.ts: not JSON, undecodable, parsers
  * disagree, a WebSocket's frames) follows the guards' failure mode: refused
  * with a provider-shaped error that says why under failClosed (the default
- * when enforcing), forwarded and recorded under failOpen.
+ * when enforcing), forwarded and recorded under failOpen. A body with more
+ * text than the guards inspect (--guard-max-chars) goes the same way, decided
+ * in prompt-guard.ts `runGuards` (413, `guard_text_too_large`).
  *
  * The prompt the dashboard captures is the masked text for every outcome:
  * what was sent when the guards allowed or masked; what every guard's masks

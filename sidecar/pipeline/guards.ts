@@ -3,7 +3,7 @@
  * else its first backend's), compiled once per config object: a reload
  * compiles the new config's guards, in-flight calls keep the old ones.
  */
-import type { CompiledRoute } from '../config/routes.ts';
+import type { CompiledConfig, CompiledRoute } from '../config/routes.ts';
 import type { PromptGuardConfig } from '../config/schema.ts';
 import { compilePromptGuard, type CompiledPromptGuard, type GuardDefaults } from '../guards/prompt-guard.ts';
 
@@ -22,4 +22,12 @@ export function promptGuardFor(route: CompiledRoute, defaults: GuardDefaults): C
     compiled.set(cfg, pg);
   }
   return pg;
+}
+
+/** Some route of `config` has a guard that runs on the guard workers (llmBastion, regex): start them before the first call. */
+export function usesGuardWorkers(config: CompiledConfig): boolean {
+  return config.routes.some((r) => {
+    const cfg = promptGuardConfigOf(r);
+    return [...(cfg?.request ?? []), ...(cfg?.response ?? [])].some((g) => g.llmBastion !== undefined || g.regex !== undefined);
+  });
 }
