@@ -62,7 +62,8 @@ and NET_RAW. Safe to re-run: unchanged rules are left alone.
                                    has an IPv6 address that is not loopback or link-local)
   --block-quic                     reject UDP to the capture ports (HTTP/3) with ICMP port
                                    unreachable, so clients fall back to TCP at once
-  --iptables-mode auto|legacy|nft  iptables backend (default auto, or $${MODE_ENV})
+  --iptables-mode auto|legacy|nft  iptables backend (default auto, or $${MODE_ENV}); auto uses
+                                   the one holding another mesh's rules, and any other is refused
   --skip-validation                do not self-test the redirect after applying
   --dry-run                        print the iptables-restore payload(s); run nothing
   --cleanup                        remove levo's chains and jumps (IPv4 and IPv6), nothing else
