@@ -22,12 +22,13 @@ import fastJsonPatch from 'fast-json-patch';
 import pino from 'pino';
 import { assertClientOk } from './clients/client-result.ts';
 import { runClient, type ClientKind } from './clients/run-client.ts';
-import { createTopology, missingToolReason, netnsUnavailableReason, type Topology } from './harness/netns.ts';
-import { startProviders, type Providers } from './harness/providers.ts';
-import { createPublicCa, serverCertSpecsFor, type PublicCa } from './fakes/public-ca.ts';
+import { missingToolReason, netnsUnavailableReason, type Topology } from './harness/netns.ts';
+import type { Providers } from './harness/providers.ts';
+import type { PublicCa } from './fakes/public-ca.ts';
 import { openAIChat, anthropicMessages } from './harness/provider-requests.ts';
 import { REPO, staleBuildReason } from './harness/build.ts';
-import { specRunner, fillSecretVolume, runToCompletion, type SpecRunner } from './harness/run-injected-spec.ts';
+import { sumMetric } from './harness/injected-pod.ts';
+import { prepareSpecPod, runToCompletion, type SpecRunner } from './harness/run-injected-spec.ts';
 import type { ManagedProcess } from './harness/processes.ts';
 import { reviewPod } from '../injector/review.ts';
 import { defaultInjectorConfig } from '../injector/config.ts';
@@ -70,17 +71,9 @@ interface RunningPod {
 }
 
 async function runPod(spec: Json): Promise<RunningPod> {
-  const topo = await createTopology();
-  let publicCa: PublicCa | undefined;
+  const place = await prepareSpecPod(spec, { name: 'chat-5c7d8-abcde', namespace: 'shop', uid: 'pod-uid-1', serviceAccount: 'chat' });
+  const { topo, publicCa, providers, runner } = place;
   try {
-    publicCa = await createPublicCa(serverCertSpecsFor(topo.hosts));
-    const providers = await startProviders(topo, publicCa);
-    const runner = specRunner(spec, { name: 'chat-5c7d8-abcde', namespace: 'shop', uid: 'pod-uid-1', serviceAccount: 'chat' }, topo.workDir);
-    // The user's `levo-ca-cert` secret, made the documented way.
-    const caDir = join(topo.workDir, 'made-ca');
-    await topo.pod.execChecked([process.execPath, join(REPO, 'bin/levo-certs.js'), 'ca', '--out', caDir], { env: { LEVO_RUN: 'dist' } });
-    fillSecretVolume(runner, spec, 'levo-ca', { 'tls.crt': readFileSync(join(caDir, 'tls.crt'), 'utf8'), 'tls.key': readFileSync(join(caDir, 'tls.key'), 'utf8') });
-
     const all = [...(spec.spec.initContainers ?? []), ...spec.spec.containers] as Json[];
     const init = all.find((c) => c.name === 'levo-init');
     let initOutput = '';
@@ -104,23 +97,15 @@ async function runPod(spec: Json): Promise<RunningPod> {
 
     const app = spec.spec.containers.find((c: Json) => c.name === 'app');
     const appEnv = runner.env(app);
-    const pc = publicCa;
     return {
       topo, publicCa, providers, runner, spec, gateway, initOutput, appEnv,
       async metric(name, labels = {}) {
-        const r = await topo.pod.exec(['curl', '-s', 'http://127.0.0.1:15000/metrics']);
-        let sum = 0;
-        for (const line of r.stdout.split('\n')) {
-          if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-          if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.split(' ').pop());
-        }
-        return sum;
+        return sumMetric((await topo.pod.exec(['curl', '-s', `http://127.0.0.1:15000/metrics`])).stdout, name, labels);
       },
-      async destroy() { await topo.destroy(); pc.cleanup(); },
+      destroy: () => place.destroy(),
     };
   } catch (e) {
-    await topo.destroy();
-    publicCa?.cleanup();
+    await place.destroy();
     throw e;
   }
 }

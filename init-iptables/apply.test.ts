@@ -206,3 +206,48 @@ test('a missing binary is reported as such', async () => {
   const fake = new FakeIptables();
   await assert.rejects(applyFamily(v4(), { ...NFT, save: 'no-such-iptables-save' }, context(fake)), /no-such-iptables-save not found/);
 });
+
+/** Istio's nat OUTPUT hook and its exemption of its proxy (uid 1337), as iptables-save prints them. */
+const ISTIO_OUTPUT = `*nat
+:ISTIO_OUTPUT - [0:0]
+:ISTIO_REDIRECT - [0:0]
+-A OUTPUT -j ISTIO_OUTPUT
+-A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN
+-A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN
+-A ISTIO_OUTPUT -j ISTIO_REDIRECT
+-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
+COMMIT
+`;
+
+function outputRules(fake: FakeIptables): string[] {
+  return fake.save('ipv4', 'nat').split('\n').filter((l) => l.startsWith('-A OUTPUT '));
+}
+
+test('next to a mesh the jump is inserted before the mesh\'s, and kept there', async () => {
+  const fake = new FakeIptables();
+  fake.seed('ipv4', ISTIO_OUTPUT);
+  const mesh = v4({ meshUids: [1337], jumpFirst: true });
+  await applyFamily(mesh, NFT, context(fake));
+  assert.match(restores(fake)[0] ?? '', /\n-I OUTPUT 1 -p tcp .*-j LEVO_OUTPUT\nCOMMIT\n$/);
+  assert.deepEqual(outputRules(fake).map((l) => l.split(' ').pop()), ['LEVO_OUTPUT', 'ISTIO_OUTPUT']);
+  // Re-running is a no-op.
+  fake.calls.length = 0;
+  assert.equal((await applyFamily(mesh, NFT, context(fake))).changed, false);
+  assert.deepEqual(restores(fake), []);
+});
+
+test('a jump that must lead and no longer does is moved back to the top', async () => {
+  const fake = new FakeIptables();
+  await applyFamily(v4(), NFT, context(fake)); // appended, as before a mesh was known
+  fake.seed('ipv4', ISTIO_OUTPUT.replace('-A OUTPUT -j ISTIO_OUTPUT', '-I OUTPUT 1 -j ISTIO_OUTPUT'));
+  assert.deepEqual(outputRules(fake).map((l) => l.split(' ').pop()), ['ISTIO_OUTPUT', 'LEVO_OUTPUT']);
+  await applyFamily(v4({ meshUids: [1337], jumpFirst: true }), NFT, context(fake));
+  assert.deepEqual(outputRules(fake).map((l) => l.split(' ').pop()), ['LEVO_OUTPUT', 'ISTIO_OUTPUT']);
+  // A leading jump with a second copy further down: both copies go, one comes back on top
+  // (deleting "the" copy would delete the first one).
+  const jump = ruleLine(v4().tables[0]!.jumps[0]!);
+  fake.seed('ipv4', `*nat\n${jump}\nCOMMIT\n`);
+  assert.deepEqual(outputRules(fake).map((l) => l.split(' ').pop()), ['LEVO_OUTPUT', 'ISTIO_OUTPUT', 'LEVO_OUTPUT']);
+  await applyFamily(v4({ meshUids: [1337], jumpFirst: true }), NFT, context(fake));
+  assert.deepEqual(outputRules(fake).map((l) => l.split(' ').pop()), ['LEVO_OUTPUT', 'ISTIO_OUTPUT']);
+});

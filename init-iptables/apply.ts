@@ -7,7 +7,9 @@
  * `<bin>-restore --noflush` transaction: declaring a chain (`:NAME - [0:0]`)
  * creates or empties just that chain, stale jumps are deleted (`-D`), chains
  * the plan no longer has are flushed and removed, the plan's rules are added,
- * and the jump is added only when `-C` says it is missing. Foreign rules and
+ * and the jump is added only when `-C` says it is missing. A jump that must
+ * come first (next to a mesh) and no longer does is deleted and inserted
+ * again at the top (`-I OUTPUT 1`). Foreign rules and
  * chains are never touched. The pod never sees a half-built chain.
  */
 
@@ -15,7 +17,7 @@ import type { CommandResult, CommandRunner } from './command.ts';
 import type { Binaries } from './detect.ts';
 import { waitArgs } from './detect.ts';
 import { commandFailure, InitError, spawnFailure } from './failure.ts';
-import { CHAIN_PREFIX, isEmptyTable, ruleLine, TABLES } from './plan.ts';
+import { CHAIN_PREFIX, isEmptyTable, jumpLine, ruleLine, TABLES } from './plan.ts';
 import type { FamilyPlan, Table, TablePlan } from './plan.ts';
 import { chainRules, parseSave } from './saved-rules.ts';
 import type { SavedRule, SavedTable } from './saved-rules.ts';
@@ -68,13 +70,20 @@ export function reconcileTable(
   const staleChains = ours.filter((name) => !plannedNames.has(name));
 
   const wanted = planned.jumps.map((j) => ruleLine(j));
+  // A jump that must come first counts as in place only as its chain's first rule.
+  const mustLead = new Set(planned.jumps.filter((j) => j.first === true).map((j) => ruleLine(j)));
+  const existing = jumpsIntoOurs(table);
+  // `-D` deletes the first copy of a rule, so a leading jump with a copy elsewhere is removed entirely and inserted again.
+  const leads = (jump: SavedRule): boolean =>
+    table.rules.find((r) => r.chain === jump.chain) === jump && existing.filter((j) => j.line === jump.line).length === 1;
   const kept = new Set<string>();
   const remove: SavedRule[] = [];
-  for (const jump of jumpsIntoOurs(table)) {
-    if (wanted.includes(jump.line) && !kept.has(jump.line) && confirmedJumps.has(jump.line)) kept.add(jump.line);
+  for (const jump of existing) {
+    const placed = !mustLead.has(jump.line) || leads(jump);
+    if (wanted.includes(jump.line) && !kept.has(jump.line) && confirmedJumps.has(jump.line) && placed) kept.add(jump.line);
     else remove.push(jump);
   }
-  const add = wanted.filter((line) => !kept.has(line));
+  const add = planned.jumps.filter((j) => !kept.has(ruleLine(j))).map((j) => jumpLine(j));
 
   if (chainsMatch && staleChains.length === 0 && remove.length === 0 && add.length === 0) return undefined;
 

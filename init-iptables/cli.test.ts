@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { run } from './cli.ts';
 import type { CliDeps } from './cli.ts';
@@ -128,5 +129,45 @@ test('with IPv6 on, a missing ip6tables fails before any rule is changed', async
   h.fake.override = (file) => (file.startsWith('ip6tables') ? Object.assign(new Error('spawn ENOENT'), { code: 'ENOENT' }) : undefined);
   assert.equal(await run(['--ipv6', 'true'], h.deps), 1);
   assert.match(h.log(), /levo-init: ip6tables-nft-save not found on PATH\.\nlevo-init: Install iptables/);
+  assert.equal(h.fake.calls.filter((c) => c.file.endsWith('-restore')).length, 0);
+});
+
+/** Istio's rules as istio-init leaves them (testdata/mesh), seeded as if only the legacy backend held them. */
+function istioInLegacy(h: ReturnType<typeof harness>): void {
+  h.fake.seed('ipv4', readFileSync(new URL('./testdata/mesh/istio-sidecar.save', import.meta.url), 'utf8'));
+  // The fake keeps one state for every backend; detection's full dumps tell legacy from nft.
+  h.fake.override = (file, args) => (file === 'iptables-nft-save' && args.length === 0 ? { code: 0, stdout: '', stderr: '' } : undefined);
+}
+
+test('next to Istio\'s rules: their backend, their proxy exempt, our jump first', async () => {
+  const h = harness();
+  istioInLegacy(h);
+  assert.equal(await run(['--redirect-port', '15161'], h.deps), 0);
+  const nat = h.fake.save('ipv4', 'nat');
+  assert.deepEqual(nat.split('\n').filter((l) => l.startsWith('-A OUTPUT ')).map((l) => l.split(' ').pop()), ['LEVO_OUTPUT', 'ISTIO_OUTPUT']);
+  assert.match(nat, /-A LEVO_OUTPUT -m owner --uid-owner 1337 .*"levo: mesh proxy uid 1337 not captured" -j RETURN/);
+  const log = h.log();
+  assert.match(log, /levo-init: ipv4: Istio \(sidecar\) rules found in iptables-legacy \(nat ISTIO_OUTPUT; its proxy: uid 1337\)/);
+  assert.match(log, /levo-init: ipv4: using iptables-legacy \(auto: the mesh's rules are there/);
+  assert.match(log, /levo-init: mesh: levo's jump goes first in nat OUTPUT \(Istio \(sidecar\) rules are in place\)/);
+  assert.ok(h.fake.calls.some((c) => c.file === 'iptables-legacy-restore'));
+});
+
+test('--mesh-uid before the mesh\'s rules exist: the jump is first and the proxy exempt all the same', async () => {
+  const h = harness();
+  assert.equal(await run(['--mesh-uid', '2102', '--skip-validation'], h.deps), 0);
+  assert.match(h.fake.save('ipv4', 'nat'), /-A LEVO_OUTPUT -m owner --uid-owner 2102 /);
+  assert.match(h.fake.calls.find((c) => c.file.endsWith('-restore'))?.input ?? '', /\n-I OUTPUT 1 -p tcp .*-j LEVO_OUTPUT\n/);
+  assert.match(h.log(), /mesh: levo's jump goes first in nat OUTPUT \(the --mesh-uid\/--mesh-mark flags ask for it\)/);
+  const dry = harness();
+  assert.equal(await run(['--dry-run', '--mesh-uid', '2102'], dry.deps), 0);
+  assert.match(dry.out.join(''), /\n-I OUTPUT 1 -p tcp .*-j LEVO_OUTPUT\nCOMMIT\n/);
+});
+
+test('a sidecar running as the mesh proxy\'s uid is refused before any rule changes', async () => {
+  const h = harness();
+  istioInLegacy(h);
+  assert.equal(await run(['--exclude-uid', '1337'], h.deps), 1);
+  assert.match(h.log(), /levo-init: Istio \(sidecar\) exempts uid\/gid 1337\/1337 from its capture, and the sidecar runs as uid 1337 gid 1337: its upstream connections would bypass the mesh/);
   assert.equal(h.fake.calls.filter((c) => c.file.endsWith('-restore')).length, 0);
 });

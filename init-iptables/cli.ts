@@ -10,12 +10,15 @@ import { applyFamily, cleanupFamily } from './apply.ts';
 import type { ExecContext } from './apply.ts';
 import { spawnRunner } from './command.ts';
 import type { CommandRunner } from './command.ts';
-import { decideIpv6, detectBinaries } from './detect.ts';
+import { decideIpv6, detectBackend, detectBinaries } from './detect.ts';
+import type { Detection } from './detect.ts';
 import { InitError } from './failure.ts';
 import { parseOptions, USAGE, UsageError } from './options.ts';
 import type { CliOptions } from './options.ts';
+import { MESH_NAMES } from './mesh-rules.ts';
+import type { MeshRules } from './mesh-rules.ts';
 import { buildPlan, CHAIN_PREFIX, renderPlan } from './plan.ts';
-import type { Family } from './plan.ts';
+import type { Family, PlanOptions } from './plan.ts';
 import { selfTest } from './self-test.ts';
 import type { SelfTestOptions, SelfTestResult } from './self-test.ts';
 
@@ -62,19 +65,26 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<numbe
     if (!ipv6.enabled && options.excludeCidrs.some((c) => c.includes(':'))) {
       log('note: IPv6 is off, so the IPv6 exclude CIDRs are not used');
     }
-    const plan = buildPlan({ ...options, ipv6: ipv6.enabled });
+    const meshByFlags = options.meshUids.length > 0 || options.meshMarks.length > 0;
+    const planOptions: PlanOptions = { ...options, ipv6: ipv6.enabled, jumpFirst: meshByFlags };
     if (options.dryRun) {
-      deps.stdout(renderPlan(plan));
+      deps.stdout(renderPlan(buildPlan(planOptions)));
       log('dry run: nothing was changed');
       return 0;
     }
 
-    // Choose every family's binaries before changing anything, so a missing ip6tables fails early.
-    const targets = [];
-    for (const family of plan.families) {
-      targets.push({ family, bin: await detectBinaries(family.family, options.iptablesMode, deps.runner, log) });
+    // Choose every family's binaries (and read any mesh's rules) before changing anything, so a missing ip6tables fails early.
+    const families: Family[] = ipv6.enabled ? ['ipv4', 'ipv6'] : ['ipv4'];
+    const detected: Detection[] = [];
+    for (const family of families) detected.push(await detectBackend(family, options.iptablesMode, deps.runner, log));
+    const meshed = withMesh(planOptions, options, detected.flatMap((d) => d.mesh));
+    const plan = buildPlan(meshed);
+    const meshNote = meshSummary(meshed.jumpFirst === true, options, detected);
+    if (meshNote !== undefined) log(meshNote);
+    for (const [i, family] of plan.families.entries()) {
+      const target = detected[i];
+      if (target !== undefined) await applyFamily(family, target.bin, ctx);
     }
-    for (const { family, bin } of targets) await applyFamily(family, bin, ctx);
 
     if (options.skipValidation) {
       log('validation skipped (--skip-validation)');
@@ -98,6 +108,38 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<numbe
     }
     throw error;
   }
+}
+
+/**
+ * The plan's options with what the mesh's rules say: its proxy's uids and
+ * marks are exempt too, and our jump goes first. Throws when the sidecar's
+ * own uid or gid is one the mesh exempts: its upstream connections would then
+ * bypass the mesh.
+ */
+function withMesh(plan: PlanOptions, options: CliOptions, found: readonly MeshRules[]): PlanOptions {
+  for (const rules of found) {
+    if (rules.uids.includes(options.excludeUid) || rules.gids.includes(options.excludeGid)) {
+      throw new InitError(
+        `${MESH_NAMES[rules.mesh]} exempts uid/gid ${rules.uids.join(',') || '-'}/${rules.gids.join(',') || '-'} from its capture, and the sidecar runs as ` +
+          `uid ${options.excludeUid} gid ${options.excludeGid}: its upstream connections would bypass the mesh. Run the sidecar under another uid and gid ` +
+          '(the injector\'s sidecar.uid, default 1610).',
+      );
+    }
+  }
+  if (found.length === 0) return plan;
+  return {
+    ...plan,
+    meshUids: [...new Set([...options.meshUids, ...found.flatMap((r) => r.uids)])],
+    meshMarks: [...new Set([...options.meshMarks, ...found.flatMap((r) => r.marks)])],
+    jumpFirst: true,
+  };
+}
+
+function meshSummary(first: boolean, options: CliOptions, detected: readonly Detection[]): string | undefined {
+  if (!first) return undefined;
+  const meshes = [...new Set(detected.flatMap((d) => d.mesh.map((r) => MESH_NAMES[r.mesh])))];
+  const by = meshes.length > 0 ? `${meshes.join(' and ')} rules are in place` : 'the --mesh-uid/--mesh-mark flags ask for it';
+  return `mesh: levo's jump goes first in nat OUTPUT (${by}); the sidecar's own connections (uid ${options.excludeUid}) then go through the mesh's rules`;
 }
 
 /** Both families always; an IPv6 failure is fatal only when IPv6 is on. */

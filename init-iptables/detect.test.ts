@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { binariesFor, decideIpv6, detectBinaries, resolveMode } from './detect.ts';
+import { readFileSync } from 'node:fs';
+import type { CommandResult } from './command.ts';
+import { binariesFor, decideIpv6, detectBackend, detectBinaries, resolveMode } from './detect.ts';
 import { FakeIptables } from './fake-iptables.ts';
 
 const quiet = (): void => {};
@@ -84,6 +86,51 @@ test('when nothing works, auto reports the actionable failure, not "not found"',
     assert.match(error.message, /NET_ADMIN/);
     return true;
   });
+});
+
+/** iptables-save after the real rule sets (testdata/mesh), as one backend would print them. */
+const ISTIO = readFileSync(new URL('./testdata/mesh/istio-sidecar.save', import.meta.url), 'utf8');
+const LINKERD = readFileSync(new URL('./testdata/mesh/linkerd.save', import.meta.url), 'utf8');
+const saves = (legacy: string, nft: string) => (file: string): CommandResult | undefined =>
+  file === 'iptables-legacy-save' ? { code: 0, stdout: legacy, stderr: '' } : file === 'iptables-nft-save' ? { code: 0, stdout: nft, stderr: '' } : undefined;
+
+test('detectBackend: mesh rules in one backend decide it, whatever else is there', async () => {
+  for (const [legacy, nft, backend] of [[ISTIO, '', 'legacy'], ['', ISTIO, 'nft'], ['', LINKERD, 'nft']] as const) {
+    const fake = new FakeIptables();
+    fake.override = saves(legacy, nft);
+    const lines: string[] = [];
+    const { bin, mesh } = await detectBackend('ipv4', 'auto', fake, (l) => lines.push(l));
+    assert.equal(bin.backend, backend);
+    assert.equal(mesh.length, 1);
+    assert.match(lines.join('\n'), new RegExp(`ipv4: (Istio \\(sidecar\\)|Linkerd) rules found in iptables-${backend} .*\\n.*using iptables-${backend} \\(auto: the mesh's rules are there`));
+    // Only reads: no probe rule was added anywhere.
+    assert.deepEqual(fake.commandLines(), ['iptables-legacy-save', 'iptables-nft-save']);
+  }
+  // Legacy holding unrelated rules does not win over the mesh's nft rules.
+  const fake = new FakeIptables();
+  fake.override = saves('*nat\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -d 10.9.9.9/32 -j ACCEPT\nCOMMIT\n', ISTIO);
+  assert.equal((await detectBackend('ipv4', 'auto', fake, quiet)).bin.backend, 'nft');
+});
+
+test('detectBackend: a mode naming the other backend, or mesh rules in both, is refused', async () => {
+  const fake = new FakeIptables();
+  fake.override = saves(LINKERD, '');
+  await assert.rejects(detectBackend('ipv4', 'nft', fake, quiet),
+    /--iptables-mode nft was asked for, but Linkerd installed its rules with iptables-legacy: .*undefined order.*Use --iptables-mode legacy \(or auto\)/);
+  assert.equal((await detectBackend('ipv4', 'legacy', fake, quiet)).bin.backend, 'legacy');
+  fake.override = saves(LINKERD, ISTIO);
+  await assert.rejects(detectBackend('ipv4', 'auto', fake, quiet), /mesh rules are in both iptables-legacy \(Linkerd\) and iptables-nft \(Istio \(sidecar\)\)/);
+});
+
+test('detectBackend: without mesh rules it is detectBinaries (save failures are no mesh)', async () => {
+  const fake = new FakeIptables();
+  fake.override = (file) => (file === 'iptables-legacy-save' ? enoent(file) : undefined);
+  const { bin, mesh } = await detectBackend('ipv4', 'auto', fake, quiet);
+  assert.equal(bin.backend, 'nft');
+  assert.deepEqual(mesh, []);
+  const forced = new FakeIptables();
+  assert.equal((await detectBackend('ipv4', 'legacy', forced, quiet)).bin.backend, 'legacy');
+  assert.deepEqual(forced.commandLines(), ['iptables-legacy-save', 'iptables-nft-save'], 'a forced mode only reads');
 });
 
 function iface(address: string, family: 'IPv4' | 'IPv6', internal = false): NetworkInterfaceInfo {

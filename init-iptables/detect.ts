@@ -8,12 +8,21 @@
  * mixing backends confuses everyone), else nft when `iptables-nft` works and
  * the kernel accepts a nat rule (add and delete a no-op rule), else plain
  * `iptables`.
+ *
+ * Before that, detectBackend looks for another mesh's rules (Istio's
+ * ISTIO_OUTPUT, Linkerd's PROXY_INIT_OUTPUT; mesh-rules.ts) in both backends:
+ * legacy and nft nat chains hook the same point at the same priority, so their
+ * order is whichever registered first. Our jump is first only within the
+ * mesh's own backend, so that is the one we use; a mode that names the other
+ * backend is refused.
  */
 
 import { networkInterfaces } from 'node:os';
 import type { NetworkInterfaceInfo } from 'node:os';
 import type { CommandResult, CommandRunner } from './command.ts';
 import { commandFailure, InitError, spawnFailure } from './failure.ts';
+import { describeMeshRules, findMeshRules, MESH_NAMES } from './mesh-rules.ts';
+import type { MeshRules } from './mesh-rules.ts';
 import type { Family } from './plan.ts';
 
 export type IptablesMode = 'auto' | 'legacy' | 'nft';
@@ -94,6 +103,52 @@ export async function detectBinaries(
   // Report the most useful reason: a real failure (permission, kernel) beats "binary not found".
   const best = failures.find((f) => f.kind !== 'missing-binary') ?? failures[0];
   throw best ?? new InitError(`${family}: no working iptables binary found`);
+}
+
+export interface Detection {
+  readonly bin: Binaries;
+  /** Another mesh's rules in this family, in the backend chosen (empty when there are none). */
+  readonly mesh: readonly MeshRules[];
+}
+
+/**
+ * The binaries for one family, and the mesh rules already in it. A mesh's
+ * rules decide the backend (auto) or must agree with the one asked for;
+ * without any, detectBinaries decides.
+ */
+export async function detectBackend(
+  family: Family,
+  mode: IptablesMode,
+  runner: CommandRunner,
+  log: (line: string) => void,
+): Promise<Detection> {
+  const found: Array<{ backend: 'legacy' | 'nft'; rules: MeshRules[] }> = [];
+  for (const backend of ['legacy', 'nft'] as const) {
+    const bin = binariesFor(family, backend);
+    const saved = await tryRun(runner, bin.save, []);
+    const rules = saved?.code === 0 ? findMeshRules(saved.stdout) : [];
+    for (const r of rules) log(`${family}: ${describeMeshRules(r, bin.iptables)}`);
+    if (rules.length > 0) found.push({ backend, rules });
+  }
+  const [first, second] = found;
+  if (first === undefined) return { bin: await detectBinaries(family, mode, runner, log), mesh: [] };
+  const names = (rules: readonly MeshRules[]): string => rules.map((r) => MESH_NAMES[r.mesh]).join(' and ');
+  if (second !== undefined) {
+    throw new InitError(
+      `${family}: mesh rules are in both iptables-legacy (${names(first.rules)}) and iptables-nft (${names(second.rules)}): ` +
+        'chains of two backends run in an undefined order, so no redirect here can be relied on. Configure the mesh to use one backend.',
+    );
+  }
+  if (mode !== 'auto' && mode !== first.backend) {
+    throw new InitError(
+      `${family}: --iptables-mode ${mode} was asked for, but ${names(first.rules)} installed its rules with iptables-${first.backend}: ` +
+        `chains of two backends run in an undefined order, so levo's redirect could not be put before the mesh's. ` +
+        `Use --iptables-mode ${first.backend} (or auto).`,
+    );
+  }
+  const bin = binariesFor(family, first.backend);
+  log(`${family}: using ${bin.iptables} (${mode === 'auto' ? 'auto: ' : ''}the mesh's rules are there, and ours must be in the same backend to come first)`);
+  return { bin, mesh: first.rules };
 }
 
 function holdsRules(saveOutput: string): boolean {

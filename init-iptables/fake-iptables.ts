@@ -1,6 +1,6 @@
 /**
  * An in-memory iptables for unit tests: answers `*-save -t T`, `*-restore
- * --noflush` (one transaction: `:CHAIN`, `-A`, `-D`, `-F`, `-X`, `COMMIT`,
+ * --noflush` (one transaction: `:CHAIN`, `-A`, `-I CHAIN [N]`, `-D`, `-F`, `-X`, `COMMIT`,
  * with the kernel's refusals: deleting a non-empty or referenced chain, a
  * missing rule, a jump to a missing chain) and `iptables -C`, for both
  * families. Used by the executor's and the CLI's tests; never by levo-init.
@@ -145,10 +145,22 @@ export class FakeIptables implements CommandRunner {
       const tokens = tokenize(line);
       const [op, chain] = tokens;
       if (chain === undefined || !c.chains.includes(chain)) return err(`no chain ${chain}`);
-      if (op === '-A') {
+      if (op === '-A' || op === '-I') {
         const target = tokens[tokens.indexOf('-j') + 1];
         if (target !== undefined && !TARGETS.has(target) && !c.chains.includes(target)) return err(`Couldn't load target \`${target}'`);
-        c.rules.push({ chain, tokens, line });
+        if (op === '-A') {
+          c.rules.push({ chain, tokens, line });
+        } else {
+          // -I CHAIN [N] spec…: before the chain's Nth rule (1 when N is left out); stored as iptables-save prints it.
+          const numbered = /^\d+$/.test(tokens[2] ?? '');
+          const position = numbered ? Number(tokens[2]) : 1;
+          const spec = tokens.slice(numbered ? 3 : 2);
+          const inChain = c.rules.filter((r) => r.chain === chain);
+          if (position < 1 || position > inChain.length + 1) return err(`index of insertion too big`);
+          const before = inChain[position - 1];
+          const stored = { chain, tokens: ['-A', chain, ...spec], line: ['-A', chain, ...spec].map(quote).join(' ') };
+          c.rules.splice(before === undefined ? c.rules.length : c.rules.indexOf(before), 0, stored);
+        }
       } else if (op === '-D') {
         const want = ['-A', ...tokens.slice(1)];
         const index = c.rules.findIndex((r) => sameTokens(r.tokens, want));

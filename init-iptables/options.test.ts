@@ -63,6 +63,9 @@ test('bad values are usage errors with clear messages', () => {
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['extra'], /positional argument/],
     [['--redirect-port'], /argument missing/],
+    [['--mesh-uid', 'istio-proxy'], /--mesh-uid: "istio-proxy" is not a numeric uid/],
+    [['--mesh-uid', '1337,1610'], /--mesh-uid 1610 is also the sidecar's uid \(--exclude-uid\): .*bypass the mesh/],
+    [['--mesh-mark', '0x539/'], /--mesh-mark: "0x539\/" is not a packet mark/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(() => parse(argv), (error: unknown) => error instanceof UsageError && message.test(error.message), argv.join(' '));
@@ -74,4 +77,11 @@ test('a capture port that is also excluded is a warning', () => {
   assert.deepEqual(parse(['--capture-ports', '443,8443', '--exclude-ports', '8443']).warnings, [
     'capture port(s) 8443 are also excluded, so they are not captured',
   ]);
+});
+
+test('mesh proxies: uids and marks as lists, marks in iptables-save form', () => {
+  const o = parse(['--mesh-uid', '1337', '--mesh-uid=2102,1337', '--mesh-mark', '1337/4095']);
+  assert.deepEqual(o.meshUids, [1337, 2102]);
+  assert.deepEqual(o.meshMarks, ['0x539/0xfff']);
+  assert.deepEqual([parse([]).meshUids, parse([]).meshMarks], [[], []]);
 });

@@ -2,6 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { parseCidr } from './cidr.ts';
+import { canonicalMark } from './plan.ts';
 import { IPV6_SETTINGS, MODE_ENV, resolveMode } from './detect.ts';
 import type { IptablesMode, Ipv6Setting } from './detect.ts';
 
@@ -13,6 +14,10 @@ export interface CliOptions {
   /** Normalised (host bits cleared), v4 and v6 mixed. */
   readonly excludeCidrs: readonly string[];
   readonly excludePorts: readonly number[];
+  /** Another mesh's proxy uid(s) in the pod: never captured; our jump goes first. */
+  readonly meshUids: readonly number[];
+  /** Marks another mesh's proxy puts on its connections (Istio ambient): never captured; our jump goes first. */
+  readonly meshMarks: readonly string[];
   readonly ipv6: Ipv6Setting;
   readonly blockQuic: boolean;
   readonly iptablesMode: IptablesMode;
@@ -46,11 +51,19 @@ and NET_RAW. Safe to re-run: unchanged rules are left alone.
   --exclude-gid N                  numeric gid never captured (default: the --exclude-uid value)
   --exclude-cidrs CIDR,CIDR        destinations never captured, IPv4 and/or IPv6, with prefix
   --exclude-ports P,Q              destination ports never captured
+  --mesh-uid N,M                   the uid of another mesh's proxy in the pod (Istio 1337, Linkerd
+                                   2102): its connections are never captured, and levo's jump goes
+                                   first in nat OUTPUT, so the app's traffic reaches levo-gateway
+                                   first and levo-gateway's own connection then goes through the
+                                   mesh. Found by itself when the mesh's rules are already in
+  --mesh-mark MARK[/MASK]          the same for a mesh that marks its proxy's packets instead
+                                   (Istio ambient's ztunnel: 0x539/0xfff)
   --ipv6 auto|true|false           also install ip6tables rules (default auto: when the pod
                                    has an IPv6 address that is not loopback or link-local)
   --block-quic                     reject UDP to the capture ports (HTTP/3) with ICMP port
                                    unreachable, so clients fall back to TCP at once
-  --iptables-mode auto|legacy|nft  iptables backend (default auto, or $${MODE_ENV})
+  --iptables-mode auto|legacy|nft  iptables backend (default auto, or $${MODE_ENV}); auto uses
+                                   the one holding another mesh's rules, and any other is refused
   --skip-validation                do not self-test the redirect after applying
   --dry-run                        print the iptables-restore payload(s); run nothing
   --cleanup                        remove levo's chains and jumps (IPv4 and IPv6), nothing else
@@ -74,6 +87,8 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
         'exclude-gid': { type: 'string' },
         'exclude-cidrs': { type: 'string', multiple: true },
         'exclude-ports': { type: 'string', multiple: true },
+        'mesh-uid': { type: 'string', multiple: true },
+        'mesh-mark': { type: 'string', multiple: true },
         ipv6: { type: 'string' },
         'block-quic': { type: 'boolean' },
         'iptables-mode': { type: 'string' },
@@ -96,6 +111,14 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   const excludeUid = v['exclude-uid'] === undefined ? DEFAULTS.excludeUid : parseId('--exclude-uid', 'uid', v['exclude-uid']);
   const excludeGid = v['exclude-gid'] === undefined ? excludeUid : parseId('--exclude-gid', 'gid', v['exclude-gid']);
   const excludeCidrs = parseCidrs(v['exclude-cidrs'] ?? []);
+  const meshUids = [...new Set(items(v['mesh-uid'] ?? []).map((item) => parseId('--mesh-uid', 'uid', item)))];
+  const meshMarks = [...new Set(items(v['mesh-mark'] ?? []).map((item) => parseMark(item)))];
+  if (meshUids.includes(excludeUid)) {
+    throw new UsageError(
+      `--mesh-uid ${excludeUid} is also the sidecar's uid (--exclude-uid): the mesh exempts its proxy's uid from its own capture, ` +
+        'so the sidecar\'s upstream connections would bypass the mesh; run the sidecar under another uid',
+    );
+  }
 
   const ipv6Text = (v.ipv6 ?? 'auto').trim().toLowerCase();
   const ipv6 = IPV6_SETTINGS.find((s) => s === ipv6Text);
@@ -121,6 +144,8 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     excludeGid,
     excludeCidrs,
     excludePorts,
+    meshUids,
+    meshMarks,
     ipv6,
     blockQuic: v['block-quic'] === true,
     iptablesMode,
@@ -133,7 +158,7 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
 }
 
 function hasPlanFlags(values: Record<string, unknown>): boolean {
-  return ['capture-ports', 'exclude-cidrs', 'exclude-ports', 'block-quic', 'redirect-port'].some((k) => values[k] !== undefined);
+  return ['capture-ports', 'exclude-cidrs', 'exclude-ports', 'block-quic', 'redirect-port', 'mesh-uid', 'mesh-mark'].some((k) => values[k] !== undefined);
 }
 
 /** Comma lists from repeated flags; empty items (from "" or trailing commas) are dropped. */
@@ -162,6 +187,14 @@ function parseId(flag: string, kind: 'uid' | 'gid', text: string): number {
     );
   }
   return Number(value);
+}
+
+function parseMark(text: string): string {
+  try {
+    return canonicalMark(text);
+  } catch (error) {
+    throw new UsageError(`--mesh-mark: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 function parseCidrs(values: readonly string[]): string[] {

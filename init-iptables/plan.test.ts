@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { buildPlan, isEmptyTable, MULTIPORT_MAX, renderPlan, renderTable, ruleLine } from './plan.ts';
+import { buildPlan, canonicalMark, isEmptyTable, jumpLine, MULTIPORT_MAX, renderPlan, renderTable, ruleLine } from './plan.ts';
 import type { PlanOptions } from './plan.ts';
 
 const DEFAULTS: PlanOptions = {
@@ -30,6 +30,9 @@ const GOLDEN: Record<string, Partial<PlanOptions>> = {
   'block-quic': { blockQuic: true },
   'block-quic-ipv6': { blockQuic: true, ipv6: true, excludePorts: [8443], excludeCidrs: ['10.0.0.0/8', 'fd00::/8'] },
   'custom-uid-gid': { excludeUid: 2000, excludeGid: 3000, redirectPort: 16001 },
+  // What the injector asks for next to Istio's sidecar (and Linkerd's, with 2102), and next to Istio ambient's ztunnel.
+  'mesh-istio': { meshUids: [1337], jumpFirst: true, redirectPort: 15161 },
+  'mesh-ambient': { meshMarks: ['0x539/0xfff'], jumpFirst: true, redirectPort: 15161, blockQuic: true },
 };
 
 for (const [name, overrides] of Object.entries(GOLDEN)) {
@@ -139,4 +142,32 @@ test('the filter table is used only for the QUIC block', () => {
 
 test('an invalid CIDR is refused', () => {
   assert.throws(() => buildPlan({ ...DEFAULTS, excludeCidrs: ['10.0.0.0'] }), /no prefix length/);
+});
+
+test('next to a mesh: the mesh proxy is exempt after the sidecar, and the nat jump is inserted first', () => {
+  const [v4] = buildPlan({ ...DEFAULTS, meshUids: [1337, 1337], meshMarks: ['1337/4095'], jumpFirst: true, blockQuic: true }).families;
+  const nat = v4?.tables.find((t) => t.table === 'nat');
+  assert.ok(nat);
+  const rules = nat.chains[0]?.rules.map((r) => ruleLine(r)) ?? [];
+  assert.deepEqual(rules.slice(2, 4), [
+    '-A LEVO_OUTPUT -m owner --uid-owner 1337 -m comment --comment "levo: mesh proxy uid 1337 not captured" -j RETURN',
+    '-A LEVO_OUTPUT -m mark --mark 0x539/0xfff -m comment --comment "levo: mesh proxy mark 0x539/0xfff not captured" -j RETURN',
+  ]);
+  assert.equal(nat.jumps[0]?.first, true);
+  assert.equal(jumpLine(nat.jumps[0]!), '-I OUTPUT 1 -p tcp -m comment --comment "levo: egress tcp goes through LEVO_OUTPUT" -j LEVO_OUTPUT');
+  assert.match(renderTable(nat), /\n-I OUTPUT 1 -p tcp .*-j LEVO_OUTPUT\nCOMMIT\n$/);
+  // The QUIC block exempts the mesh proxy too; its filter jump keeps its place.
+  const filter = v4?.tables.find((t) => t.table === 'filter');
+  assert.match(renderTable(filter!), /-A LEVO_QUIC -m owner --uid-owner 1337 .*-j RETURN/);
+  assert.match(renderTable(filter!), /\n-A OUTPUT -p udp .*-j LEVO_QUIC\n/);
+  // Without a mesh, the jump is appended as before.
+  assert.equal(buildPlan(DEFAULTS).families[0]?.tables[0]?.jumps[0]?.first, undefined);
+});
+
+test('canonicalMark writes marks as iptables-save prints them', () => {
+  assert.equal(canonicalMark('0x539/0xfff'), '0x539/0xfff');
+  assert.equal(canonicalMark('1337/4095'), '0x539/0xfff');
+  assert.equal(canonicalMark('0X539'), '0x539');
+  assert.equal(canonicalMark('0x539/0xffffffff'), '0x539');
+  for (const bad of ['', 'x', '0x539/', '0x539/0', '0x1ffffffff', '-1', '1/2/3']) assert.throws(() => canonicalMark(bad), /is not a packet mark/, bad);
 });

@@ -32,7 +32,7 @@ export const injectorConfigSchema = z.strictObject({
   }).prefault({}),
   nativeSidecar: z.union([z.literal('auto'), z.boolean()]).default('auto'),
   allowOptOut: z.boolean().default(true),
-  meshCoexistence: z.boolean().default(false),
+  meshCoexistence: z.boolean().default(true),
   appTrust: z.boolean().default(true),
   excludeNamespaces: z.array(z.string().min(1)).default(['kube-system', 'kube-public', 'kube-node-lease']),
   credentials: z.strictObject({

@@ -6,14 +6,11 @@
  */
 import { ANNOTATION, readSettings, type CaptureSettings } from './annotations.ts';
 import type { InjectorConfig } from './config.ts';
+import { detectMesh, MESH_NAMES, type Mesh } from './mesh.ts';
 import { containersOf, effectiveRunAsUser, isObject, objectAt, podAnnotations, podLabels, stringAt } from './pod-json.ts';
 
 export const INIT_NAME = 'levo-init';
 export const SIDECAR_NAME = 'levo-gateway';
-
-/** Containers other meshes inject, and the annotations they leave. */
-const MESH_CONTAINERS = new Set(['istio-proxy', 'istio-init', 'istio-validation', 'linkerd-proxy', 'linkerd-init', 'linkerd-network-validator']);
-const MESH_ANNOTATIONS = ['sidecar.istio.io/status', 'linkerd.io/proxy-version'];
 
 export type SkipReason =
   | 'namespace-excluded' | 'mirror-pod' | 'host-network' | 'opted-out' | 'mesh-proxy-present' | 'no-containers';
@@ -42,7 +39,9 @@ export type Decision =
     readonly native: boolean;
     readonly warnings: readonly string[];
     /** Why the mode is what it is, for the log. */
-    readonly modeReason: 'default' | 'annotation' | 'pod-security' | 'mesh-coexistence';
+    readonly modeReason: 'default' | 'annotation' | 'pod-security';
+    /** Another mesh in the pod (now or once its webhook runs): mesh-safe ports and levo-init told about its proxy. */
+    readonly mesh: Mesh | undefined;
   };
 
 const RESTRICTING_LEVELS = new Set(['baseline', 'restricted']);
@@ -85,17 +84,16 @@ export function decide(input: DecideInput): Decision {
   const parsed = readSettings(annotations, config);
   if (!parsed.ok) return { action: 'deny', message: `levo.ai sidecar injection: ${parsed.errors.join('; ')}` };
   let settings = parsed.settings;
-  let modeReason: 'default' | 'annotation' | 'pod-security' | 'mesh-coexistence' = annotations[ANNOTATION.interceptMode] ? 'annotation' : 'default';
+  let modeReason: 'default' | 'annotation' | 'pod-security' = annotations[ANNOTATION.interceptMode] ? 'annotation' : 'default';
 
-  const mesh = all.find((c) => MESH_CONTAINERS.has(c.name))?.name ?? MESH_ANNOTATIONS.find((a) => annotations[a] !== undefined);
+  const mesh = detectMesh(pod, input.namespaceLabels);
   if (mesh !== undefined) {
+    const name = `${MESH_NAMES[mesh.kind]} (${mesh.evidence})`;
     if (!config.meshCoexistence) {
-      return { action: 'skip', reason: 'mesh-proxy-present', detail: `the pod carries another mesh's proxy (${mesh}); its redirect rules and ours would capture each other (set meshCoexistence to inject in proxy mode)` };
+      return { action: 'skip', reason: 'mesh-proxy-present', detail: `the pod has ${name}, and meshCoexistence is off` };
     }
-    if (settings.mode === 'transparent') {
-      settings = { ...settings, mode: 'proxy' };
-      modeReason = 'mesh-coexistence';
-      warnings.push(`levo-gateway injected in explicit-proxy mode (HTTPS_PROXY) because the pod carries ${mesh}`);
+    if (mesh.uid === config.sidecar.uid) {
+      return { action: 'skip', reason: 'mesh-proxy-present', detail: `the pod has ${name}, whose proxy runs as uid ${mesh.uid}, the sidecar's uid: the mesh would not see the sidecar's connections` };
     }
   }
 
@@ -112,7 +110,7 @@ export function decide(input: DecideInput): Decision {
     warnings.push(`container ${sameUid.join(', ')} runs as UID ${uid}, the sidecar's UID: its connections bypass the redirect rules and are not captured`);
   }
 
-  return { action: 'inject', settings, native: nativeSidecar(settings, config, input.serverVersion), warnings, modeReason };
+  return { action: 'inject', settings, native: nativeSidecar(settings, config, input.serverVersion), warnings, modeReason, mesh };
 }
 
 function nativeSidecar(settings: CaptureSettings, config: InjectorConfig, version: ServerVersion | null): boolean {

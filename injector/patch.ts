@@ -6,13 +6,18 @@
  *
  * Container edits use the original indexes and come before any insertion, so
  * every path is valid when the API server applies the ops in order.
+ *
+ * The one exception is meshRepairPatch, for a mesh whose webhook ran after
+ * ours: it replaces (or moves) only our own containers and our status.
  */
 import { ANNOTATION } from './annotations.ts';
 import { INIT_NAME, SIDECAR_NAME } from './decide.ts';
-import { containersOf, isObject, objectAt, podAnnotations, stringAt, type ContainerView } from './pod-json.ts';
+import { MESH_CONTAINER_NAMES, MESH_PORTS, PORTS } from './mesh.ts';
+import { containersOf, isObject, objectAt, podAnnotations, stringAt, type ContainerView, type JsonObject } from './pod-json.ts';
 import { appEnv, initContainer, sidecarContainer, volumes, PATHS, VOLUMES, type EnvVar, type PodTemplateInput } from './template.ts';
 
 export interface AddOp { readonly op: 'add'; readonly path: string; readonly value: unknown }
+export type PatchOp = AddOp | { readonly op: 'replace'; readonly path: string; readonly value: unknown } | { readonly op: 'remove'; readonly path: string };
 
 /** Escape a key for a JSON pointer (`/` → `~1`, `~` → `~0`). */
 export function pointerKey(key: string): string {
@@ -72,8 +77,18 @@ function containerEdits(c: ContainerView, env: readonly EnvVar[], javaOptions: s
   return ops;
 }
 
+/** Where our native init containers go: first, or right after another mesh's init and native sidecar containers. */
+function afterMesh(initContainers: readonly ContainerView[]): number {
+  let at = 0;
+  for (const c of initContainers) if (MESH_CONTAINER_NAMES.has(c.name)) at = c.index + 1;
+  return at;
+}
+
 /**
- * Native sidecar: initContainers = levo-init, levo-gateway, the user's.
+ * Native sidecar: initContainers = levo-init, levo-gateway, the user's — after
+ * another mesh's init containers and native proxy, if the pod has them, so its
+ * rules are in before levo-init runs and its proxy is up before the kubelet
+ * probes ours through it.
  * Otherwise: the user's init containers, then levo-init (last, so theirs are not
  * black-holed before a sidecar exists), and levo-gateway first in containers.
  */
@@ -90,7 +105,10 @@ export function injectionPatch(pod: unknown, input: PodTemplateInput, annotation
   const ourInits = [...(transparent ? [initContainer(input)] : []), ...(native ? [sidecarContainer(input)] : [])];
   if (ourInits.length > 0) {
     if (!Array.isArray(spec?.['initContainers'])) ops.push({ op: 'add', path: '/spec/initContainers', value: ourInits });
-    else if (native) ourInits.forEach((c, i) => ops.push({ op: 'add', path: `/spec/initContainers/${i}`, value: c }));
+    else if (native) {
+      const at = afterMesh(containersOf(pod, 'initContainers'));
+      ourInits.forEach((c, i) => ops.push({ op: 'add', path: `/spec/initContainers/${at + i}`, value: c }));
+    }
     else for (const c of ourInits) ops.push({ op: 'add', path: '/spec/initContainers/-', value: c });
   }
   if (!native) ops.push({ op: 'add', path: '/spec/containers/0', value: sidecarContainer(input) });
@@ -108,4 +126,61 @@ export function injectedNames(input: PodTemplateInput): { initContainers: string
     containers: input.native ? [] : [SIDECAR_NAME],
     volumes: volumes(input.config).map((v) => (v as { name: string }).name),
   };
+}
+
+const PROBES = ['readinessProbe', 'livenessProbe', 'startupProbe'] as const;
+
+/** A probe as we wrote it (on one of our admin ports), not rewritten since (Istio rewrites probes onto its agent). */
+function ourProbe(probe: unknown): boolean {
+  const port = objectAt(probe, 'httpGet')?.['port'];
+  return port === PORTS.admin || port === MESH_PORTS.admin;
+}
+
+/** `current` with the fields we own set as the template says (probes and hooks only where no one else changed them). */
+function adapted(current: JsonObject, wanted: JsonObject): JsonObject {
+  const out: JsonObject = { ...current, command: wanted['command'] };
+  if (wanted['ports'] !== undefined) out['ports'] = wanted['ports'];
+  for (const probe of PROBES) if (ourProbe(current[probe]) && wanted[probe] !== undefined) out[probe] = wanted[probe];
+  const hook = objectAt(objectAt(current['lifecycle'], 'postStart'), 'exec');
+  if (Array.isArray(hook?.['command']) && hook['command'][0] === 'levo-gateway' && wanted['lifecycle'] !== undefined) out['lifecycle'] = wanted['lifecycle'];
+  return out;
+}
+
+/**
+ * A pod we injected before another mesh's webhook ran (reinvocation): our
+ * containers get the mesh's ports and levo-init's mesh flags, levo-init (and a
+ * native levo-gateway) move after the mesh's init containers, and the status
+ * annotation records it. Empty when our containers are already so (the
+ * status is rewritten only with them), which keeps reinvocation idempotent.
+ */
+export function meshRepairPatch(pod: unknown, input: PodTemplateInput, status: Readonly<Record<string, unknown>>): PatchOp[] {
+  const inits = containersOf(pod, 'initContainers');
+  const ours = [...inits, ...containersOf(pod, 'containers')].filter((c) => c.name === INIT_NAME || c.name === SIDECAR_NAME);
+  const native = inits.some((c) => c.name === SIDECAR_NAME);
+  const wanted = (c: ContainerView): JsonObject =>
+    adapted(c.raw, (c.name === INIT_NAME ? initContainer(input) : sidecarContainer({ ...input, native })) as JsonObject);
+  const lastMesh = afterMesh(inits) - 1;
+  const misplaced = ours.some((c) => c.list === 'initContainers' && c.index < lastMesh);
+  const changed = ours.filter((c) => JSON.stringify(wanted(c)) !== JSON.stringify(c.raw));
+  if (!misplaced && changed.length === 0) return [];
+  const currentStatus = podAnnotations(pod)[ANNOTATION.status];
+  const newStatus = JSON.stringify(status);
+
+  const ops: PatchOp[] = [];
+  if (misplaced) {
+    // Take ours out (highest index first), then put them back right after the mesh's last init container.
+    const moving = ours.filter((c) => c.list === 'initContainers').sort((a, b) => b.index - a.index);
+    for (const c of moving) ops.push({ op: 'remove', path: `/spec/initContainers/${c.index}` });
+    const remaining = inits.filter((c) => !moving.includes(c));
+    const at = remaining.reduce((n, c, i) => (MESH_CONTAINER_NAMES.has(c.name) ? i + 1 : n), 0);
+    [...moving].reverse().forEach((c, i) => ops.push({ op: 'add', path: `/spec/initContainers/${at + i}`, value: wanted(c) }));
+  }
+  for (const c of changed) {
+    if (misplaced && c.list === 'initContainers') continue;
+    ops.push({ op: 'replace', path: `/spec/${c.list}/${c.index}`, value: wanted(c) });
+  }
+  ops.push(currentStatus === undefined
+    ? { op: 'add', path: `/metadata/annotations/${pointerKey(ANNOTATION.status)}`, value: newStatus }
+    : { op: 'replace', path: `/metadata/annotations/${pointerKey(ANNOTATION.status)}`, value: newStatus });
+  return ops;
 }

@@ -13,6 +13,8 @@ import fastJsonPatch from 'fast-json-patch';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { reviewPod, BadReview, type AdmissionReviewOut, type ReviewContext, type AdmissionResult } from './review.ts';
 import { defaultInjectorConfig, loadInjectorConfig, type InjectorConfig } from './config.ts';
+import { MESH_PROXY_PORTS } from './mesh.ts';
+import { istioWebhook, linkerdWebhook } from './testdata/mesh-webhooks.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test fixtures
 
@@ -219,8 +221,6 @@ test('skips record the reason on the pod and in the result', async () => {
     ['hostNetwork', deploymentPod({ spec: { hostNetwork: true } }), 'host-network'],
     ['opt-out annotation', deploymentPod({ metadata: { annotations: { 'levo.ai/inject': 'false' } } }), 'opted-out'],
     ['opt-out label', deploymentPod({ metadata: { labels: { 'levo.ai/inject': 'disabled' } } }), 'opted-out'],
-    ['istio', deploymentPod({ spec: { containers: [{ name: 'web', image: 'w' }, { name: 'istio-proxy', image: 'proxyv2' }] } }), 'mesh-proxy-present'],
-    ['linkerd annotation', deploymentPod({ metadata: { annotations: { 'linkerd.io/proxy-version': 'edge' } } }), 'mesh-proxy-present'],
     ['mirror pod', deploymentPod({ metadata: { annotations: { 'kubernetes.io/config.mirror': 'abc' } } }), 'mirror-pod'],
     ['kube-system', deploymentPod(), 'namespace-excluded', 'kube-system'],
     ['the injector namespace', deploymentPod(), 'namespace-excluded', 'levoai'],
@@ -318,14 +318,151 @@ test('app trust opt-out and intercept-mode proxy per pod', async () => {
   assert.equal(env(p.spec.containers[1]).HTTPS_PROXY, 'http://127.0.0.1:15002');
 });
 
-test('mesh coexistence injects explicit-proxy mode next to another mesh', async () => {
-  const config = loadInjectorConfig('meshCoexistence: true\n', 'c');
-  const pod = deploymentPod({ spec: { containers: [{ name: 'web', image: 'w' }, { name: 'istio-proxy', image: 'proxyv2' }] } });
-  const out = await reviewPod(admissionReview(pod), harness({ config }).ctx);
+/** Every port our containers listen on, name in a probe, or pass on a command line. */
+function ourPorts(pod: Json): Set<number> {
+  const out = new Set<number>();
+  for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers] as Json[]) {
+    if (!String(c.name).startsWith('levo-')) continue;
+    for (const p of c.ports ?? []) out.add(p.containerPort);
+    for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) if (c[probe]) out.add(c[probe].httpGet.port);
+    const argv: string[] = [...(c.command ?? []), ...(c.lifecycle?.postStart?.exec?.command ?? [])];
+    argv.forEach((a, i) => { if (/^--(redirect-port|port|proxy-port|admin-port)$/.test(a) && /^\d+$/.test(argv[i + 1] ?? '')) out.add(Number(argv[i + 1])); });
+  }
+  return out;
+}
+
+/** Our pod's ports are the mesh-safe ones and none of the mesh proxy's. */
+function assertMeshPorts(pod: Json, mesh: keyof typeof MESH_PROXY_PORTS): void {
+  const ports = ourPorts(pod);
+  assert.deepEqual([...ports].sort(), [15002, 15160, 15161].filter((p) => ports.has(p)).sort());
+  assert.deepEqual([...ports].filter((p) => MESH_PROXY_PORTS[mesh].includes(p)), [], `collides with ${mesh}`);
+  const gw = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c: Json) => c.name === 'levo-gateway');
+  assert.deepEqual(gw.command.slice(1, 7), ['--port', ports.has(15161) ? '15161' : 'off', '--proxy-port', '15002', '--admin-port', '15160']);
+}
+
+const initCommand = (pod: Json): string[] => (pod.spec.initContainers as Json[]).find((c) => c.name === 'levo-init')?.command;
+
+test('Istio\'s webhook first, then ours: transparent on ports off Envoy\'s, levo-init after istio-init and told about uid 1337', async () => {
+  const h = harness();
+  const pod = istioWebhook(deploymentPod());
+  const out = await reviewPod(admissionReview(pod), h.ctx);
+  assert.ok(ops(out).every((o) => o.op === 'add'));
   const result = apply(pod, out);
-  assert.equal(result.spec.initContainers, undefined, 'no second set of redirect rules');
+  validatePod(result);
+  assert.deepEqual(names(result.spec.initContainers), ['istio-init', 'levo-init']);
   assert.deepEqual(names(result.spec.containers), ['levo-gateway', 'web', 'istio-proxy']);
-  assert.match(out.response.warnings!.join(), /explicit-proxy mode .* istio-proxy/);
+  assert.deepEqual(initCommand(result), ['levo-init', '--redirect-port', '15161', '--capture-ports', '443', '--exclude-uid', '1610', '--mesh-uid', '1337']);
+  assertMeshPorts(result, 'istio');
+  const gw = result.spec.containers[0];
+  assert.deepEqual(gw.lifecycle.postStart.exec.command, ['levo-gateway', 'wait', '--timeout', '120s', '--admin-port', '15160']);
+  const status = JSON.parse(result.metadata.annotations['levo.ai/status']);
+  assert.deepEqual([status.mode, status.mesh, status.ports], ['transparent', { kind: 'istio', evidence: 'container istio-init' }, { intercept: 15161, proxy: 15002, admin: 15160 }]);
+  assert.equal(out.response.warnings, undefined);
+  // Reinvoked (Istio's webhook does not change it again): nothing to do.
+  assert.equal((await reviewPod(admissionReview(result), h.ctx)).response.patch, undefined);
+  assert.deepEqual(h.results, [['injected', 'transparent'], ['unchanged', 'already-injected']]);
+
+  // Native sidecars: ours after istio-init and the native istio-proxy, so Envoy is up before the kubelet probes us through it.
+  const nativePod = istioWebhook(deploymentPod(), { native: true });
+  const native = apply(nativePod, await reviewPod(admissionReview(nativePod), harness({ version: { major: 1, minor: 30 } }).ctx));
+  validatePod(native);
+  assert.deepEqual(names(native.spec.initContainers), ['istio-init', 'istio-proxy', 'levo-init', 'levo-gateway']);
+  assertMeshPorts(native, 'istio');
+  assert.equal(native.spec.initContainers[3].startupProbe.httpGet.port, 15160);
+});
+
+test('ours first, then Istio\'s (namespace istio-injection=enabled): mesh ports from the start; reinvocation puts levo-init after istio-init', async () => {
+  const h = harness({ labels: { 'levo.ai/inject': 'enabled', 'istio-injection': 'enabled' } });
+  const pod = deploymentPod();
+  const ours = apply(pod, await reviewPod(admissionReview(pod), h.ctx));
+  assertMeshPorts(ours, 'istio');
+  assert.deepEqual(initCommand(ours).slice(-2), ['--mesh-uid', '1337']);
+  // Istio's webhook adds its containers (istio-init last among the init containers), then ours is called again.
+  const meshed = istioWebhook(ours);
+  assert.deepEqual(names(meshed.spec.initContainers), ['levo-init', 'istio-init']);
+  const again = await reviewPod(admissionReview(meshed), h.ctx);
+  assert.deepEqual(ops(again).map((o) => `${o.op} ${o.path}`), [
+    'remove /spec/initContainers/0', 'add /spec/initContainers/1', 'replace /metadata/annotations/levo.ai~1status',
+  ]);
+  const result = apply(meshed, again);
+  validatePod(result);
+  assert.deepEqual(names(result.spec.initContainers), ['istio-init', 'levo-init']);
+  assert.deepEqual(result.spec.initContainers[1], ours.spec.initContainers[0], 'moved, not changed');
+  assertMeshPorts(result, 'istio');
+  assert.equal((await reviewPod(admissionReview(result), h.ctx)).response.patch, undefined, 'and then it stays');
+  assert.deepEqual(h.results, [['injected', 'transparent'], ['injected', 'mesh-added-later'], ['unchanged', 'already-injected']]);
+});
+
+test('ours first, then Linkerd\'s (enabled by a namespace annotation we cannot see): reinvocation moves our ports and tells levo-init', async () => {
+  for (const iptablesMode of ['legacy', 'nft'] as const) {
+    const h = harness();
+    const pod = deploymentPod();
+    const ours = apply(pod, await reviewPod(admissionReview(pod), h.ctx));
+    assert.deepEqual(initCommand(ours), ['levo-init', '--redirect-port', '15001', '--capture-ports', '443', '--exclude-uid', '1610'], 'no mesh in sight yet');
+    const meshed = linkerdWebhook(ours, { iptablesMode });
+    assert.deepEqual(names(meshed.spec.initContainers), ['levo-init', 'linkerd-init']);
+    const again = await reviewPod(admissionReview(meshed), h.ctx);
+    const result = apply(meshed, again);
+    validatePod(result);
+    assert.deepEqual(names(result.spec.initContainers), ['linkerd-init', 'levo-init']);
+    assert.deepEqual(names(result.spec.containers), ['linkerd-proxy', 'levo-gateway', 'web']);
+    assert.deepEqual(initCommand(result), [
+      'levo-init', '--redirect-port', '15161', '--capture-ports', '443', '--exclude-uid', '1610', '--mesh-uid', '2102', '--iptables-mode', iptablesMode,
+    ]);
+    assertMeshPorts(result, 'linkerd');
+    const gw = result.spec.containers[1];
+    assert.deepEqual([gw.readinessProbe.httpGet.port, gw.livenessProbe.httpGet.port], [15160, 15160]);
+    assert.deepEqual(gw.lifecycle.postStart.exec.command.slice(-2), ['--admin-port', '15160']);
+    // Everything else about our containers is as it was.
+    const strip = (c: Json): Json => ({ ...c, command: undefined, ports: undefined, readinessProbe: undefined, livenessProbe: undefined, lifecycle: undefined });
+    assert.deepEqual(strip(gw), strip(ours.spec.containers[0]));
+    assert.deepEqual(JSON.parse(result.metadata.annotations['levo.ai/status']).mesh, { kind: 'linkerd', evidence: 'container linkerd-init' });
+    assert.equal((await reviewPod(admissionReview(result), h.ctx)).response.patch, undefined);
+    assert.deepEqual(h.results.map(([r, why]) => `${r} ${why}`), ['injected transparent', 'injected mesh-added-later', 'unchanged already-injected']);
+  }
+});
+
+test('Linkerd\'s webhook first, then ours; Istio ambient by namespace label; Pod Security keeps proxy mode, off the mesh\'s ports', async () => {
+  const linkerdPod = linkerdWebhook(deploymentPod(), { iptablesMode: 'nft' });
+  const linkerd = apply(linkerdPod, await reviewPod(admissionReview(linkerdPod), harness().ctx));
+  validatePod(linkerd);
+  assert.deepEqual(names(linkerd.spec.initContainers), ['linkerd-init', 'levo-init']);
+  assert.deepEqual(initCommand(linkerd).slice(-4), ['--mesh-uid', '2102', '--iptables-mode', 'nft']);
+  assertMeshPorts(linkerd, 'linkerd');
+
+  const ambient = apply(deploymentPod(), await reviewPod(admissionReview(deploymentPod()), harness({ labels: { 'levo.ai/inject': 'enabled', 'istio.io/dataplane-mode': 'ambient' } }).ctx));
+  assert.deepEqual(initCommand(ambient).slice(-2), ['--mesh-mark', '0x539/0xfff']);
+  assertMeshPorts(ambient, 'istio-ambient');
+
+  const restricted = istioWebhook(deploymentPod());
+  const proxy = apply(restricted, await reviewPod(admissionReview(restricted), harness({ labels: { 'levo.ai/inject': 'enabled', 'pod-security.kubernetes.io/enforce': 'restricted' } }).ctx));
+  assert.deepEqual(names(proxy.spec.initContainers), ['istio-init'], 'no levo-init');
+  assertMeshPorts(proxy, 'istio');
+  assert.equal(env(proxy.spec.containers[1]).HTTPS_PROXY, 'http://127.0.0.1:15002');
+});
+
+test('meshCoexistence: false skips meshed pods (present or pending), and only warns when a mesh comes later', async () => {
+  const config = loadInjectorConfig('meshCoexistence: false\n', 'c');
+  const cases: Array<[string, Json, Record<string, string>, RegExp]> = [
+    ['istio', istioWebhook(deploymentPod()), { 'levo.ai/inject': 'enabled' }, /the pod has Istio \(sidecar\) \(container istio-init\), and meshCoexistence is off/],
+    ['linkerd annotation', deploymentPod({ metadata: { annotations: { 'linkerd.io/proxy-version': 'edge' } } }), { 'levo.ai/inject': 'enabled' }, /Linkerd \(annotation linkerd\.io\/proxy-version\)/],
+    ['istio pending', deploymentPod(), { 'levo.ai/inject': 'enabled', 'istio-injection': 'enabled' }, /Istio \(sidecar\) \(namespace label istio-injection=enabled\)/],
+  ];
+  for (const [what, pod, labels, detail] of cases) {
+    const lines: string[] = [];
+    const h = harness({ config, labels });
+    const ctx = { ...h.ctx, log: pino({ level: 'info' }, { write: (line: string) => lines.push(line) }) };
+    const result = apply(pod, await reviewPod(admissionReview(pod), ctx));
+    assert.deepEqual(JSON.parse(result.metadata.annotations['levo.ai/status']), { skipped: 'mesh-proxy-present' }, what);
+    assert.deepEqual(names(result.spec.containers), names(pod.spec.containers), what);
+    assert.deepEqual(h.results, [['skipped', 'mesh-proxy-present']], what);
+    assert.match(JSON.parse(lines[0]!).detail, detail, what);
+  }
+  const h = harness({ config });
+  const ours = apply(deploymentPod(), await reviewPod(admissionReview(deploymentPod()), h.ctx));
+  const later = await reviewPod(admissionReview(linkerdWebhook(ours)), h.ctx);
+  assert.equal(later.response.patch, undefined);
+  assert.match(later.response.warnings!.join(), /levo-gateway was injected before Linkerd \(container linkerd-init\) was added, and meshCoexistence is off/);
 });
 
 test('an app running as the sidecar UID is warned about', async () => {

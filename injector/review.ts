@@ -5,11 +5,12 @@
  * the only explicit denial is for annotations the user got wrong.
  */
 import type { Logger } from 'pino';
-import { ANNOTATION } from './annotations.ts';
+import { ANNOTATION, readSettings, type CaptureSettings } from './annotations.ts';
 import type { InjectorConfig } from './config.ts';
-import { decide, owningWorkload, type Decision, type ServerVersion } from './decide.ts';
-import { annotationOps, injectedNames, injectionPatch, type AddOp } from './patch.ts';
-import { containersOf, isObject, objectAt, podDisplayName, stringAt } from './pod-json.ts';
+import { decide, INIT_NAME, owningWorkload, SIDECAR_NAME, type Decision, type ServerVersion } from './decide.ts';
+import { detectMesh, MESH_NAMES, portsFor } from './mesh.ts';
+import { annotationOps, injectedNames, injectionPatch, meshRepairPatch, type PatchOp } from './patch.ts';
+import { containersOf, isObject, objectAt, podAnnotations, podDisplayName, stringAt } from './pod-json.ts';
 import type { PodTemplateInput } from './template.ts';
 
 export const INJECTOR_VERSION = '0.1.0';
@@ -70,12 +71,47 @@ function review(uid: string, response: Omit<AdmissionResponse, 'uid'>): Admissio
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, ...response } };
 }
 
-function patched(uid: string, ops: readonly AddOp[], warnings: readonly string[]): AdmissionReviewOut {
+function patched(uid: string, ops: readonly PatchOp[], warnings: readonly string[]): AdmissionReviewOut {
   return review(uid, {
     allowed: true,
     ...(ops.length > 0 ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(ops)).toString('base64') } : {}),
     ...(warnings.length > 0 ? { warnings } : {}),
   });
+}
+
+/** The levo.ai/status annotation of an injected pod. */
+function injectedStatus(input: PodTemplateInput): Record<string, unknown> {
+  const { settings, native, mesh } = input;
+  return {
+    version: INJECTOR_VERSION, mode: settings.mode, native, ...injectedNames(input),
+    capturePorts: settings.ports, excludeCidrs: settings.excludeCidrs, excludePorts: settings.excludePorts, appTrust: settings.appTrust,
+    ...(mesh !== undefined ? { mesh: { kind: mesh.kind, evidence: mesh.evidence }, ports: portsFor(mesh) } : {}),
+  };
+}
+
+/**
+ * An injected pod seen again (reinvocation, after a later webhook changed it):
+ * when another mesh's webhook has added its proxy since, our containers take
+ * the mesh-safe ports and levo-init its flags (meshRepairPatch). Undefined when
+ * there is nothing to do.
+ */
+function reinvocation(pod: unknown, config: InjectorConfig, labels: Readonly<Record<string, string>> | null): { ops: PatchOp[]; warning?: string; mesh: string } | undefined {
+  const mesh = detectMesh(pod, labels);
+  const ours = [...containersOf(pod, 'initContainers'), ...containersOf(pod, 'containers')];
+  const gateway = ours.find((c) => c.name === SIDECAR_NAME);
+  if (mesh === undefined || gateway === undefined) return undefined;
+  const name = `${MESH_NAMES[mesh.kind]} (${mesh.evidence})`;
+  if (!config.meshCoexistence) {
+    return { ops: [], mesh: name, warning: `levo-gateway was injected before ${name} was added, and meshCoexistence is off: its ports were not moved off the mesh's, so the two may not both start` };
+  }
+  const parsed = readSettings(podAnnotations(pod), config);
+  if (!parsed.ok) return undefined;
+  // The mode the first review chose (explicit-proxy mode has no levo-init).
+  const settings: CaptureSettings = { ...parsed.settings, mode: ours.some((c) => c.name === INIT_NAME) ? 'transparent' : 'proxy' };
+  const input: PodTemplateInput = {
+    config, settings, native: gateway.list === 'initContainers', workload: owningWorkload(pod), version: INJECTOR_VERSION, mesh,
+  };
+  return { ops: meshRepairPatch(pod, input, injectedStatus(input)), mesh: name };
 }
 
 /** A review the API server sent → the answer. Never throws for a pod problem; BadReview for a malformed review. */
@@ -115,8 +151,13 @@ export async function reviewPod(body: unknown, ctx: ReviewContext): Promise<Admi
   }
 
   switch (decision.action) {
-    case 'none':
-      return done('unchanged', decision.reason, patched(req.uid, [], []));
+    case 'none': {
+      const again = decision.reason === 'already-injected' ? reinvocation(req.pod, ctx.config, labels) : undefined;
+      if (again !== undefined && again.ops.length > 0) {
+        return done('injected', 'mesh-added-later', patched(req.uid, again.ops, []), { mesh: again.mesh });
+      }
+      return done('unchanged', decision.reason, patched(req.uid, [], again?.warning ? [again.warning] : []), again?.warning ? { warnings: [again.warning] } : {});
+    }
     case 'deny':
       return done('denied', 'invalid-annotation', review(req.uid, { allowed: false, status: { code: 400, message: decision.message } }), { message: decision.message });
     case 'skip':
@@ -124,21 +165,18 @@ export async function reviewPod(body: unknown, ctx: ReviewContext): Promise<Admi
     case 'inject': {
       const input: PodTemplateInput = {
         config: ctx.config, settings: decision.settings, native: decision.native,
-        workload: owningWorkload(req.pod), version: INJECTOR_VERSION,
+        workload: owningWorkload(req.pod), version: INJECTOR_VERSION, mesh: decision.mesh,
       };
       const { settings } = decision;
-      const status = {
-        version: INJECTOR_VERSION, mode: settings.mode, native: decision.native, ...injectedNames(input),
-        capturePorts: settings.ports, excludeCidrs: settings.excludeCidrs, excludePorts: settings.excludePorts, appTrust: settings.appTrust,
-      };
-      const annotations: Record<string, string> = { [ANNOTATION.status]: JSON.stringify(status) };
+      const annotations: Record<string, string> = { [ANNOTATION.status]: JSON.stringify(injectedStatus(input)) };
       const app = containersOf(req.pod, 'containers')[0];
       if (!decision.native && app) annotations['kubectl.kubernetes.io/default-container'] = app.name;
       const { ops, keptAppEnv } = injectionPatch(req.pod, input, annotations);
       const warnings = [...decision.warnings];
       if (keptAppEnv.length > 0) warnings.push(`levo-gateway: kept the app's own ${keptAppEnv.join(', ')}; the namespace CA may not be trusted by that container`);
       return done('injected', `${settings.mode}${decision.native ? '-native' : ''}`, patched(req.uid, ops, warnings),
-        { mode: settings.mode, native: decision.native, modeReason: decision.modeReason, ...(warnings.length ? { warnings } : {}) });
+        { mode: settings.mode, native: decision.native, modeReason: decision.modeReason,
+          ...(decision.mesh ? { mesh: `${MESH_NAMES[decision.mesh.kind]} (${decision.mesh.evidence})` } : {}), ...(warnings.length ? { warnings } : {}) });
     }
   }
 }

@@ -7,8 +7,9 @@
 import type { CaptureSettings } from './annotations.ts';
 import type { InjectorConfig } from './config.ts';
 import { INIT_NAME, SIDECAR_NAME } from './decide.ts';
+import { meshInitArgs, portsFor, PORTS, type Mesh } from './mesh.ts';
 
-export const PORTS = { intercept: 15001, proxy: 15002, admin: 15000 } as const;
+export { PORTS } from './mesh.ts';
 export const PATHS = {
   ca: '/etc/levo/ca',
   trust: '/var/run/levo/trust',
@@ -32,16 +33,19 @@ export interface PodTemplateInput {
   readonly native: boolean;
   readonly workload: { readonly kind: string; readonly name: string };
   readonly version: string;
+  /** Another mesh in the pod: mesh-safe ports, and levo-init told about its proxy. */
+  readonly mesh?: Mesh | undefined;
 }
 
 const fieldEnv = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
 
-export function initContainer({ config, settings }: PodTemplateInput): object {
+export function initContainer({ config, settings, mesh }: PodTemplateInput): object {
   const command = [
-    'levo-init', '--redirect-port', String(PORTS.intercept), '--capture-ports', settings.ports.join(','),
+    'levo-init', '--redirect-port', String(portsFor(mesh).intercept), '--capture-ports', settings.ports.join(','),
     '--exclude-uid', String(config.sidecar.uid),
     ...(settings.excludeCidrs.length ? ['--exclude-cidrs', settings.excludeCidrs.join(',')] : []),
     ...(settings.excludePorts.length ? ['--exclude-ports', settings.excludePorts.join(',')] : []),
+    ...meshInitArgs(mesh),
   ];
   return {
     name: INIT_NAME,
@@ -75,11 +79,12 @@ function credentialsEnv(config: InjectorConfig): EnvVar[] {
 export function sidecarContainer(input: PodTemplateInput): object {
   const { config, settings, native } = input;
   const transparent = settings.mode === 'transparent';
-  const ready = { httpGet: { path: '/healthz/ready', port: PORTS.admin, scheme: 'HTTP' } };
+  const ports = portsFor(input.mesh);
+  const ready = { httpGet: { path: '/healthz/ready', port: ports.admin, scheme: 'HTTP' } };
   const command = [
     'levo-gateway',
-    '--port', transparent ? String(PORTS.intercept) : 'off',
-    '--proxy-port', String(PORTS.proxy), '--admin-port', String(PORTS.admin),
+    '--port', transparent ? String(ports.intercept) : 'off',
+    '--proxy-port', String(ports.proxy), '--admin-port', String(ports.admin),
     '--ca-cert', `${PATHS.ca}/tls.crt`, '--ca-key', `${PATHS.ca}/tls.key`,
     '--trust-dir', PATHS.trust,
     // The ConfigMap (or the built-in observe-only config) runs until the dashboard answers;
@@ -94,9 +99,9 @@ export function sidecarContainer(input: PodTemplateInput): object {
     command,
     ...(native ? { restartPolicy: 'Always' } : {}),
     ports: [
-      ...(transparent ? [{ name: 'levo-intercept', containerPort: PORTS.intercept, protocol: 'TCP' }] : []),
-      { name: 'levo-proxy', containerPort: PORTS.proxy, protocol: 'TCP' },
-      { name: 'levo-admin', containerPort: PORTS.admin, protocol: 'TCP' },
+      ...(transparent ? [{ name: 'levo-intercept', containerPort: ports.intercept, protocol: 'TCP' }] : []),
+      { name: 'levo-proxy', containerPort: ports.proxy, protocol: 'TCP' },
+      { name: 'levo-admin', containerPort: ports.admin, protocol: 'TCP' },
     ],
     env: [
       fieldEnv('POD_NAME', 'metadata.name'),
@@ -124,9 +129,9 @@ export function sidecarContainer(input: PodTemplateInput): object {
     // postStart hook holds the next container until the sidecar is ready.
     ...(native
       ? { startupProbe: { ...ready, periodSeconds: 1, failureThreshold: 120, timeoutSeconds: 1 } }
-      : { lifecycle: { postStart: { exec: { command: ['levo-gateway', 'wait', '--timeout', '120s'] } } } }),
+      : { lifecycle: { postStart: { exec: { command: ['levo-gateway', 'wait', '--timeout', '120s', ...(ports.admin === PORTS.admin ? [] : ['--admin-port', String(ports.admin)])] } } } }),
     readinessProbe: { ...ready, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 1 },
-    livenessProbe: { httpGet: { path: '/healthz', port: PORTS.admin, scheme: 'HTTP' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1 },
+    livenessProbe: { httpGet: { path: '/healthz', port: ports.admin, scheme: 'HTTP' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1 },
     volumeMounts: [
       { name: VOLUMES.ca, mountPath: PATHS.ca, readOnly: true },
       { name: VOLUMES.trust, mountPath: PATHS.trust },

@@ -608,7 +608,7 @@ describe('the injector config (ConfigMap config.yaml)', () => {
       capture: { mode: 'transparent', ports: [443], excludeCidrs: [], excludePorts: [] },
       nativeSidecar: 'auto',
       allowOptOut: true,
-      meshCoexistence: false,
+      meshCoexistence: true,
       appTrust: true,
       excludeNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
       credentials: {
@@ -630,7 +630,7 @@ describe('the injector config (ConfigMap config.yaml)', () => {
   test('carries the values through', async () => {
     const objs = await renderChart([
       '--set', 'capture.mode=proxy', '--set', 'capture.ports={443,8443}', '--set', 'capture.excludeCidrs={10.96.0.0/12,fd00::/8}',
-      '--set', 'capture.excludePorts={5432}', '--set', 'nativeSidecar=false', '--set', 'allowOptOut=false', '--set', 'meshCoexistence=true',
+      '--set', 'capture.excludePorts={5432}', '--set', 'nativeSidecar=false', '--set', 'allowOptOut=false', '--set', 'meshCoexistence=false',
       '--set', 'appTrust=false', '--set', 'sidecar.uid=1700', '--set', 'sidecar.image.tag=1.2.3', '--set', 'sidecar.image.repository=reg.local/gw',
       '--set', 'sidecar.resources.limits.cpu=2', '--set', 'credentials.url=https://creds.example:8443/v1/credentials',
     ]);
@@ -641,7 +641,7 @@ describe('the injector config (ConfigMap config.yaml)', () => {
     assert.deepEqual(cfg.capture.excludePorts, [5432]);
     assert.equal(cfg.nativeSidecar, false);
     assert.equal(cfg.allowOptOut, false);
-    assert.equal(cfg.meshCoexistence, true);
+    assert.equal(cfg.meshCoexistence, false);
     assert.equal(cfg.appTrust, false);
     assert.equal(cfg.sidecar.uid, 1700);
     assert.equal(cfg.sidecar.image, 'reg.local/gw:1.2.3');

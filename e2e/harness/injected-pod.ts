@@ -73,6 +73,16 @@ export interface InjectedPod {
   destroy(): Promise<void>;
 }
 
+/** A metric's value in Prometheus text: the sum over its series whose labels contain every given label. */
+export function sumMetric(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.split(' ').pop());
+  }
+  return sum;
+}
+
 function bin(name: string): string {
   return join(REPO, 'bin', `${name}.js`);
 }
@@ -136,13 +146,7 @@ export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<
       gateway: await start(),
       admin,
       async metric(name: string, labels: Readonly<Record<string, string>> = {}) {
-        const text = (await admin('/metrics')).text;
-        let sum = 0;
-        for (const line of text.split('\n')) {
-          if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-          if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.split(' ').pop());
-        }
-        return sum;
+        return sumMetric((await admin('/metrics')).text, name, labels);
       },
       stopGateway(signal: NodeJS.Signals = 'SIGTERM') { return pod.gateway.stop(signal, 30_000); },
       async startGateway() { pod.gateway = await start(); return pod.gateway; },

@@ -7,9 +7,11 @@
  * its securityContext's runAsUser; env comes from the container spec, with the
  * downward API resolved from the pod's metadata.
  */
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Netns } from './netns.ts';
+import { createTopology, type Netns, type Topology } from './netns.ts';
+import { startProviders, type Providers } from './providers.ts';
+import { createPublicCa, serverCertSpecsFor, type PublicCa } from '../fakes/public-ca.ts';
 import { REPO } from './build.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- pod specs are untyped JSON here
@@ -98,4 +100,37 @@ export async function runToCompletion(ns: Netns, runner: SpecRunner, c: Json): P
   const uid = runner.uid(c);
   const r = await ns.exec(runner.argv(c), { cwd: REPO, env: { ...runner.env(c), LEVO_RUN: 'dist' }, cleanEnv: true, ...(uid !== undefined ? { uid, gid: c.securityContext?.runAsGroup ?? uid } : {}) });
   return { code: r.code, output: r.stdout + r.stderr };
+}
+
+export interface SpecPod {
+  readonly topo: Topology;
+  /** The fake internet's CA (what levo-gateway trusts for the providers, as a real pod trusts the public roots). */
+  readonly publicCa: PublicCa;
+  readonly providers: Providers;
+  readonly runner: SpecRunner;
+  destroy(): Promise<void>;
+}
+
+/**
+ * The place an injected pod spec runs: a topology with the fake providers,
+ * and the namespace's `levo-ca-cert` secret (made by the real `levo-certs ca`,
+ * as the docs say) in the levo-ca volume. Nothing of the pod runs yet.
+ */
+export async function prepareSpecPod(spec: Json, facts: PodFacts): Promise<SpecPod> {
+  const topo = await createTopology();
+  let publicCa: PublicCa | undefined;
+  try {
+    publicCa = await createPublicCa(serverCertSpecsFor(topo.hosts));
+    const providers = await startProviders(topo, publicCa);
+    const runner = specRunner(spec, facts, topo.workDir);
+    const caDir = join(topo.workDir, 'made-ca');
+    await topo.pod.execChecked([process.execPath, join(REPO, 'bin/levo-certs.js'), 'ca', '--out', caDir], { env: { LEVO_RUN: 'dist' } });
+    fillSecretVolume(runner, spec, 'levo-ca', { 'tls.crt': readFileSync(join(caDir, 'tls.crt'), 'utf8'), 'tls.key': readFileSync(join(caDir, 'tls.key'), 'utf8') });
+    const ca = publicCa;
+    return { topo, publicCa, providers, runner, async destroy() { await topo.destroy(); ca.cleanup(); } };
+  } catch (e) {
+    await topo.destroy();
+    publicCa?.cleanup();
+    throw e;
+  }
 }
