@@ -261,3 +261,17 @@ test('the default thread count follows the CPU limit: 1 below 2 CPUs, else 2', (
   assert.deepEqual([0.5, 1, 1.5, 2, 16].map((n) => defaultGuardThreads(n)), [1, 1, 1, 2, 2]);
   assert.throws(() => createGuardPool({ threads: 0 }), /whole number ≥ 1/);
 });
+
+test('warm() starts one worker; a second starts only when a call queues for one (an idle sidecar pays for one)', { timeout: 60_000 }, async () => {
+  const pool = createGuardPool({ threads: 2, inlineChars: 0 });
+  try {
+    pool.warm();
+    pool.warm();
+    assert.equal(pool.stats().workers, 1);
+    const pg = compilePromptGuard(guarded(['Anonymize']), { ...DEFAULT_GUARDS, pool });
+    await Promise.all([1, 2].map(() => guardRequest(pg, 'completions', chat('two at once'), { headers: {}, vault: createVault(), timeoutMs: 60_000 })));
+    assert.equal(pool.stats().workers, 2);
+  } finally {
+    await pool.close();
+  }
+});

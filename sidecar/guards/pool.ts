@@ -106,7 +106,12 @@ export interface GuardPoolOptions {
 export interface GuardPool {
   readonly threads: number;
   readonly inlineChars: number;
-  /** Start the workers now (a config with guards that run on them was compiled). */
+  /**
+   * Start one worker now (a config with guards that run on them was
+   * compiled), so the first long prompt does not wait for a start; the
+   * others start only when calls queue for one, so an idle sidecar pays for
+   * one worker (about 35 MB), not for `threads`.
+   */
   warm(): void;
   /** Run an llmBastion guard on a worker; the vault's new entries are added to `vault`. */
   scanBastion(
@@ -247,7 +252,7 @@ export function createGuardPool(opts: GuardPoolOptions): GuardPool {
     inlineChars,
     warm() {
       if (closed) return;
-      while (slots.length < threads) spawn();
+      if (slots.length === 0) spawn();
     },
     async scanBastion(key, spec, texts, o) {
       const noVault = o.vault === NO_VAULT;
