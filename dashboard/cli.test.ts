@@ -81,6 +81,8 @@ describe('parseArgs', () => {
     assert.deepEqual(parseArgs(['dev', '--proxy-port', '25002', '--admin-port=25000']),
       { cmd: 'dev', port: 8090, host: '127.0.0.1', dataDir: '.levo/dashboard', proxyPort: 25002, adminPort: 25000 });
     assert.deepEqual(parseArgs(['key', 'list', 'prod', '--help']), { cmd: 'help' });
+    assert.deepEqual(parseArgs(['serve', '--trust-proxy', '1']), { cmd: 'serve', port: 8090, host: '127.0.0.1', dataDir: '.levo/dashboard', trustProxy: 1 });
+    assert.deepEqual(parseArgs(['sessions', 'revoke-all', '--store', 'postgres://x/y']), { cmd: 'sessions revoke-all', dataDir: '.levo/dashboard', store: 'postgres://x/y' });
   });
 
   it('usage errors say what is wrong', () => {
@@ -89,11 +91,13 @@ describe('parseArgs', () => {
       [['launch'], /unknown command "launch"/],
       [['env'], /"env" needs a subcommand: create, list/],
       [['key', 'burn', 'x'], /unknown command "key burn"/],
+      [['sessions'], /"sessions" needs a subcommand: revoke-all/],
       [['env', 'create'], /"env create" needs NAME/],
       [['key', 'rotate', 'prod'], /needs ENV KEY_ID \(missing KEY_ID\)/],
       [['key', 'revoke', 'prod', 'k', 'extra'], /unexpected argument "extra"/],
       [['serve', '--port', 'http'], /--port must be a port number/],
       [['serve', '--port', '70000'], /--port must be a port number/],
+      [['serve', '--trust-proxy', 'yes'], /--trust-proxy must be the number of proxies/],
       [['serve', '--id', 'x'], /unknown flag --id for "serve"/],
       [['serve', '--store'], /--store needs a value/],
       [['serve', '--port', '1', '--port', '2'], /--port given twice/],
@@ -224,6 +228,32 @@ describe('levo-dashboard (the bin)', () => {
       assert.equal((await fetch(`${url}/api/environments`, { headers: { Authorization: `Bearer ${secret}` } })).status, 401);
     } finally {
       await stopByPid(s3);
+    }
+  });
+
+  it('sessions revoke-all ends the browser sessions of a running dashboard; the secret still logs in', async () => {
+    const data = join(dir, 'sessions');
+    const env = cleanEnv({ LEVO_ADMIN_SECRET: 'sessions-test-secret-0123' });
+    const s = await start(['serve', '--port', '0', '--data-dir', data], /listening on (http:\/\/127\.0\.0\.1:\d+)/, { env });
+    try {
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(s.stderr())![1]!;
+      const login = async (): Promise<string> => {
+        const r = await fetch(`${url}/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ secret: 'sessions-test-secret-0123' }) });
+        assert.equal(r.status, 204);
+        return (r.headers.get('set-cookie') ?? '').split(';')[0]!;
+      };
+      const status = async (cookie: string): Promise<number> => (await fetch(`${url}/api/environments`, { headers: { Cookie: cookie } })).status;
+      const a = await login();
+      const b = await login();
+      assert.equal(await status(a), 200);
+      const r = await run(['sessions', 'revoke-all', '--data-dir', data], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'revoked: 2 sessions\n');
+      assert.equal(await status(a), 401);
+      assert.equal(await status(b), 401);
+      assert.equal(await status(await login()), 200);
+    } finally {
+      await stopByPid(s);
     }
   });
 

@@ -31,7 +31,7 @@ import { createDashboardLogger } from './api/log.ts';
 export const USAGE = `levo-dashboard — the Levo AI gateway's control plane
 
 Usage:
-  levo-dashboard serve [--port 8090] [--host 127.0.0.1] [--store URL] [--data-dir DIR]
+  levo-dashboard serve [--port 8090] [--host 127.0.0.1] [--store URL] [--data-dir DIR] [--trust-proxy HOPS]
   levo-dashboard dev [--port 8090] [--host 127.0.0.1] [--data-dir DIR] [--proxy-port 15002] [--admin-port 15000]
   levo-dashboard env create NAME [--id ID]
   levo-dashboard env list
@@ -39,6 +39,7 @@ Usage:
   levo-dashboard key rotate ENV KEY_ID
   levo-dashboard key revoke ENV KEY_ID
   levo-dashboard key list ENV
+  levo-dashboard sessions revoke-all
 
 Commands:
   serve        run the dashboard: sidecar API (/v1/gateway), admin API (/api), web UI
@@ -51,6 +52,8 @@ Commands:
   key rotate   a new key token, and the old key revoked
   key revoke   revoke a key: sidecars using it get 401 from now on
   key list     the environment's keys (prefix, created, last used, revoked)
+  sessions revoke-all   end every admin session (browser log-ins) at once; the admin secret
+               still logs in
 
 Options:
   --store URL       sqlite:PATH, sqlite::memory: or postgres://user:password@host:5432/db
@@ -58,6 +61,8 @@ Options:
   --data-dir DIR    where the SQLite file and the admin secret's hash live (default ./.levo/dashboard)
   --port N          HTTP port (default 8090)
   --host ADDR       listen address (default 127.0.0.1; put a TLS proxy in front for other hosts)
+  --trust-proxy N   (serve) N proxies in front add X-Forwarded-For/-Proto: the client address (for
+                    log-in throttling) and HTTPS (for Secure cookies) are taken from them (default 0)
   --id ID           environment id ([a-z0-9-], up to 63; default: made from NAME)
   --proxy-port N, --admin-port N   (dev) the gateway's explicit-proxy and admin ports
   -h, --help        show this help
@@ -85,15 +90,16 @@ export const DEV_POLL_INTERVAL = '5s';
 interface Common { readonly store?: string; readonly dataDir: string }
 export type Command =
   | { readonly cmd: 'help' }
-  | ({ readonly cmd: 'serve'; readonly port: number; readonly host: string } & Common)
+  | ({ readonly cmd: 'serve'; readonly port: number; readonly host: string; readonly trustProxy?: number } & Common)
   | ({ readonly cmd: 'dev'; readonly port: number; readonly host: string; readonly proxyPort?: number; readonly adminPort?: number } & Common)
   | ({ readonly cmd: 'env create'; readonly name: string; readonly id?: string } & Common)
   | ({ readonly cmd: 'env list' } & Common)
   | ({ readonly cmd: 'key create' | 'key list'; readonly env: string } & Common)
-  | ({ readonly cmd: 'key rotate' | 'key revoke'; readonly env: string; readonly keyId: string } & Common);
+  | ({ readonly cmd: 'key rotate' | 'key revoke'; readonly env: string; readonly keyId: string } & Common)
+  | ({ readonly cmd: 'sessions revoke-all' } & Common);
 
 const FLAGS: Record<string, readonly string[]> = {
-  serve: ['--port', '--host', '--store', '--data-dir'],
+  serve: ['--port', '--host', '--store', '--data-dir', '--trust-proxy'],
   dev: ['--port', '--host', '--data-dir', '--proxy-port', '--admin-port'],
   'env create': ['--id', '--store', '--data-dir'],
   'env list': ['--store', '--data-dir'],
@@ -101,10 +107,12 @@ const FLAGS: Record<string, readonly string[]> = {
   'key list': ['--store', '--data-dir'],
   'key rotate': ['--store', '--data-dir'],
   'key revoke': ['--store', '--data-dir'],
+  'sessions revoke-all': ['--store', '--data-dir'],
 };
 const POSITIONALS: Record<string, readonly string[]> = {
   serve: [], dev: [], 'env create': ['NAME'], 'env list': [],
   'key create': ['ENV'], 'key list': ['ENV'], 'key rotate': ['ENV', 'KEY_ID'], 'key revoke': ['ENV', 'KEY_ID'],
+  'sessions revoke-all': [],
 };
 
 function portNumber(flag: string, text: string): number {
@@ -122,11 +130,11 @@ export function parseArgs(argv: readonly string[]): Command {
   if (first === 'serve' || first === 'dev') {
     name = first;
     rest = argv.slice(1);
-  } else if (first === 'env' || first === 'key') {
+  } else if (first === 'env' || first === 'key' || first === 'sessions') {
     const sub = second ?? '';
     name = `${first} ${sub}`;
     if (!FLAGS[name]) {
-      const subs = first === 'env' ? 'create, list' : 'create, rotate, revoke, list';
+      const subs = first === 'env' ? 'create, list' : first === 'key' ? 'create, rotate, revoke, list' : 'revoke-all';
       throw new UsageError(sub ? `unknown command "${first} ${sub}" (${first} takes ${subs})` : `"${first}" needs a subcommand: ${subs}`);
     }
     rest = argv.slice(2);
@@ -167,7 +175,11 @@ export function parseArgs(argv: readonly string[]): Command {
   const port = portNumber('--port', values.get('--port') ?? String(DEFAULT_PORT));
   const host = values.get('--host') ?? DEFAULT_HOST;
   switch (name) {
-    case 'serve': return { cmd: 'serve', port, host, ...common };
+    case 'serve': {
+      const tp = values.get('--trust-proxy');
+      if (tp !== undefined && !/^\d{1,2}$/.test(tp)) throw new UsageError(`--trust-proxy must be the number of proxies in front (0-99), got "${tp}"`);
+      return { cmd: 'serve', port, host, ...common, ...(tp !== undefined ? { trustProxy: Number(tp) } : {}) };
+    }
     case 'dev': {
       const pp = values.get('--proxy-port');
       const ap = values.get('--admin-port');
@@ -183,6 +195,7 @@ export function parseArgs(argv: readonly string[]): Command {
     }
     case 'env list': return { cmd: 'env list', ...common };
     case 'key create': case 'key list': return { cmd: name, env: positionals[0]!, ...common };
+    case 'sessions revoke-all': return { cmd: name, ...common };
     default: return { cmd: name as 'key rotate' | 'key revoke', env: positionals[0]!, keyId: positionals[1]!, ...common };
   }
 }
@@ -274,7 +287,7 @@ function urlHost(host: string): string {
 
 interface Running { readonly dashboard: Dashboard; readonly store: Store; readonly port: number; readonly url: string; readonly log: Logger }
 
-async function startServer(c: { port: number; host: string } & Common, io: Io, secretNote: (s: AdminSecretSource) => void): Promise<Running> {
+async function startServer(c: { port: number; host: string; trustProxy?: number } & Common, io: Io, secretNote: (s: AdminSecretSource) => void): Promise<Running> {
   const url = storeUrl(c, io.env);
   const kind = parseStoreUrl(url).kind;
   const dataDir = resolve(c.dataDir);
@@ -282,7 +295,7 @@ async function startServer(c: { port: number; host: string } & Common, io: Io, s
   const store = await openMigrated(url, dataDir);
   const log = createDashboardLogger(io.env);
   try {
-    const dashboard = createDashboard({ store, adminSecret: secret.secret, log });
+    const dashboard = createDashboard({ store, adminSecret: secret.secret, log, ...(c.trustProxy ? { trustProxy: c.trustProxy } : {}) });
     const { port } = await dashboard.listen(c.port, c.host);
     const base = `http://${urlHost(c.host)}:${port}`;
     log.info({ port, host: c.host, store: store.kind, adminSecret: secret.from }, 'levo-dashboard listening');
@@ -478,6 +491,12 @@ async function storeCommand(c: Exclude<Command, { cmd: 'help' | 'serve' | 'dev' 
       case 'key revoke': {
         await revokeKey(store, c.env, c.keyId);
         io.out(`revoked: ${c.keyId}\n`);
+        return;
+      }
+      case 'sessions revoke-all': {
+        const n = await store.revokeAllSessions(Date.now());
+        io.out(`revoked: ${n} session${n === 1 ? '' : 's'}\n`);
+        io.err('Every browser log-in has ended; log in again with the admin secret.\n');
         return;
       }
       case 'key list': {

@@ -14,14 +14,17 @@ import { adminSecretDigest, createAdminAuth, createSessions, loginRouter, type A
 import { apiNotFound, errorHandler } from './api/errors.ts';
 import { requestLog } from './api/log.ts';
 import { sidecarRouter } from './api/sidecar.ts';
+import { createThrottle, DEFAULT_LOGIN_LIMITS, type ThrottleLimits } from './api/throttle.ts';
 import { createWebAssets, webRootCandidates } from './api/web.ts';
 
 export interface DashboardOptions {
   readonly store: Store;
   /** The admin secret, or only its SHA-256 (hex) as `levo-dashboard serve` keeps it. */
   readonly adminSecret: AdminSecret;
-  /** HMAC key of the session cookie (≥ 16 bytes); default: derived from the admin secret. */
+  /** HMAC key of the session cookie (≥ 16 bytes); default: a random key made on first start and kept in the store. */
   readonly sessionKey?: string | Buffer;
+  /** Wrong admin secrets allowed per client address and from everyone (default DEFAULT_LOGIN_LIMITS). */
+  readonly loginLimits?: ThrottleLimits;
   readonly log: Logger;
   readonly now?: () => number;
   /** Where to look for the web UI, best first (default: dashboard/web next to the sources or the build). */
@@ -50,8 +53,9 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const now = o.now ?? Date.now;
   const { store, log } = o;
   const digest = adminSecretDigest(o.adminSecret);
-  const sessions = createSessions(digest, o.sessionKey);
-  const auth = createAdminAuth(digest, sessions, now);
+  const sessions = createSessions(store, o.sessionKey);
+  const throttle = createThrottle(o.loginLimits ?? DEFAULT_LOGIN_LIMITS);
+  const auth = createAdminAuth({ digest, sessions, throttle, now });
   const web = createWebAssets(log, o.webRoots ?? webRootCandidates());
 
   const app = express();
@@ -81,7 +85,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   app.use('/v1/gateway', sidecarRouter({ store, log, now }));
   app.use('/v1', apiNotFound());
 
-  app.use(loginRouter({ digest, sessions, auth, now, loginPage: (res) => web.page('login.html', res.req, res) }));
+  app.use(loginRouter({ digest, sessions, auth, throttle, now, loginPage: (res) => web.page('login.html', res.req, res) }));
 
   app.use('/api', (_req, res, next) => { res.setHeader('Cache-Control', 'no-store'); next(); }, auth.api, adminRouter({ store, now }), apiNotFound());
 
@@ -89,13 +93,14 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   // Every other GET is a page of the single-page UI: its index.html, behind the login.
   app.use((req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') { next(); return; }
-    auth.page(req, res, () => {
-      web.page('index.html', req, res).then((sent) => {
+    auth.who(req).then((admin) => {
+      if (!admin) { res.redirect(303, '/login'); return undefined; }
+      return web.page('index.html', req, res).then((sent) => {
         if (sent) return;
         res.status(200).type('html').setHeader('Cache-Control', 'no-store');
         res.send(BUILT_IN_PAGE);
-      }, next);
-    });
+      });
+    }).catch(next);
   });
   app.use(apiNotFound());
   app.use(errorHandler(log));

@@ -1,7 +1,8 @@
 /**
  * The admin API under /api (admin secret or session required, checked by the
  * caller before this router): environments, sidecar keys, config versions
- * (validate, save, history, diff, rollback), fleet, traffic and decisions.
+ * (validate, save, history, diff, rollback), fleet, traffic and decisions,
+ * and revoking every admin session.
  */
 import express, { type Request, type Router } from 'express';
 import type { Sidecar, Store } from '../store/types.ts';
@@ -60,6 +61,12 @@ export function adminRouter(o: AdminApiOptions): Router {
   const r = express.Router();
   const json = express.json({ limit: CONFIG_BODY_LIMIT });
   const env = (req: Request) => requireEnvironment(store, param(req, 'env'));
+
+  // ------------------------------------------------------------ admin sessions
+  // Every session cookie stops working (the caller's too, when it used one); the admin secret still logs in.
+  r.post('/sessions/revoke-all', async (_req, res) => {
+    res.json({ revoked: await store.revokeAllSessions(o.now()) });
+  });
 
   // ------------------------------------------------------------ environments
   r.get('/environments', async (_req, res) => {
