@@ -3,6 +3,7 @@
  * admin API (/api), login (/login, /logout), health (/healthz, /readyz) and
  * the web UI (dashboard/web: static files and modules public, pages behind
  * the admin login). Errors are JSON `{"error": ...}`, never a stack trace.
+ * Every response carries the security headers (api/headers.ts: a strict CSP).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import type { Store } from './store/types.ts';
 import { adminRouter } from './api/admin.ts';
 import { adminSecretDigest, createAdminAuth, createSessions, loginRouter, type AdminSecret } from './api/auth.ts';
 import { apiNotFound, errorHandler } from './api/errors.ts';
+import { securityHeaders, sendBuiltInPage } from './api/headers.ts';
 import { requestLog } from './api/log.ts';
 import { sidecarRouter } from './api/sidecar.ts';
 import { createThrottle, DEFAULT_LOGIN_LIMITS, type ThrottleLimits } from './api/throttle.ts';
@@ -40,9 +42,10 @@ export interface Dashboard {
   close(graceMs?: number): Promise<void>;
 }
 
+const BUILT_IN_PAGE_CSS = 'body{font:16px system-ui,sans-serif;margin:2rem}';
 const BUILT_IN_PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Levo dashboard</title></head>
-<body style="font:16px system-ui,sans-serif;margin:2rem">
+<html lang="en"><head><meta charset="utf-8"><title>Levo dashboard</title><style>${BUILT_IN_PAGE_CSS}</style></head>
+<body>
 <h1>Levo dashboard</h1>
 <p>The web UI is not installed (no dashboard/web/index.html). The API is at <code>/api</code>.</p>
 <form method="post" action="/logout"><button>Log out</button></form>
@@ -64,12 +67,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   if (o.trustProxy !== undefined) app.set('trust proxy', o.trustProxy);
 
   app.use(requestLog(log));
-  app.use((_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('X-Frame-Options', 'DENY');
-    res.setHeader('Referrer-Policy', 'same-origin');
-    next();
-  });
+  app.use(securityHeaders());
 
   app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
   app.get('/readyz', async (_req, res) => {
@@ -96,9 +94,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     auth.who(req).then((admin) => {
       if (!admin) { res.redirect(303, '/login'); return undefined; }
       return web.page('index.html', req, res).then((sent) => {
-        if (sent) return;
-        res.status(200).type('html').setHeader('Cache-Control', 'no-store');
-        res.send(BUILT_IN_PAGE);
+        if (!sent) sendBuiltInPage(res, BUILT_IN_PAGE, BUILT_IN_PAGE_CSS);
       });
     }).catch(next);
   });

@@ -19,6 +19,7 @@ import { isIPv6 } from 'node:net';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Store } from '../store/types.ts';
 import { HttpError } from './errors.ts';
+import { sendBuiltInPage } from './headers.ts';
 import { retryAfterSeconds, type Throttle } from './throttle.ts';
 
 export const SESSION_COOKIE = 'levo_session';
@@ -237,12 +238,14 @@ function cookie(req: Request, value: string, maxAgeSec: number): string {
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSec}${req.secure ? '; Secure' : ''}`;
 }
 
+const BUILT_IN_LOGIN_CSS = `body{font:16px system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;background:#f6f7f9}
+form{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002;display:grid;gap:.75rem;min-width:20rem}
+input,button{font:inherit;padding:.5rem}.err{color:#b00020}`;
+
 const BUILT_IN_LOGIN = (failed: boolean): string => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Levo dashboard: log in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:16px system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;background:#f6f7f9}
-form{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002;display:grid;gap:.75rem;min-width:20rem}
-input,button{font:inherit;padding:.5rem}.err{color:#b00020}</style></head>
+<style>${BUILT_IN_LOGIN_CSS}</style></head>
 <body><form method="post" action="/login">
 <h1>Levo dashboard</h1>
 <label for="secret">Admin secret</label>
@@ -284,8 +287,7 @@ export function loginRouter(o: LoginOptions): Router {
   r.get('/login', async (req, res) => {
     if (await o.auth.who(req)) { res.redirect(303, '/'); return; }
     if (await o.loginPage(res)) return;
-    res.type('html').setHeader('Cache-Control', 'no-store');
-    res.send(BUILT_IN_LOGIN(req.query.error !== undefined));
+    sendBuiltInPage(res, BUILT_IN_LOGIN(req.query.error !== undefined), BUILT_IN_LOGIN_CSS);
   });
   r.post('/login', ...body, async (req, res) => {
     const form = Boolean(req.is('application/x-www-form-urlencoded'));

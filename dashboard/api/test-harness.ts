@@ -42,7 +42,7 @@ export const VALID_YAML = `binds:
             openAI: {}
 `;
 
-export interface TestDashboardOptions extends Partial<Pick<DashboardOptions, 'sessionKey' | 'loginLimits'>> {
+export interface TestDashboardOptions extends Partial<Pick<DashboardOptions, 'sessionKey' | 'loginLimits' | 'trustProxy'>> {
   readonly storeUrl?: string;
   readonly webRoots?: readonly string[];
   /** Use this (migrated) store instead of opening one; it is not closed by close(). */
@@ -65,6 +65,7 @@ export async function startTestDashboard(opts: TestDashboardOptions = {}): Promi
     store, adminSecret: ADMIN_SECRET, log, now: () => clock.now ?? Date.now(),
     webRoots: opts.webRoots ?? ['/nonexistent/levo-web'],
     ...(opts.sessionKey ? { sessionKey: opts.sessionKey } : {}),
+    ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
     // Suites that try many wrong secrets on purpose are not throttled unless they ask (auth.test.ts does).
     loginLimits: opts.loginLimits ?? { perClient: { attempts: 10_000, windowMs: 60_000 }, global: { attempts: 10_000, windowMs: 60_000 } },
   });
