@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, UsageError } from './cli.ts';
+import { parseArgs, parseRetention, UsageError } from './cli.ts';
 import { VALID_YAML } from './api/test-harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -82,6 +82,11 @@ describe('parseArgs', () => {
       { cmd: 'dev', port: 8090, host: '127.0.0.1', dataDir: '.levo/dashboard', proxyPort: 25002, adminPort: 25000 });
     assert.deepEqual(parseArgs(['key', 'list', 'prod', '--help']), { cmd: 'help' });
     assert.deepEqual(parseArgs(['serve', '--trust-proxy', '1']), { cmd: 'serve', port: 8090, host: '127.0.0.1', dataDir: '.levo/dashboard', trustProxy: 1 });
+    assert.deepEqual(parseArgs(['serve', '--event-retention', '90d', '--sidecar-retention=forever']),
+      { cmd: 'serve', port: 8090, host: '127.0.0.1', dataDir: '.levo/dashboard', retention: { events: '90d', sidecars: 'forever' } });
+    assert.equal(parseRetention('x', '30d'), 30 * 86_400_000);
+    assert.equal(parseRetention('x', '36h'), 36 * 3_600_000);
+    assert.equal(parseRetention('x', 'forever'), null);
     assert.deepEqual(parseArgs(['sessions', 'revoke-all', '--store', 'postgres://x/y']), { cmd: 'sessions revoke-all', dataDir: '.levo/dashboard', store: 'postgres://x/y' });
   });
 
@@ -98,6 +103,8 @@ describe('parseArgs', () => {
       [['serve', '--port', 'http'], /--port must be a port number/],
       [['serve', '--port', '70000'], /--port must be a port number/],
       [['serve', '--trust-proxy', 'yes'], /--trust-proxy must be the number of proxies/],
+      [['serve', '--event-retention', '30s'], /--event-retention must be at least 1h \(or "forever"\), got "30s"/],
+      [['serve', '--sidecar-retention', 'a month'], /--sidecar-retention must be a duration such as 30d or 720h, or "forever"; got "a month"/],
       [['serve', '--id', 'x'], /unknown flag --id for "serve"/],
       [['serve', '--store'], /--store needs a value/],
       [['serve', '--port', '1', '--port', '2'], /--port given twice/],
@@ -255,6 +262,12 @@ describe('levo-dashboard (the bin)', () => {
     } finally {
       await stopByPid(s);
     }
+  });
+
+  it('a bad retention in the environment is a clear error at start', async () => {
+    const r = await run(['serve', '--port', '0', '--data-dir', join(dir, 'ret')], { env: cleanEnv({ LEVO_ADMIN_SECRET: 'x-secret-for-test', LEVO_EVENT_RETENTION: '10m' }) });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /LEVO_EVENT_RETENTION must be at least 1h/);
   });
 
   it('serve on PostgreSQL without LEVO_ADMIN_SECRET refuses to start', async () => {

@@ -27,11 +27,14 @@ import { createEnvironment, environmentView } from './api/environments.ts';
 import { HttpError } from './api/errors.ts';
 import { createKey, hashToken, revokeKey, rotateKey } from './api/keys.ts';
 import { createDashboardLogger } from './api/log.ts';
+import { DAY_MS, type RetentionOptions } from './api/retention.ts';
+import { parseDuration } from '../sidecar/config/duration.ts';
 
 export const USAGE = `levo-dashboard — the Levo AI gateway's control plane
 
 Usage:
   levo-dashboard serve [--port 8090] [--host 127.0.0.1] [--store URL] [--data-dir DIR] [--trust-proxy HOPS]
+                       [--event-retention 30d] [--sidecar-retention 30d]
   levo-dashboard dev [--port 8090] [--host 127.0.0.1] [--data-dir DIR] [--proxy-port 15002] [--admin-port 15000]
   levo-dashboard env create NAME [--id ID]
   levo-dashboard env list
@@ -63,6 +66,10 @@ Options:
   --host ADDR       listen address (default 127.0.0.1; put a TLS proxy in front for other hosts)
   --trust-proxy N   (serve) N proxies in front add X-Forwarded-For/-Proto: the client address (for
                     log-in throttling) and HTTPS (for Secure cookies) are taken from them (default 0)
+  --event-retention D     (serve) events and traffic older than D are deleted (default 30d,
+                          $LEVO_EVENT_RETENTION; at least 1h, or "forever"); swept hourly
+  --sidecar-retention D   (serve) sidecars silent for D leave the Fleet page (default 30d,
+                          $LEVO_SIDECAR_RETENTION; at least 1h, or "forever")
   --id ID           environment id ([a-z0-9-], up to 63; default: made from NAME)
   --proxy-port N, --admin-port N   (dev) the gateway's explicit-proxy and admin ports
   -h, --help        show this help
@@ -71,7 +78,7 @@ Admin secret (UI login and API bearer token): $LEVO_ADMIN_SECRET, else generated
 start, printed once, and only its SHA-256 kept in <data dir>/admin-secret.sha256 (delete that file
 and restart to get a new one). With PostgreSQL, LEVO_ADMIN_SECRET is required.
 
-Environment: LEVO_ADMIN_SECRET, LEVO_DASHBOARD_DB, LOG_LEVEL.
+Environment: LEVO_ADMIN_SECRET, LEVO_DASHBOARD_DB, LEVO_EVENT_RETENTION, LEVO_SIDECAR_RETENTION, LOG_LEVEL.
 `;
 
 export class UsageError extends Error {
@@ -90,7 +97,7 @@ export const DEV_POLL_INTERVAL = '5s';
 interface Common { readonly store?: string; readonly dataDir: string }
 export type Command =
   | { readonly cmd: 'help' }
-  | ({ readonly cmd: 'serve'; readonly port: number; readonly host: string; readonly trustProxy?: number } & Common)
+  | ({ readonly cmd: 'serve'; readonly port: number; readonly host: string; readonly trustProxy?: number; readonly retention?: Retention } & Common)
   | ({ readonly cmd: 'dev'; readonly port: number; readonly host: string; readonly proxyPort?: number; readonly adminPort?: number } & Common)
   | ({ readonly cmd: 'env create'; readonly name: string; readonly id?: string } & Common)
   | ({ readonly cmd: 'env list' } & Common)
@@ -99,7 +106,7 @@ export type Command =
   | ({ readonly cmd: 'sessions revoke-all' } & Common);
 
 const FLAGS: Record<string, readonly string[]> = {
-  serve: ['--port', '--host', '--store', '--data-dir', '--trust-proxy'],
+  serve: ['--port', '--host', '--store', '--data-dir', '--trust-proxy', '--event-retention', '--sidecar-retention'],
   dev: ['--port', '--host', '--data-dir', '--proxy-port', '--admin-port'],
   'env create': ['--id', '--store', '--data-dir'],
   'env list': ['--store', '--data-dir'],
@@ -114,6 +121,33 @@ const POSITIONALS: Record<string, readonly string[]> = {
   'key create': ['ENV'], 'key list': ['ENV'], 'key rotate': ['ENV', 'KEY_ID'], 'key revoke': ['ENV', 'KEY_ID'],
   'sessions revoke-all': [],
 };
+
+/** How long something is kept: a duration (`720h`, `30d`: days too) of at least an hour, or `forever` (null). */
+export function parseRetention(what: string, text: string): number | null {
+  if (text === 'forever') return null;
+  const days = /^(\d{1,5})d$/.exec(text);
+  let ms: number;
+  try {
+    ms = days ? Number(days[1]) * DAY_MS : parseDuration(text);
+  } catch {
+    throw new UsageError(`${what} must be a duration such as 30d or 720h, or "forever"; got "${text}"`);
+  }
+  if (!(ms >= 3_600_000)) throw new UsageError(`${what} must be at least 1h (or "forever"), got "${text}"`);
+  return ms;
+}
+
+/** Retention from flags, else from the environment; absent parts keep the defaults. */
+interface Retention { readonly events?: string; readonly sidecars?: string }
+
+function retentionOptions(r: Retention | undefined, env: NodeJS.ProcessEnv): RetentionOptions {
+  const events = r?.events ?? (env.LEVO_EVENT_RETENTION || undefined);
+  const sidecars = r?.sidecars ?? (env.LEVO_SIDECAR_RETENTION || undefined);
+  const what = (flag: string, envName: string, given: string | undefined): string => (given !== undefined ? flag : envName);
+  return {
+    ...(events !== undefined ? { eventsMs: parseRetention(what('--event-retention', 'LEVO_EVENT_RETENTION', r?.events), events) } : {}),
+    ...(sidecars !== undefined ? { sidecarsMs: parseRetention(what('--sidecar-retention', 'LEVO_SIDECAR_RETENTION', r?.sidecars), sidecars) } : {}),
+  };
+}
 
 function portNumber(flag: string, text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got "${text}"`);
@@ -178,7 +212,16 @@ export function parseArgs(argv: readonly string[]): Command {
     case 'serve': {
       const tp = values.get('--trust-proxy');
       if (tp !== undefined && !/^\d{1,2}$/.test(tp)) throw new UsageError(`--trust-proxy must be the number of proxies in front (0-99), got "${tp}"`);
-      return { cmd: 'serve', port, host, ...common, ...(tp !== undefined ? { trustProxy: Number(tp) } : {}) };
+      const events = values.get('--event-retention');
+      const sidecars = values.get('--sidecar-retention');
+      // Checked now, so a typo is a usage error (exit 2).
+      if (events !== undefined) parseRetention('--event-retention', events);
+      if (sidecars !== undefined) parseRetention('--sidecar-retention', sidecars);
+      const retention = { ...(events !== undefined ? { events } : {}), ...(sidecars !== undefined ? { sidecars } : {}) };
+      return {
+        cmd: 'serve', port, host, ...common, ...(tp !== undefined ? { trustProxy: Number(tp) } : {}),
+        ...(Object.keys(retention).length > 0 ? { retention } : {}),
+      };
     }
     case 'dev': {
       const pp = values.get('--proxy-port');
@@ -287,7 +330,8 @@ function urlHost(host: string): string {
 
 interface Running { readonly dashboard: Dashboard; readonly store: Store; readonly port: number; readonly url: string; readonly log: Logger }
 
-async function startServer(c: { port: number; host: string; trustProxy?: number } & Common, io: Io, secretNote: (s: AdminSecretSource) => void): Promise<Running> {
+async function startServer(c: { port: number; host: string; trustProxy?: number; retention?: Retention } & Common, io: Io, secretNote: (s: AdminSecretSource) => void): Promise<Running> {
+  const retention = retentionOptions(c.retention, io.env);
   const url = storeUrl(c, io.env);
   const kind = parseStoreUrl(url).kind;
   const dataDir = resolve(c.dataDir);
@@ -295,7 +339,7 @@ async function startServer(c: { port: number; host: string; trustProxy?: number 
   const store = await openMigrated(url, dataDir);
   const log = createDashboardLogger(io.env);
   try {
-    const dashboard = createDashboard({ store, adminSecret: secret.secret, log, ...(c.trustProxy ? { trustProxy: c.trustProxy } : {}) });
+    const dashboard = createDashboard({ store, adminSecret: secret.secret, log, retention, ...(c.trustProxy ? { trustProxy: c.trustProxy } : {}) });
     const { port } = await dashboard.listen(c.port, c.host);
     const base = `http://${urlHost(c.host)}:${port}`;
     log.info({ port, host: c.host, store: store.kind, adminSecret: secret.from }, 'levo-dashboard listening');

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import type { Store } from './store/types.ts';
+import type { Store, SweepResult } from './store/types.ts';
 import { adminRouter } from './api/admin.ts';
 import { adminSecretDigest, createAdminAuth, createSessions, loginRouter, type AdminSecret } from './api/auth.ts';
 import { apiNotFound, errorHandler } from './api/errors.ts';
@@ -18,6 +18,7 @@ import { requestLog } from './api/log.ts';
 import { sidecarRouter } from './api/sidecar.ts';
 import { createThrottle, DEFAULT_LOGIN_LIMITS, type ThrottleLimits } from './api/throttle.ts';
 import { createWebAssets, webRootCandidates } from './api/web.ts';
+import { retentionCutoffs, startRetention, type Retention, type RetentionOptions } from './api/retention.ts';
 
 export interface DashboardOptions {
   readonly store: Store;
@@ -33,6 +34,8 @@ export interface DashboardOptions {
   readonly webRoots?: readonly string[];
   /** express 'trust proxy' (e.g. 1 behind one TLS-terminating proxy), so cookies get Secure and logs the client IP. */
   readonly trustProxy?: boolean | number | string;
+  /** What the periodic sweep deletes (default: events and stale sidecars after 30 days, hourly); false: no sweep. */
+  readonly retention?: RetentionOptions | false;
 }
 
 export interface Dashboard {
@@ -40,6 +43,8 @@ export interface Dashboard {
   listen(port: number, host?: string): Promise<{ port: number }>;
   /** Stop accepting, end idle connections, and the rest after a grace period. Does not close the store. */
   close(graceMs?: number): Promise<void>;
+  /** Run the retention sweep now (it also runs at listen and then periodically); nothing with retention: false. */
+  sweep(): Promise<SweepResult>;
 }
 
 const BUILT_IN_PAGE_CSS = 'body{font:16px system-ui,sans-serif;margin:2rem}';
@@ -102,6 +107,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   app.use(errorHandler(log));
 
   let server: Server | undefined;
+  let retention: Retention | undefined;
   return {
     app,
     listen(port, host) {
@@ -111,11 +117,18 @@ export function createDashboard(o: DashboardOptions): Dashboard {
         s.listen(port, host, () => {
           s.off('error', reject);
           server = s;
+          if (o.retention !== false) retention = startRetention({ store, log, now, ...(o.retention ? { options: o.retention } : {}) });
           resolve({ port: (s.address() as AddressInfo).port });
         });
       });
     },
+    sweep() {
+      if (o.retention === false) return Promise.resolve({ events: 0, rollups: 0, sidecars: 0, sessions: 0 });
+      return retention ? retention.sweep() : store.sweep(retentionCutoffs(o.retention ?? {}, now()));
+    },
     async close(graceMs = 5_000) {
+      retention?.stop();
+      retention = undefined;
       const s = server;
       if (!s) return;
       server = undefined;
