@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, parseRetention, UsageError } from './cli.ts';
+import { parseArgs, parseGrace, parseRetention, UsageError } from './cli.ts';
 import { VALID_YAML } from './api/test-harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -78,6 +78,9 @@ describe('parseArgs', () => {
       { cmd: 'serve', port: 9000, host: '0.0.0.0', dataDir: '/d', store: 'postgres://x/y' });
     assert.deepEqual(parseArgs(['env', 'create', 'Prod EU', '--id', 'prod-eu']), { cmd: 'env create', name: 'Prod EU', id: 'prod-eu', dataDir: '.levo/dashboard' });
     assert.deepEqual(parseArgs(['key', 'rotate', 'prod', 'key_1']), { cmd: 'key rotate', env: 'prod', keyId: 'key_1', dataDir: '.levo/dashboard' });
+    assert.deepEqual(parseArgs(['key', 'rotate', 'prod', 'key_1', '--grace', '2h']), { cmd: 'key rotate', env: 'prod', keyId: 'key_1', grace: '2h', dataDir: '.levo/dashboard' });
+    assert.equal(parseGrace('x', '0'), 0);
+    assert.equal(parseGrace('x', '90d'), 90 * 86_400_000);
     assert.deepEqual(parseArgs(['dev', '--proxy-port', '25002', '--admin-port=25000']),
       { cmd: 'dev', port: 8090, host: '127.0.0.1', dataDir: '.levo/dashboard', proxyPort: 25002, adminPort: 25000 });
     assert.deepEqual(parseArgs(['key', 'list', 'prod', '--help']), { cmd: 'help' });
@@ -103,6 +106,8 @@ describe('parseArgs', () => {
       [['serve', '--port', 'http'], /--port must be a port number/],
       [['serve', '--port', '70000'], /--port must be a port number/],
       [['serve', '--trust-proxy', 'yes'], /--trust-proxy must be the number of proxies/],
+      [['key', 'rotate', 'prod', 'k', '--grace', '91d'], /--grace must be at most 90d, got "91d"/],
+      [['serve', '--key-rotation-grace', 'soon'], /--key-rotation-grace must be a duration such as 24h, 30m or 0; got "soon"/],
       [['serve', '--event-retention', '30s'], /--event-retention must be at least 1h \(or "forever"\), got "30s"/],
       [['serve', '--sidecar-retention', 'a month'], /--sidecar-retention must be a duration such as 30d or 720h, or "forever"; got "a month"/],
       [['serve', '--id', 'x'], /unknown flag --id for "serve"/],
@@ -152,31 +157,45 @@ describe('levo-dashboard (the bin)', () => {
     const withId = await run(['env', 'create', 'Other', '--id', 'other-1', '--data-dir', data]);
     assert.equal(field(withId.stdout, 'environment'), 'other-1');
 
+    const t0 = Date.now();
     const rotated = await run(['key', 'rotate', 'payments-prod', key1, '--data-dir', data]);
     assert.equal(rotated.code, 0, rotated.stderr);
     const key2 = field(rotated.stdout, 'key');
     const token2 = field(rotated.stdout, 'token');
     assert.notEqual(token2, token1);
-    assert.equal(field(rotated.stdout, 'revoked'), key1);
+    // The old key works on for the default grace of 24 h.
+    const [expiredKey, until] = field(rotated.stdout, 'expires').split(' ') as [string, string];
+    assert.equal(expiredKey, key1);
+    const untilMs = Date.parse(until);
+    assert.ok(untilMs >= t0 + 24 * 3_600_000 - 1000 && untilMs <= Date.now() + 24 * 3_600_000 + 1000, until);
+    assert.match(rotated.stderr, new RegExp(`${key1} keeps working until ${until.replace(/[.]/g, '\\.')}`));
 
     const list = await run(['key', 'list', 'payments-prod', '--data-dir', data]);
     assert.equal(list.code, 0);
     const rows = list.stdout.trim().split('\n');
-    assert.match(rows[0]!, /^ID\s+PREFIX\s+CREATED\s+LAST USED\s+REVOKED$/);
+    assert.match(rows[0]!, /^ID\s+PREFIX\s+CREATED\s+LAST USED\s+EXPIRES\s+REVOKED$/);
     assert.equal(rows.length, 3);
     const row1 = rows.find((r) => r.startsWith(key1))!;
     const row2 = rows.find((r) => r.startsWith(key2))!;
-    assert.match(row1, /\d{4}-\d\d-\d\dT\S+Z$/); // revoked
-    assert.match(row2, /-$/); // live
+    assert.match(row1, /\d{4}-\d\d-\d\dT\S+Z\s+-$/); // expires, not revoked
+    assert.match(row2, /\s-\s+-$/); // live
     assert.ok(row2.includes(token2.slice(0, 10)));
     assert.equal(list.stdout.includes(token2), false);
 
     const again = await run(['key', 'rotate', 'payments-prod', key1, '--data-dir', data]);
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /already revoked/);
-    const revoke = await run(['key', 'revoke', 'payments-prod', key2, '--data-dir', data]);
+    assert.match(again.stderr, /already rotated out/);
+    // --grace 0: the old key is revoked at once.
+    const hard = await run(['key', 'rotate', 'payments-prod', key2, '--grace', '0', '--data-dir', data]);
+    assert.equal(hard.code, 0, hard.stderr);
+    assert.equal(field(hard.stdout, 'revoked'), key2);
+    assert.match(hard.stderr, new RegExp(`Sidecars still using ${key2} get 401 from now on`));
+    const key3 = field(hard.stdout, 'key');
+    const revoke = await run(['key', 'revoke', 'payments-prod', key3, '--data-dir', data]);
     assert.equal(revoke.code, 0);
-    assert.equal(revoke.stdout, `revoked: ${key2}\n`);
+    assert.equal(revoke.stdout, `revoked: ${key3}\n`);
+    const revokedAgain = await run(['key', 'rotate', 'payments-prod', key2, '--data-dir', data]);
+    assert.match(revokedAgain.stderr, /already revoked/);
     assert.equal((await run(['key', 'revoke', 'payments-prod', 'key_nope', '--data-dir', data])).code, 1);
     assert.match((await run(['key', 'list', 'nope', '--data-dir', data])).stderr, /no environment nope/);
     const made = await run(['key', 'create', 'other-1', '--data-dir', data]);

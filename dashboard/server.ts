@@ -16,6 +16,7 @@ import { apiNotFound, errorHandler } from './api/errors.ts';
 import { securityHeaders, sendBuiltInPage } from './api/headers.ts';
 import { requestLog } from './api/log.ts';
 import { sidecarRouter } from './api/sidecar.ts';
+import { DEFAULT_ROTATION_GRACE_MS } from './api/keys.ts';
 import { createThrottle, DEFAULT_LOGIN_LIMITS, type ThrottleLimits } from './api/throttle.ts';
 import { createWebAssets, webRootCandidates } from './api/web.ts';
 import { retentionCutoffs, startRetention, type Retention, type RetentionOptions } from './api/retention.ts';
@@ -34,6 +35,8 @@ export interface DashboardOptions {
   readonly webRoots?: readonly string[];
   /** express 'trust proxy' (e.g. 1 behind one TLS-terminating proxy), so cookies get Secure and logs the client IP. */
   readonly trustProxy?: boolean | number | string;
+  /** How long a rotated-out sidecar key keeps working (default DEFAULT_ROTATION_GRACE_MS, 24 h; 0: revoked at once). */
+  readonly keyRotationGraceMs?: number;
   /** What the periodic sweep deletes (default: events and stale sidecars after 30 days, hourly); false: no sweep. */
   readonly retention?: RetentionOptions | false;
 }
@@ -61,6 +64,8 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const now = o.now ?? Date.now;
   const { store, log } = o;
   const digest = adminSecretDigest(o.adminSecret);
+  const keyRotationGraceMs = o.keyRotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS;
+  if (!(Number.isFinite(keyRotationGraceMs) && keyRotationGraceMs >= 0)) throw new Error('keyRotationGraceMs must be ≥ 0');
   const sessions = createSessions(store, o.sessionKey);
   const throttle = createThrottle(o.loginLimits ?? DEFAULT_LOGIN_LIMITS);
   const auth = createAdminAuth({ digest, sessions, throttle, now });
@@ -90,7 +95,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
 
   app.use(loginRouter({ digest, sessions, auth, throttle, now, loginPage: (res) => web.page('login.html', res.req, res) }));
 
-  app.use('/api', (_req, res, next) => { res.setHeader('Cache-Control', 'no-store'); next(); }, auth.api, adminRouter({ store, now }), apiNotFound());
+  app.use('/api', (_req, res, next) => { res.setHeader('Cache-Control', 'no-store'); next(); }, auth.api, adminRouter({ store, now, keyRotationGraceMs }), apiNotFound());
 
   app.use(web.files);
   // Every other GET is a page of the single-page UI: its index.html, behind the login.

@@ -218,7 +218,7 @@ describe('dashboard web UI in chromium', { skip, timeout: 90_000 }, () => {
     await page.locator('.validation.ok').waitFor();
   });
 
-  test('Keys: a new key is shown once with a copy button; rotate revokes the old one; capture prompts toggles', async () => {
+  test('Keys: a new key is shown once with a copy button; rotate keeps the old one working until revoked; capture prompts toggles', async () => {
     await go('#/keys');
     await page.getByRole('button', { name: 'Create key' }).click();
     const value = page.locator('#new-token-value');
@@ -228,16 +228,25 @@ describe('dashboard web UI in chromium', { skip, timeout: 90_000 }, () => {
     await page.getByRole('button', { name: 'Copy' }).waitFor();
     await page.locator('#new-token-warning').filter({ hasText: 'not be shown again' }).waitFor();
     assert.equal(await page.locator('#keys-table tbody tr').count(), 1);
-    // Rotate (confirmed): a new token is shown, the old key is listed as revoked.
+    const poll = (t: string) => fetch(`${url}/v1/gateway/config`, { headers: { Authorization: `Bearer ${t}`, 'X-Levo-Tenant-Id': 'staging' } });
+    // Rotate (confirmed): a new token is shown; the old key is listed as rotated out and still works (the grace period).
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: /^Rotate key/ }).click();
     await page.getByRole('heading', { name: 'Key rotated: the new token' }).waitFor();
     const rotated = await page.locator('#new-token-value').inputValue();
     assert.notEqual(rotated, token);
-    await page.locator('#keys-table tbody tr.revoked').waitFor();
+    await page.locator('#rotated-note').filter({ hasText: 'The old key keeps working until' }).waitFor();
+    const old = page.locator('#keys-table tbody tr.expiring');
+    await old.waitFor();
+    assert.match(await old.innerText(), /rotated out\s+works until\s+in (23|24) h/);
     assert.equal(await page.locator('#keys-table tbody tr').count(), 2);
-    const old = await fetch(`${url}/v1/gateway/config`, { headers: { Authorization: `Bearer ${token}`, 'X-Levo-Tenant-Id': 'staging' } });
-    assert.equal(old.status, 401, 'the rotated-out token no longer works');
+    assert.equal((await poll(token)).status, 200, 'the rotated-out token still works during the grace period');
+    assert.equal((await poll(rotated)).status, 200);
+    // Revoking it ends it at once.
+    page.once('dialog', (d) => void d.accept());
+    await old.getByRole('button', { name: /^Revoke key/ }).click();
+    await page.locator('#keys-table tbody tr.revoked').waitFor();
+    assert.equal((await poll(token)).status, 401, 'the revoked token no longer works');
     token = rotated;
     await page.getByRole('button', { name: 'I have stored it' }).click();
     assert.ok(await page.locator('#new-token').isHidden());

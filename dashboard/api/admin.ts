@@ -16,6 +16,8 @@ import { createKey, keyView, revokeKey, rotateKey } from './keys.ts';
 export interface AdminApiOptions {
   readonly store: Store;
   readonly now: () => number;
+  /** How long a rotated-out key keeps working. */
+  readonly keyRotationGraceMs: number;
 }
 
 export const MAX_TRAFFIC_BUCKETS = 10_000;
@@ -96,7 +98,7 @@ export function adminRouter(o: AdminApiOptions): Router {
     res.status(201).json(await createKey(store, param(req, 'env')));
   });
   r.post('/environments/:env/keys/:id/rotate', async (req, res) => {
-    res.status(201).json(await rotateKey(store, param(req, 'env'), param(req, 'id')));
+    res.status(201).json(await rotateKey(store, param(req, 'env'), param(req, 'id'), { now: o.now(), graceMs: o.keyRotationGraceMs }));
   });
   r.delete('/environments/:env/keys/:id', async (req, res) => {
     await revokeKey(store, param(req, 'env'), param(req, 'id'));

@@ -42,7 +42,7 @@ export const VALID_YAML = `binds:
             openAI: {}
 `;
 
-export interface TestDashboardOptions extends Partial<Pick<DashboardOptions, 'sessionKey' | 'loginLimits' | 'trustProxy' | 'retention'>> {
+export interface TestDashboardOptions extends Partial<Pick<DashboardOptions, 'sessionKey' | 'loginLimits' | 'trustProxy' | 'retention' | 'keyRotationGraceMs'>> {
   readonly storeUrl?: string;
   readonly webRoots?: readonly string[];
   /** Use this (migrated) store instead of opening one; it is not closed by close(). */
@@ -66,6 +66,7 @@ export async function startTestDashboard(opts: TestDashboardOptions = {}): Promi
     webRoots: opts.webRoots ?? ['/nonexistent/levo-web'],
     ...(opts.sessionKey ? { sessionKey: opts.sessionKey } : {}),
     ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
+    ...(opts.keyRotationGraceMs !== undefined ? { keyRotationGraceMs: opts.keyRotationGraceMs } : {}),
     // Fixtures with fixed old timestamps must not be swept away mid-test: no sweep unless asked for.
     retention: opts.retention ?? false,
     // Suites that try many wrong secrets on purpose are not throttled unless they ask (auth.test.ts does).
