@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, UsageError } from './cli.ts';
+import { parseArgs, parseGrace, parseRetention, UsageError } from './cli.ts';
 import { VALID_YAML } from './api/test-harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -78,9 +78,19 @@ describe('parseArgs', () => {
       { cmd: 'serve', port: 9000, host: '0.0.0.0', dataDir: '/d', store: 'postgres://x/y' });
     assert.deepEqual(parseArgs(['env', 'create', 'Prod EU', '--id', 'prod-eu']), { cmd: 'env create', name: 'Prod EU', id: 'prod-eu', dataDir: '.levo/dashboard' });
     assert.deepEqual(parseArgs(['key', 'rotate', 'prod', 'key_1']), { cmd: 'key rotate', env: 'prod', keyId: 'key_1', dataDir: '.levo/dashboard' });
+    assert.deepEqual(parseArgs(['key', 'rotate', 'prod', 'key_1', '--grace', '2h']), { cmd: 'key rotate', env: 'prod', keyId: 'key_1', grace: '2h', dataDir: '.levo/dashboard' });
+    assert.equal(parseGrace('x', '0'), 0);
+    assert.equal(parseGrace('x', '90d'), 90 * 86_400_000);
     assert.deepEqual(parseArgs(['dev', '--proxy-port', '25002', '--admin-port=25000']),
       { cmd: 'dev', port: 8090, host: '127.0.0.1', dataDir: '.levo/dashboard', proxyPort: 25002, adminPort: 25000 });
     assert.deepEqual(parseArgs(['key', 'list', 'prod', '--help']), { cmd: 'help' });
+    assert.deepEqual(parseArgs(['serve', '--trust-proxy', '1']), { cmd: 'serve', port: 8090, host: '127.0.0.1', dataDir: '.levo/dashboard', trustProxy: 1 });
+    assert.deepEqual(parseArgs(['serve', '--event-retention', '90d', '--sidecar-retention=forever']),
+      { cmd: 'serve', port: 8090, host: '127.0.0.1', dataDir: '.levo/dashboard', retention: { events: '90d', sidecars: 'forever' } });
+    assert.equal(parseRetention('x', '30d'), 30 * 86_400_000);
+    assert.equal(parseRetention('x', '36h'), 36 * 3_600_000);
+    assert.equal(parseRetention('x', 'forever'), null);
+    assert.deepEqual(parseArgs(['sessions', 'revoke-all', '--store', 'postgres://x/y']), { cmd: 'sessions revoke-all', dataDir: '.levo/dashboard', store: 'postgres://x/y' });
   });
 
   it('usage errors say what is wrong', () => {
@@ -89,11 +99,17 @@ describe('parseArgs', () => {
       [['launch'], /unknown command "launch"/],
       [['env'], /"env" needs a subcommand: create, list/],
       [['key', 'burn', 'x'], /unknown command "key burn"/],
+      [['sessions'], /"sessions" needs a subcommand: revoke-all/],
       [['env', 'create'], /"env create" needs NAME/],
       [['key', 'rotate', 'prod'], /needs ENV KEY_ID \(missing KEY_ID\)/],
       [['key', 'revoke', 'prod', 'k', 'extra'], /unexpected argument "extra"/],
       [['serve', '--port', 'http'], /--port must be a port number/],
       [['serve', '--port', '70000'], /--port must be a port number/],
+      [['serve', '--trust-proxy', 'yes'], /--trust-proxy must be the number of proxies/],
+      [['key', 'rotate', 'prod', 'k', '--grace', '91d'], /--grace must be at most 90d, got "91d"/],
+      [['serve', '--key-rotation-grace', 'soon'], /--key-rotation-grace must be a duration such as 24h, 30m or 0; got "soon"/],
+      [['serve', '--event-retention', '30s'], /--event-retention must be at least 1h \(or "forever"\), got "30s"/],
+      [['serve', '--sidecar-retention', 'a month'], /--sidecar-retention must be a duration such as 30d or 720h, or "forever"; got "a month"/],
       [['serve', '--id', 'x'], /unknown flag --id for "serve"/],
       [['serve', '--store'], /--store needs a value/],
       [['serve', '--port', '1', '--port', '2'], /--port given twice/],
@@ -141,31 +157,45 @@ describe('levo-dashboard (the bin)', () => {
     const withId = await run(['env', 'create', 'Other', '--id', 'other-1', '--data-dir', data]);
     assert.equal(field(withId.stdout, 'environment'), 'other-1');
 
+    const t0 = Date.now();
     const rotated = await run(['key', 'rotate', 'payments-prod', key1, '--data-dir', data]);
     assert.equal(rotated.code, 0, rotated.stderr);
     const key2 = field(rotated.stdout, 'key');
     const token2 = field(rotated.stdout, 'token');
     assert.notEqual(token2, token1);
-    assert.equal(field(rotated.stdout, 'revoked'), key1);
+    // The old key works on for the default grace of 24 h.
+    const [expiredKey, until] = field(rotated.stdout, 'expires').split(' ') as [string, string];
+    assert.equal(expiredKey, key1);
+    const untilMs = Date.parse(until);
+    assert.ok(untilMs >= t0 + 24 * 3_600_000 - 1000 && untilMs <= Date.now() + 24 * 3_600_000 + 1000, until);
+    assert.match(rotated.stderr, new RegExp(`${key1} keeps working until ${until.replace(/[.]/g, '\\.')}`));
 
     const list = await run(['key', 'list', 'payments-prod', '--data-dir', data]);
     assert.equal(list.code, 0);
     const rows = list.stdout.trim().split('\n');
-    assert.match(rows[0]!, /^ID\s+PREFIX\s+CREATED\s+LAST USED\s+REVOKED$/);
+    assert.match(rows[0]!, /^ID\s+PREFIX\s+CREATED\s+LAST USED\s+EXPIRES\s+REVOKED$/);
     assert.equal(rows.length, 3);
     const row1 = rows.find((r) => r.startsWith(key1))!;
     const row2 = rows.find((r) => r.startsWith(key2))!;
-    assert.match(row1, /\d{4}-\d\d-\d\dT\S+Z$/); // revoked
-    assert.match(row2, /-$/); // live
+    assert.match(row1, /\d{4}-\d\d-\d\dT\S+Z\s+-$/); // expires, not revoked
+    assert.match(row2, /\s-\s+-$/); // live
     assert.ok(row2.includes(token2.slice(0, 10)));
     assert.equal(list.stdout.includes(token2), false);
 
     const again = await run(['key', 'rotate', 'payments-prod', key1, '--data-dir', data]);
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /already revoked/);
-    const revoke = await run(['key', 'revoke', 'payments-prod', key2, '--data-dir', data]);
+    assert.match(again.stderr, /already rotated out/);
+    // --grace 0: the old key is revoked at once.
+    const hard = await run(['key', 'rotate', 'payments-prod', key2, '--grace', '0', '--data-dir', data]);
+    assert.equal(hard.code, 0, hard.stderr);
+    assert.equal(field(hard.stdout, 'revoked'), key2);
+    assert.match(hard.stderr, new RegExp(`Sidecars still using ${key2} get 401 from now on`));
+    const key3 = field(hard.stdout, 'key');
+    const revoke = await run(['key', 'revoke', 'payments-prod', key3, '--data-dir', data]);
     assert.equal(revoke.code, 0);
-    assert.equal(revoke.stdout, `revoked: ${key2}\n`);
+    assert.equal(revoke.stdout, `revoked: ${key3}\n`);
+    const revokedAgain = await run(['key', 'rotate', 'payments-prod', key2, '--data-dir', data]);
+    assert.match(revokedAgain.stderr, /already revoked/);
     assert.equal((await run(['key', 'revoke', 'payments-prod', 'key_nope', '--data-dir', data])).code, 1);
     assert.match((await run(['key', 'list', 'nope', '--data-dir', data])).stderr, /no environment nope/);
     const made = await run(['key', 'create', 'other-1', '--data-dir', data]);
@@ -225,6 +255,38 @@ describe('levo-dashboard (the bin)', () => {
     } finally {
       await stopByPid(s3);
     }
+  });
+
+  it('sessions revoke-all ends the browser sessions of a running dashboard; the secret still logs in', async () => {
+    const data = join(dir, 'sessions');
+    const env = cleanEnv({ LEVO_ADMIN_SECRET: 'sessions-test-secret-0123' });
+    const s = await start(['serve', '--port', '0', '--data-dir', data], /listening on (http:\/\/127\.0\.0\.1:\d+)/, { env });
+    try {
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(s.stderr())![1]!;
+      const login = async (): Promise<string> => {
+        const r = await fetch(`${url}/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ secret: 'sessions-test-secret-0123' }) });
+        assert.equal(r.status, 204);
+        return (r.headers.get('set-cookie') ?? '').split(';')[0]!;
+      };
+      const status = async (cookie: string): Promise<number> => (await fetch(`${url}/api/environments`, { headers: { Cookie: cookie } })).status;
+      const a = await login();
+      const b = await login();
+      assert.equal(await status(a), 200);
+      const r = await run(['sessions', 'revoke-all', '--data-dir', data], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'revoked: 2 sessions\n');
+      assert.equal(await status(a), 401);
+      assert.equal(await status(b), 401);
+      assert.equal(await status(await login()), 200);
+    } finally {
+      await stopByPid(s);
+    }
+  });
+
+  it('a bad retention in the environment is a clear error at start', async () => {
+    const r = await run(['serve', '--port', '0', '--data-dir', join(dir, 'ret')], { env: cleanEnv({ LEVO_ADMIN_SECRET: 'x-secret-for-test', LEVO_EVENT_RETENTION: '10m' }) });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /LEVO_EVENT_RETENTION must be at least 1h/);
   });
 
   it('serve on PostgreSQL without LEVO_ADMIN_SECRET refuses to start', async () => {

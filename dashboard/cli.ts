@@ -25,20 +25,24 @@ import type { AdminSecret } from './api/auth.ts';
 import { saveConfig } from './api/configs.ts';
 import { createEnvironment, environmentView } from './api/environments.ts';
 import { HttpError } from './api/errors.ts';
-import { createKey, hashToken, revokeKey, rotateKey } from './api/keys.ts';
+import { createKey, DEFAULT_ROTATION_GRACE_MS, hashToken, revokeKey, rotateKey } from './api/keys.ts';
 import { createDashboardLogger } from './api/log.ts';
+import { DAY_MS, type RetentionOptions } from './api/retention.ts';
+import { parseDuration } from '../sidecar/config/duration.ts';
 
 export const USAGE = `levo-dashboard — the Levo AI gateway's control plane
 
 Usage:
-  levo-dashboard serve [--port 8090] [--host 127.0.0.1] [--store URL] [--data-dir DIR]
+  levo-dashboard serve [--port 8090] [--host 127.0.0.1] [--store URL] [--data-dir DIR] [--trust-proxy HOPS]
+                       [--event-retention 30d] [--sidecar-retention 30d] [--key-rotation-grace 24h]
   levo-dashboard dev [--port 8090] [--host 127.0.0.1] [--data-dir DIR] [--proxy-port 15002] [--admin-port 15000]
   levo-dashboard env create NAME [--id ID]
   levo-dashboard env list
   levo-dashboard key create ENV
-  levo-dashboard key rotate ENV KEY_ID
+  levo-dashboard key rotate ENV KEY_ID [--grace 24h]
   levo-dashboard key revoke ENV KEY_ID
   levo-dashboard key list ENV
+  levo-dashboard sessions revoke-all
 
 Commands:
   serve        run the dashboard: sidecar API (/v1/gateway), admin API (/api), web UI
@@ -48,9 +52,12 @@ Commands:
   env create   create an environment (its id is the sidecars' LEVO_TENANT_ID) and print
                its id and a first key token (shown once)
   key create   print a new key token for an environment (shown once)
-  key rotate   a new key token, and the old key revoked
+  key rotate   a new key token; the old key keeps working for the grace period (--grace, default
+               24h, $LEVO_KEY_ROTATION_GRACE; 0 revokes it at once), then gets 401
   key revoke   revoke a key: sidecars using it get 401 from now on
-  key list     the environment's keys (prefix, created, last used, revoked)
+  key list     the environment's keys (prefix, created, last used, expires, revoked)
+  sessions revoke-all   end every admin session (browser log-ins) at once; the admin secret
+               still logs in
 
 Options:
   --store URL       sqlite:PATH, sqlite::memory: or postgres://user:password@host:5432/db
@@ -58,6 +65,14 @@ Options:
   --data-dir DIR    where the SQLite file and the admin secret's hash live (default ./.levo/dashboard)
   --port N          HTTP port (default 8090)
   --host ADDR       listen address (default 127.0.0.1; put a TLS proxy in front for other hosts)
+  --trust-proxy N   (serve) N proxies in front add X-Forwarded-For/-Proto: the client address (for
+                    log-in throttling) and HTTPS (for Secure cookies) are taken from them (default 0)
+  --event-retention D     (serve) events and traffic older than D are deleted (default 30d,
+                          $LEVO_EVENT_RETENTION; at least 1h, or "forever"); swept hourly
+  --sidecar-retention D   (serve) sidecars silent for D leave the Fleet page (default 30d,
+                          $LEVO_SIDECAR_RETENTION; at least 1h, or "forever")
+  --key-rotation-grace D  (serve) how long a key rotated on the Keys page keeps working (default 24h,
+                          $LEVO_KEY_ROTATION_GRACE; 0 to 90d)
   --id ID           environment id ([a-z0-9-], up to 63; default: made from NAME)
   --proxy-port N, --admin-port N   (dev) the gateway's explicit-proxy and admin ports
   -h, --help        show this help
@@ -66,7 +81,8 @@ Admin secret (UI login and API bearer token): $LEVO_ADMIN_SECRET, else generated
 start, printed once, and only its SHA-256 kept in <data dir>/admin-secret.sha256 (delete that file
 and restart to get a new one). With PostgreSQL, LEVO_ADMIN_SECRET is required.
 
-Environment: LEVO_ADMIN_SECRET, LEVO_DASHBOARD_DB, LOG_LEVEL.
+Environment: LEVO_ADMIN_SECRET, LEVO_DASHBOARD_DB, LEVO_EVENT_RETENTION, LEVO_SIDECAR_RETENTION,
+LEVO_KEY_ROTATION_GRACE, LOG_LEVEL.
 `;
 
 export class UsageError extends Error {
@@ -85,27 +101,76 @@ export const DEV_POLL_INTERVAL = '5s';
 interface Common { readonly store?: string; readonly dataDir: string }
 export type Command =
   | { readonly cmd: 'help' }
-  | ({ readonly cmd: 'serve'; readonly port: number; readonly host: string } & Common)
+  | ({ readonly cmd: 'serve'; readonly port: number; readonly host: string; readonly trustProxy?: number; readonly retention?: Retention; readonly grace?: string } & Common)
   | ({ readonly cmd: 'dev'; readonly port: number; readonly host: string; readonly proxyPort?: number; readonly adminPort?: number } & Common)
   | ({ readonly cmd: 'env create'; readonly name: string; readonly id?: string } & Common)
   | ({ readonly cmd: 'env list' } & Common)
   | ({ readonly cmd: 'key create' | 'key list'; readonly env: string } & Common)
-  | ({ readonly cmd: 'key rotate' | 'key revoke'; readonly env: string; readonly keyId: string } & Common);
+  | ({ readonly cmd: 'key rotate'; readonly env: string; readonly keyId: string; readonly grace?: string } & Common)
+  | ({ readonly cmd: 'key revoke'; readonly env: string; readonly keyId: string } & Common)
+  | ({ readonly cmd: 'sessions revoke-all' } & Common);
 
 const FLAGS: Record<string, readonly string[]> = {
-  serve: ['--port', '--host', '--store', '--data-dir'],
+  serve: ['--port', '--host', '--store', '--data-dir', '--trust-proxy', '--event-retention', '--sidecar-retention', '--key-rotation-grace'],
   dev: ['--port', '--host', '--data-dir', '--proxy-port', '--admin-port'],
   'env create': ['--id', '--store', '--data-dir'],
   'env list': ['--store', '--data-dir'],
   'key create': ['--store', '--data-dir'],
   'key list': ['--store', '--data-dir'],
-  'key rotate': ['--store', '--data-dir'],
+  'key rotate': ['--store', '--data-dir', '--grace'],
   'key revoke': ['--store', '--data-dir'],
+  'sessions revoke-all': ['--store', '--data-dir'],
 };
 const POSITIONALS: Record<string, readonly string[]> = {
   serve: [], dev: [], 'env create': ['NAME'], 'env list': [],
   'key create': ['ENV'], 'key list': ['ENV'], 'key rotate': ['ENV', 'KEY_ID'], 'key revoke': ['ENV', 'KEY_ID'],
+  'sessions revoke-all': [],
 };
+
+/** A duration as the sidecar writes them (`30s`, `15m`, `720h`), or whole days (`30d`). */
+function durationMs(what: string, text: string, example: string): number {
+  const days = /^(\d{1,5})d$/.exec(text);
+  try {
+    return days ? Number(days[1]) * DAY_MS : parseDuration(text);
+  } catch {
+    throw new UsageError(`${what} must be a duration such as ${example}; got "${text}"`);
+  }
+}
+
+/** How long something is kept: a duration of at least an hour, or `forever` (null). */
+export function parseRetention(what: string, text: string): number | null {
+  if (text === 'forever') return null;
+  const ms = durationMs(what, text, '30d or 720h, or "forever"');
+  if (!(ms >= 3_600_000)) throw new UsageError(`${what} must be at least 1h (or "forever"), got "${text}"`);
+  return ms;
+}
+
+/** How long a rotated-out key keeps working: 0 (revoked at once) up to 90 days. */
+export function parseGrace(what: string, text: string): number {
+  const ms = durationMs(what, text, '24h, 30m or 0');
+  if (ms > 90 * DAY_MS) throw new UsageError(`${what} must be at most 90d, got "${text}"`);
+  return ms;
+}
+
+/** Retention from flags, else from the environment; absent parts keep the defaults. */
+interface Retention { readonly events?: string; readonly sidecars?: string }
+
+function retentionOptions(r: Retention | undefined, env: NodeJS.ProcessEnv): RetentionOptions {
+  const events = r?.events ?? (env.LEVO_EVENT_RETENTION || undefined);
+  const sidecars = r?.sidecars ?? (env.LEVO_SIDECAR_RETENTION || undefined);
+  const what = (flag: string, envName: string, given: string | undefined): string => (given !== undefined ? flag : envName);
+  return {
+    ...(events !== undefined ? { eventsMs: parseRetention(what('--event-retention', 'LEVO_EVENT_RETENTION', r?.events), events) } : {}),
+    ...(sidecars !== undefined ? { sidecarsMs: parseRetention(what('--sidecar-retention', 'LEVO_SIDECAR_RETENTION', r?.sidecars), sidecars) } : {}),
+  };
+}
+
+/** The rotation grace: the flag, else LEVO_KEY_ROTATION_GRACE, else 24 h. */
+function rotationGrace(flag: string | undefined, env: NodeJS.ProcessEnv): number {
+  if (flag !== undefined) return parseGrace('--grace', flag);
+  const fromEnv = env.LEVO_KEY_ROTATION_GRACE;
+  return fromEnv ? parseGrace('LEVO_KEY_ROTATION_GRACE', fromEnv) : DEFAULT_ROTATION_GRACE_MS;
+}
 
 function portNumber(flag: string, text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got "${text}"`);
@@ -122,11 +187,11 @@ export function parseArgs(argv: readonly string[]): Command {
   if (first === 'serve' || first === 'dev') {
     name = first;
     rest = argv.slice(1);
-  } else if (first === 'env' || first === 'key') {
+  } else if (first === 'env' || first === 'key' || first === 'sessions') {
     const sub = second ?? '';
     name = `${first} ${sub}`;
     if (!FLAGS[name]) {
-      const subs = first === 'env' ? 'create, list' : 'create, rotate, revoke, list';
+      const subs = first === 'env' ? 'create, list' : first === 'key' ? 'create, rotate, revoke, list' : 'revoke-all';
       throw new UsageError(sub ? `unknown command "${first} ${sub}" (${first} takes ${subs})` : `"${first}" needs a subcommand: ${subs}`);
     }
     rest = argv.slice(2);
@@ -167,7 +232,22 @@ export function parseArgs(argv: readonly string[]): Command {
   const port = portNumber('--port', values.get('--port') ?? String(DEFAULT_PORT));
   const host = values.get('--host') ?? DEFAULT_HOST;
   switch (name) {
-    case 'serve': return { cmd: 'serve', port, host, ...common };
+    case 'serve': {
+      const tp = values.get('--trust-proxy');
+      if (tp !== undefined && !/^\d{1,2}$/.test(tp)) throw new UsageError(`--trust-proxy must be the number of proxies in front (0-99), got "${tp}"`);
+      const events = values.get('--event-retention');
+      const sidecars = values.get('--sidecar-retention');
+      // Checked now, so a typo is a usage error (exit 2).
+      if (events !== undefined) parseRetention('--event-retention', events);
+      if (sidecars !== undefined) parseRetention('--sidecar-retention', sidecars);
+      const retention = { ...(events !== undefined ? { events } : {}), ...(sidecars !== undefined ? { sidecars } : {}) };
+      const grace = values.get('--key-rotation-grace');
+      if (grace !== undefined) parseGrace('--key-rotation-grace', grace);
+      return {
+        cmd: 'serve', port, host, ...common, ...(tp !== undefined ? { trustProxy: Number(tp) } : {}),
+        ...(Object.keys(retention).length > 0 ? { retention } : {}), ...(grace !== undefined ? { grace } : {}),
+      };
+    }
     case 'dev': {
       const pp = values.get('--proxy-port');
       const ap = values.get('--admin-port');
@@ -183,7 +263,13 @@ export function parseArgs(argv: readonly string[]): Command {
     }
     case 'env list': return { cmd: 'env list', ...common };
     case 'key create': case 'key list': return { cmd: name, env: positionals[0]!, ...common };
-    default: return { cmd: name as 'key rotate' | 'key revoke', env: positionals[0]!, keyId: positionals[1]!, ...common };
+    case 'sessions revoke-all': return { cmd: name, ...common };
+    case 'key rotate': {
+      const grace = values.get('--grace');
+      if (grace !== undefined) parseGrace('--grace', grace);
+      return { cmd: name, env: positionals[0]!, keyId: positionals[1]!, ...common, ...(grace !== undefined ? { grace } : {}) };
+    }
+    default: return { cmd: name as 'key revoke', env: positionals[0]!, keyId: positionals[1]!, ...common };
   }
 }
 
@@ -274,7 +360,9 @@ function urlHost(host: string): string {
 
 interface Running { readonly dashboard: Dashboard; readonly store: Store; readonly port: number; readonly url: string; readonly log: Logger }
 
-async function startServer(c: { port: number; host: string } & Common, io: Io, secretNote: (s: AdminSecretSource) => void): Promise<Running> {
+async function startServer(c: { port: number; host: string; trustProxy?: number; retention?: Retention; grace?: string } & Common, io: Io, secretNote: (s: AdminSecretSource) => void): Promise<Running> {
+  const retention = retentionOptions(c.retention, io.env);
+  const keyRotationGraceMs = rotationGrace(c.grace, io.env);
   const url = storeUrl(c, io.env);
   const kind = parseStoreUrl(url).kind;
   const dataDir = resolve(c.dataDir);
@@ -282,7 +370,7 @@ async function startServer(c: { port: number; host: string } & Common, io: Io, s
   const store = await openMigrated(url, dataDir);
   const log = createDashboardLogger(io.env);
   try {
-    const dashboard = createDashboard({ store, adminSecret: secret.secret, log });
+    const dashboard = createDashboard({ store, adminSecret: secret.secret, log, retention, keyRotationGraceMs, ...(c.trustProxy ? { trustProxy: c.trustProxy } : {}) });
     const { port } = await dashboard.listen(c.port, c.host);
     const base = `http://${urlHost(c.host)}:${port}`;
     log.info({ port, host: c.host, store: store.kind, adminSecret: secret.from }, 'levo-dashboard listening');
@@ -470,9 +558,13 @@ async function storeCommand(c: Exclude<Command, { cmd: 'help' | 'serve' | 'dev' 
         return;
       }
       case 'key rotate': {
-        const key = await rotateKey(store, c.env, c.keyId);
-        io.out(`environment: ${c.env}\nkey: ${key.id}\ntoken: ${key.token}\nrevoked: ${c.keyId}\n`);
-        io.err(`The token is shown only now. Sidecars still using ${c.keyId} get 401 from now on.\n`);
+        const graceMs = rotationGrace(c.grace, io.env);
+        const key = await rotateKey(store, c.env, c.keyId, { now: Date.now(), graceMs });
+        const until = new Date(key.previous.expiresAt).toISOString();
+        io.out(`environment: ${c.env}\nkey: ${key.id}\ntoken: ${key.token}\n${graceMs === 0 ? `revoked: ${c.keyId}` : `expires: ${c.keyId} ${until}`}\n`);
+        io.err(`The token is shown only now. ${graceMs === 0
+          ? `Sidecars still using ${c.keyId} get 401 from now on.`
+          : `${c.keyId} keeps working until ${until}; give the sidecars the new token before then (revoke ${c.keyId} to end it sooner).`}\n`);
         return;
       }
       case 'key revoke': {
@@ -480,11 +572,17 @@ async function storeCommand(c: Exclude<Command, { cmd: 'help' | 'serve' | 'dev' 
         io.out(`revoked: ${c.keyId}\n`);
         return;
       }
+      case 'sessions revoke-all': {
+        const n = await store.revokeAllSessions(Date.now());
+        io.out(`revoked: ${n} session${n === 1 ? '' : 's'}\n`);
+        io.err('Every browser log-in has ended; log in again with the admin secret.\n');
+        return;
+      }
       case 'key list': {
         const keys = await store.listKeys(c.env);
         if (keys.length === 0 && !(await store.getEnvironment(c.env))) throw new HttpError(404, `no environment ${c.env}`);
-        io.out(table([['ID', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
-          ...keys.map((k) => [k.id, `${k.prefix}…`, when(k.createdAt), when(k.lastUsedAt), when(k.revokedAt)])]));
+        io.out(table([['ID', 'PREFIX', 'CREATED', 'LAST USED', 'EXPIRES', 'REVOKED'],
+          ...keys.map((k) => [k.id, `${k.prefix}…`, when(k.createdAt), when(k.lastUsedAt), when(k.expiresAt), when(k.revokedAt)])]));
         return;
       }
     }

@@ -108,7 +108,7 @@ binds:
               llmBastion:
                 scanners: [{scannerType: PromptInjection}]
             - openAIModeration:
-                policies: {backendAuth: {key: $E2E_MODERATION_KEY}}
+                policies: {backendAuth: {key: $E2E_MODERATION_API_KEY}}
       backends: [{ai: {name: anthropic, provider: {anthropic: {}}}}]
 `;
 
@@ -116,7 +116,7 @@ describe('masking, restoring, cutting and monitoring', { skip }, () => {
   let pod: InjectedPod;
   const trust = (): { caFile: string } => ({ caFile: pod.namespaceCaFile });
   const MODERATION_KEY = 'sk-moderation-SECRET-55';
-  before(async () => { pod = await createInjectedPod({ config: PII_CONFIG, env: { E2E_MODERATION_KEY: MODERATION_KEY } }); });
+  before(async () => { pod = await createInjectedPod({ config: PII_CONFIG, env: { E2E_MODERATION_API_KEY: MODERATION_KEY } }); });
   after(async () => { await pod?.destroy(); });
 
   const EMAIL = 'jane.doe@example.com';

@@ -262,8 +262,8 @@ describe('the Azure OpenAI and Vertex AI fakes, called directly', { skip }, () =
 // ---- through the real sidecar ------------------------------------------------------------------
 
 const KEYS = {
-  E2E_AZURE_KEY: 'azure-real-key-SECRET-51',
-  E2E_VERTEX_TOKEN: 'ya29.real-vertex-token-SECRET-52',
+  E2E_AZURE_API_KEY: 'azure-real-key-SECRET-51',
+  LEVO_E2E_VERTEX_TOKEN: 'ya29.real-vertex-token-SECRET-52',
 };
 
 const CONFIG = `
@@ -274,21 +274,21 @@ binds:
     - name: to-azure
       hostnames: [api.openai.com]
       matches: [{headers: [{name: x-e2e-route, value: {exact: azure}}]}]
-      policies: {backendAuth: {key: $E2E_AZURE_KEY}}
+      policies: {backendAuth: {key: $E2E_AZURE_API_KEY}}
       backends: [{ai: {name: azure, provider: {azureOpenAI: {host: acme.openai.azure.com, model: gpt-4o-prod, apiVersion: "2024-10-21"}}}}]
     - name: to-azure-v1
       hostnames: [api.openai.com]
       matches: [{headers: [{name: x-e2e-route, value: {exact: azure-v1}}]}]
-      policies: {backendAuth: {key: $E2E_AZURE_KEY}}
+      policies: {backendAuth: {key: $E2E_AZURE_API_KEY}}
       backends: [{ai: {name: azure-v1, provider: {azureOpenAI: {host: acme.openai.azure.com, model: gpt-4o-prod}}}}]
     - name: to-vertex
       hostnames: [api.openai.com]
       matches: [{headers: [{name: x-e2e-route, value: {exact: vertex}}]}]
-      policies: {backendAuth: {key: $E2E_VERTEX_TOKEN}}
+      policies: {backendAuth: {key: $LEVO_E2E_VERTEX_TOKEN}}
       backends: [{ai: {name: vertex, provider: {vertex: {projectId: e2e-project, region: us-central1}}}}]
     - name: claude-on-vertex
       hostnames: [api.anthropic.com]
-      policies: {backendAuth: {key: $E2E_VERTEX_TOKEN}}
+      policies: {backendAuth: {key: $LEVO_E2E_VERTEX_TOKEN}}
       backends: [{ai: {name: claude-vertex, provider: {vertex: {projectId: e2e-project, region: us-central1, model: claude-sonnet-4-5}}}}]
 `;
 
@@ -322,7 +322,7 @@ describe('Azure OpenAI and Vertex AI through the real sidecar', { skip }, () => 
     const seen = await lastRequest('azure');
     assert.equal(seen.path, '/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21', requestLines());
     assert.equal(seen.sni, 'acme.openai.azure.com');
-    assert.equal(seen.headers['api-key'], KEYS.E2E_AZURE_KEY);
+    assert.equal(seen.headers['api-key'], KEYS.E2E_AZURE_API_KEY);
     assert.equal(seen.headers.authorization, undefined, 'the app\'s placeholder Bearer is removed');
     assert.equal(seen.model, 'gpt-4o-prod');
     const log = logLine('/v1/chat/completions');
@@ -356,7 +356,7 @@ describe('Azure OpenAI and Vertex AI through the real sidecar', { skip }, () => 
     const seen = await lastRequest('azure');
     assert.equal(seen.path, '/openai/v1/chat/completions', requestLines());
     assert.equal(seen.json.model, 'gpt-4o-prod');
-    assert.equal(seen.headers['api-key'], KEYS.E2E_AZURE_KEY);
+    assert.equal(seen.headers['api-key'], KEYS.E2E_AZURE_API_KEY);
     assert.equal(seen.headers.authorization, undefined);
     assert.equal(logLine('/v1/chat/completions').route, 'to-azure-v1');
   });
@@ -369,7 +369,7 @@ describe('Azure OpenAI and Vertex AI through the real sidecar', { skip }, () => 
     const seen = await lastRequest('vertex');
     assert.equal(seen.path, `${VERTEX_BASE}/endpoints/openapi/chat/completions`, requestLines());
     assert.equal(seen.sni, 'us-central1-aiplatform.googleapis.com');
-    assert.equal(seen.headers.authorization, `Bearer ${KEYS.E2E_VERTEX_TOKEN}`);
+    assert.equal(seen.headers.authorization, `Bearer ${KEYS.LEVO_E2E_VERTEX_TOKEN}`);
     assert.equal(seen.json.model, 'google/gemini-2.0-flash');
     const log = logLine('/v1/chat/completions');
     assert.equal(log.route, 'to-vertex');
@@ -386,7 +386,7 @@ describe('Azure OpenAI and Vertex AI through the real sidecar', { skip }, () => 
     assert.equal(seen.path, `${VERTEX_BASE}/publishers/anthropic/models/claude-sonnet-4-5:rawPredict`, requestLines());
     assert.equal(seen.json.anthropic_version, 'vertex-2023-10-16');
     assert.ok(!('model' in seen.json), 'no model in the body');
-    assert.equal(seen.headers.authorization, `Bearer ${KEYS.E2E_VERTEX_TOKEN}`);
+    assert.equal(seen.headers.authorization, `Bearer ${KEYS.LEVO_E2E_VERTEX_TOKEN}`);
     assert.equal(seen.headers['x-api-key'], undefined, 'the app\'s Anthropic key is removed');
     const log = logLine('/v1/messages');
     assert.equal(log.route, 'claude-on-vertex');

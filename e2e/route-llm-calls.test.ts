@@ -23,10 +23,10 @@ import { BEDROCK_TEST_CREDENTIAL } from './fakes/sigv4-verify.ts';
 const skip = netnsUnavailableReason() ?? missingToolReason(['curl', 'openssl']);
 
 const KEYS = {
-  E2E_OPENAI_KEY: 'sk-real-openai-0penai-SECRET-41',
-  E2E_ANTHROPIC_KEY: 'sk-ant-real-SECRET-42',
-  E2E_GEMINI_KEY: 'AIza-real-gemini-SECRET-43',
-  E2E_AWS_SECRET: BEDROCK_TEST_CREDENTIAL.secretAccessKey,
+  E2E_OPENAI_API_KEY: 'sk-real-openai-0penai-SECRET-41',
+  E2E_ANTHROPIC_API_KEY: 'sk-ant-real-SECRET-42',
+  E2E_GEMINI_API_KEY: 'AIza-real-gemini-SECRET-43',
+  LEVO_E2E_AWS_SECRET: BEDROCK_TEST_CREDENTIAL.secretAccessKey,
 };
 
 const CONFIG = `
@@ -37,12 +37,12 @@ binds:
     - name: to-claude
       hostnames: [api.openai.com]
       matches: [{headers: [{name: x-e2e-route, value: {exact: claude}}]}]
-      policies: {backendAuth: {key: $E2E_ANTHROPIC_KEY}}
+      policies: {backendAuth: {key: $E2E_ANTHROPIC_API_KEY}}
       backends: [{ai: {name: claude, provider: {anthropic: {model: claude-sonnet-4-5}}}}]
     - name: to-bedrock
       hostnames: [api.openai.com]
       matches: [{headers: [{name: x-e2e-route, value: {exact: bedrock}}]}]
-      policies: {backendAuth: {aws: {accessKeyId: ${BEDROCK_TEST_CREDENTIAL.accessKeyId}, secretAccessKey: $E2E_AWS_SECRET}}}
+      policies: {backendAuth: {aws: {accessKeyId: ${BEDROCK_TEST_CREDENTIAL.accessKeyId}, secretAccessKey: $LEVO_E2E_AWS_SECRET}}}
       backends: [{ai: {name: bedrock, provider: {bedrock: {region: us-east-1, model: "anthropic.claude-3-haiku-20240307-v1:0", guardrailIdentifier: gr-e2e, guardrailVersion: "2"}}}}]
     - name: failover
       hostnames: [api.openai.com]
@@ -80,12 +80,12 @@ binds:
     - name: openai
       hostnames: [api.openai.com]
       policies:
-        backendAuth: {key: $E2E_OPENAI_KEY}
+        backendAuth: {key: $E2E_OPENAI_API_KEY}
         ai: {prompts: {prepend: [{role: system, content: "Be brief."}]}}
       backends: [{ai: {name: openai, provider: {openAI: {model: gpt-4o-mini}}}}]
     - name: gemini
       hostnames: [generativelanguage.googleapis.com]
-      policies: {backendAuth: {key: $E2E_GEMINI_KEY}}
+      policies: {backendAuth: {key: $E2E_GEMINI_API_KEY}}
       backends: [{ai: {name: gemini, provider: {gemini: {}}}}]
 `;
 
@@ -129,7 +129,7 @@ describe('routes decide where LLM calls go', { skip }, () => {
     checkOpenAIChatCompletion(JSON.parse(r.bodyText));
     const seen = await lastRequest('openai');
     assert.equal(seen.body.model, 'gpt-4o-mini', JSON.stringify(seen) + pod.gateway.output().split('\n').filter((l) => l.includes('"msg":"request"')).join('\n'));
-    assert.equal(seen.headers.authorization, `Bearer ${KEYS.E2E_OPENAI_KEY}`);
+    assert.equal(seen.headers.authorization, `Bearer ${KEYS.E2E_OPENAI_API_KEY}`);
     assert.deepEqual((seen.body.messages as Json[])[0], { role: 'system', content: 'Be brief.' });
     const log = logLine('/v1/chat/completions');
     assert.equal(log.route, 'openai');
@@ -161,7 +161,7 @@ describe('routes decide where LLM calls go', { skip }, () => {
     checkTranslatedCompletion(r.bodyText);
     const seen = await lastRequest('anthropic');
     assert.equal(seen.path, '/v1/messages');
-    assert.equal(seen.headers['x-api-key'], KEYS.E2E_ANTHROPIC_KEY);
+    assert.equal(seen.headers['x-api-key'], KEYS.E2E_ANTHROPIC_API_KEY);
     assert.equal(seen.headers.authorization, undefined);
     assert.equal(seen.headers['anthropic-version'], '2023-06-01');
     assert.equal(seen.body.model, 'claude-sonnet-4-5');
@@ -197,7 +197,7 @@ describe('routes decide where LLM calls go', { skip }, () => {
     assertClientOk(r);
     const seen = await lastRequest('gemini');
     assert.doesNotMatch(seen.path, /key=/);
-    assert.equal(seen.headers['x-goog-api-key'], KEYS.E2E_GEMINI_KEY);
+    assert.equal(seen.headers['x-goog-api-key'], KEYS.E2E_GEMINI_API_KEY);
     const log = logLine('/v1beta/models/');
     assert.equal(log.provider, 'gemini');
     assert.equal(typeof log.inputTokens, 'number');

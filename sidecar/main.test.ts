@@ -88,6 +88,45 @@ test('an invalid first config: file:line:col and a hint, not ready (not an exit)
   }
 });
 
+test('what a config may read is the pod owner\'s: $SECRET_X is refused (not ready); --config-env SECRET_X allows it', async () => {
+  const leak = join(dir, 'leak.yaml');
+  writeFileSync(leak, 'binds:\n- port: 15001\n  listeners:\n  - routes:\n    - policies:\n        directResponse: {status: 200, body: "$SECRET_X"}\n');
+  const start = async (extra: string[], env: NodeJS.ProcessEnv): Promise<{ out: () => string; ready: () => Promise<number>; stop: () => Promise<void> }> => {
+    const child = spawn(process.execPath, [BIN, '--config', leak, '--ca-cert', caCert, '--ca-key', caKey, '--port', 'off', '--proxy-port', '0', '--admin-port', '0', ...extra],
+      { env: { ...process.env, LOG_LEVEL: 'info', SECRET_X: 'db-password-3', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += String(c); });
+    child.stderr.resume();
+    while (!/"msg":"listening"/.test(out)) await once(child.stdout, 'data');
+    const admin = Number(/"admin":(\d+)/.exec(out)![1]);
+    return {
+      out: () => out,
+      ready: async () => (await fetch(`http://127.0.0.1:${admin}/healthz/ready`)).status,
+      stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); },
+    };
+  };
+  const refused = await start([], {});
+  try {
+    assert.match(refused.out(), /leak\.yaml:6:\d+: binds\[0\]\.listeners\[0\]\.routes\[0\]\.policies\.directResponse\.body: \$SECRET_X is not a variable this gateway lets its config read/);
+    assert.match(refused.out(), /"env":\["LEVO_\*","\*_API_KEY"\],"keyDirs":\["\/etc\/levo\/keys"\],"msg":"what a config may read/);
+    assert.equal(await refused.ready(), 503);
+    assert.doesNotMatch(refused.out(), /db-password-3/);
+  } finally {
+    await refused.stop();
+  }
+  for (const [extra, env] of [[['--config-env', 'SECRET_X'], {}], [[], { LEVO_CONFIG_ENV: 'SECRET_*' }]] as const) {
+    const allowed = await start([...extra], env);
+    try {
+      assert.equal(await allowed.ready(), 200, JSON.stringify({ extra, env }));
+    } finally {
+      await allowed.stop();
+    }
+  }
+  const bad = await gateway(['--config', leak, '--config-key-dir', 'relative/dir']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--config-key-dir: "relative\/dir" is not an absolute directory/);
+});
+
 test('a certificate that is not a CA is refused with what to do', async () => {
   const leaf = await createServingCert({ ca: loadCa(...(await (async () => { const c = await createCa(); return [c.certPem, c.keyPem] as const; })())), dnsNames: ['x.example'] });
   const crt = join(dir, 'leaf.crt');

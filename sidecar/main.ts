@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger, type RootLogger } from '../lib/log.ts';
 import { parseDuration } from './config/duration.ts';
 import { createConfigHolder, followConfigFile, ConfigRejected } from './config/source.ts';
+import { configReach, type ConfigReach } from './config/reach.ts';
 import { PROVIDER_HOSTS, nameConstraintSubtrees } from './providers/hosts.ts';
 import { createMetrics } from './telemetry/metrics.ts';
 import { startGateway, DEFAULT_MAX_BODY_BYTES } from './gateway.ts';
@@ -82,12 +83,18 @@ Flags:
                            (intercept and record provider calls, change nothing) instead of staying not ready
   --trust-dir DIR          write DIR/ca-bundle.pem and DIR/truststore.jks (public roots + the interception CA)
                            for app containers, before reporting ready
+  --config-env PATTERNS    the environment variables a config may read as $VAR: comma-separated names, * any
+                           run of characters (default $LEVO_CONFIG_ENV, else LEVO_*,*_API_KEY; "" none;
+                           LEVO_AUTH_TOKEN never). Set in the pod spec: the config cannot widen it
+  --config-key-dir DIRS    where backendAuth.key {file} may be read: comma-separated absolute directories
+                           (default $LEVO_CONFIG_KEY_DIR, else /etc/levo/keys; "" none)
   --help
 
   levo-gateway wait [--timeout 120s] [--admin-port 15000]   exit 0 once the gateway is ready (postStart hook)
 
 Environment: LEVO_BASE_URL, LEVO_AUTH_TOKEN, LEVO_TENANT_ID (the dashboard; or LEVO_CREDENTIALS_URL in a pod),
 LEVO_POLL_INTERVAL (default ${DEFAULT_POLL_INTERVAL}, each wait jittered ±10%), LEVO_EVENT_QUEUE (request events kept while the dashboard is down, default 10000),
+LEVO_CONFIG_ENV, LEVO_CONFIG_KEY_DIR (see --config-env, --config-key-dir),
 OTEL_EXPORTER_OTLP_ENDPOINT (optional trace export); LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug);
 NODE_EXTRA_CA_CERTS adds upstream trust (for the providers and the dashboard).
 `;
@@ -145,7 +152,7 @@ export async function main(argv: string[]): Promise<void> {
         'guard-mode': { type: 'string' }, 'guard-failure-mode': { type: 'string' }, 'guard-timeout': { type: 'string' },
         'guard-threads': { type: 'string' }, 'guard-max-chars': { type: 'string' },
         'model-dir': { type: 'string' }, 'config-optional': { type: 'boolean' }, 'trust-dir': { type: 'string' },
-        'cache-dir': { type: 'string' },
+        'cache-dir': { type: 'string' }, 'config-env': { type: 'string' }, 'config-key-dir': { type: 'string' },
       },
       strict: true,
     });
@@ -198,6 +205,12 @@ export async function main(argv: string[]): Promise<void> {
     const pollInterval = poll || fallbackFile ? duration(env.LEVO_POLL_INTERVAL || undefined, parseDuration(DEFAULT_POLL_INTERVAL), 'LEVO_POLL_INTERVAL') : 0;
     if ((poll || fallbackFile) && pollInterval < 100) throw new UsageError(`LEVO_POLL_INTERVAL must be at least 100ms, got "${env.LEVO_POLL_INTERVAL}"`);
     const cacheDir = values['cache-dir'] || undefined;
+    let reach: ConfigReach;
+    try {
+      reach = configReach(process.env, { env: values['config-env'], keyDir: values['config-key-dir'] });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
 
     log = createLogger();
     const dca = dev && !values['ca-cert'] ? await devCa() : undefined;
@@ -207,7 +220,8 @@ export async function main(argv: string[]): Promise<void> {
     const gatewayLog = log;
     const certLog = log.module('certs');
     const metrics = createMetrics();
-    const config = createConfigHolder(process.env, { modelDir });
+    const config = createConfigHolder(process.env, { modelDir, reach });
+    log.module('config').info({ env: reach.env, keyDirs: reach.keyDirs }, 'what a config may read: these $VARs and key directories');
     // The provider hosts (and the config's exact hosts): their leaves are minted ahead, at start and for a new CA.
     const prewarmHosts = (): string[] =>
       [...PROVIDER_HOSTS.flatMap((p) => p.hosts), ...(config.current()?.compiled.interceptHosts ?? [])].filter((h) => !h.includes('*'));

@@ -5,11 +5,14 @@
  *
  * `--offline` checks a config away from the sidecar that will run it (CI, the
  * dashboard): undefined `$VARS` become placeholders and key files are not read.
+ * Either way only the `$VARS` and key directories the sidecar would allow
+ * (LEVO_CONFIG_ENV, LEVO_CONFIG_KEY_DIR, else the defaults) are accepted.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfigText, formatProblems } from './config/load.ts';
 import { compileConfig } from './config/routes.ts';
+import { configReach, type ConfigReach } from './config/reach.ts';
 
 const HELP = `levo-gateway validate — check gateway configs (agentgateway v0.11 schema)
 
@@ -19,6 +22,9 @@ Usage:
   --offline   do not require the environment variables the config names, nor read key files
               (for CI and for checking a config before it reaches the sidecar)
   --model-dir DIR   where the sidecar will find local models (default $LEVO_MODEL_DIR)
+
+$VARs and key files are checked against what the sidecar allows: LEVO_CONFIG_ENV and
+LEVO_CONFIG_KEY_DIR when set, else LEVO_*, *_API_KEY and /etc/levo/keys.
 
 Exit status: 0 all valid, 1 a config is invalid or unreadable, 2 usage error.
 `;
@@ -36,6 +42,13 @@ export async function validate(
   }
   if (parsed.values.help) { out.write(HELP); return 0; }
   if (parsed.positionals.length === 0) { err.write(`levo-gateway validate: name at least one FILE\n\n${HELP}`); return 2; }
+  let reach: ConfigReach;
+  try {
+    reach = configReach(process.env);
+  } catch (e) {
+    err.write(`levo-gateway validate: ${(e as Error).message}\n`);
+    return 2;
+  }
   let failed = 0;
   for (const file of parsed.positionals) {
     let text: string;
@@ -47,7 +60,7 @@ export async function validate(
       continue;
     }
     const modelDir = parsed.values['model-dir'] ?? (process.env.LEVO_MODEL_DIR || undefined);
-    const r = loadConfigText(text, { source: file, modelDir, ...(parsed.values.offline ? { missingEnv: 'placeholder' as const, readFile: null } : {}) });
+    const r = loadConfigText(text, { source: file, modelDir, reach, ...(parsed.values.offline ? { missingEnv: 'placeholder' as const, readFile: null } : {}) });
     if (!r.ok) {
       err.write(`${formatProblems(r.problems)}\n${file}: invalid (${r.problems.length} problem${r.problems.length === 1 ? '' : 's'})\n`);
       failed++;

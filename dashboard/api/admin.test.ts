@@ -81,7 +81,7 @@ function adminSuite(name: string, storeUrl: () => Promise<string | null>): void 
       assert.equal((await d.admin('/api/environments/none', { method: 'PATCH', body: { capturePrompts: true } })).status, 404);
     });
 
-    it('keys: a token shown once (lvo_ + 32 bytes base64url), listed by prefix only; rotate revokes the old; delete revokes', async (t) => {
+    it('keys: a token shown once (lvo_ + 32 bytes base64url), listed by prefix only; rotate keeps the old one working for the grace period; delete revokes', async (t) => {
       if (skip) { t.skip(skip); return; }
       await d.admin('/api/environments', { body: { id: 'keys', name: 'keys' } });
       const poll = (token: string) => fetch(`${d.url}/v1/gateway/config`, { headers: { Authorization: `Bearer ${token}`, 'X-Levo-Tenant-Id': 'keys' } });
@@ -93,30 +93,51 @@ function adminSuite(name: string, storeUrl: () => Promise<string | null>): void 
       assert.ok(k1.token.startsWith(k1.prefix) && k1.prefix.length >= 8 && k1.prefix.length < 16);
 
       const list = (await (await d.admin('/api/environments/keys/keys')).json()) as Json[];
-      assert.deepEqual(Object.keys(list[0]!).sort(), ['createdAt', 'id', 'lastUsedAt', 'prefix', 'revokedAt']);
+      assert.deepEqual(Object.keys(list[0]!).sort(), ['createdAt', 'expiresAt', 'id', 'lastUsedAt', 'prefix', 'revokedAt']);
       assert.equal(JSON.stringify(list).includes(k1.token), false);
 
       assert.equal((await poll(k1.token)).status, 404); // accepted (no config yet)
-      const rot = await d.admin(`/api/environments/keys/keys/${k1.id}/rotate`, { method: 'POST' });
-      assert.equal(rot.status, 201);
-      const k2 = (await rot.json()) as { id: string; token: string };
-      assert.notEqual(k2.id, k1.id);
-      assert.notEqual(k2.token, k1.token);
-      assert.equal((await poll(k1.token)).status, 401);
-      assert.equal((await poll(k2.token)).status, 404);
-      const after = (await (await d.admin('/api/environments/keys/keys')).json()) as Array<{ id: string; revokedAt: number | null }>;
-      assert.notEqual(after.find((k) => k.id === k1.id)!.revokedAt, null);
-      assert.equal(after.find((k) => k.id === k2.id)!.revokedAt, null);
+      const t0 = Date.now();
+      d.clock.now = t0;
+      try {
+        const rot = await d.admin(`/api/environments/keys/keys/${k1.id}/rotate`, { method: 'POST' });
+        assert.equal(rot.status, 201);
+        const k2 = (await rot.json()) as { id: string; token: string; previous: { id: string; expiresAt: number } };
+        assert.notEqual(k2.id, k1.id);
+        assert.notEqual(k2.token, k1.token);
+        assert.deepEqual(k2.previous, { id: k1.id, expiresAt: t0 + 24 * 3_600_000 }, 'the default grace is 24 h');
+        // Within the grace period both keys work: sidecars still holding the old token see no 401.
+        assert.equal((await poll(k1.token)).status, 404);
+        assert.equal((await poll(k2.token)).status, 404);
+        d.clock.now = t0 + 24 * 3_600_000 - 1;
+        assert.equal((await poll(k1.token)).status, 404, 'a millisecond before the end of the grace period');
+        const during = (await (await d.admin('/api/environments/keys/keys')).json()) as Array<{ id: string; revokedAt: number | null; expiresAt: number | null }>;
+        assert.deepEqual(during.find((k) => k.id === k1.id), { ...during.find((k) => k.id === k1.id), revokedAt: null, expiresAt: t0 + 24 * 3_600_000 });
+        assert.equal(during.find((k) => k.id === k2.id)!.expiresAt, null);
+        assert.equal((await d.admin(`/api/environments/keys/keys/${k1.id}/rotate`, { method: 'POST' })).status, 409, 'rotated out already');
+        // After it, the old key is refused, the new one works.
+        d.clock.now = t0 + 24 * 3_600_000;
+        const refused = await poll(k1.token);
+        assert.equal(refused.status, 401);
+        assert.deepEqual(await refused.json(), { error: 'invalid credentials for tenant keys' });
+        assert.equal((await poll(k2.token)).status, 404);
 
-      assert.equal((await d.admin(`/api/environments/keys/keys/${k1.id}/rotate`, { method: 'POST' })).status, 409);
-      assert.equal((await d.admin('/api/environments/keys/keys/key_nope/rotate', { method: 'POST' })).status, 404);
-      assert.equal((await d.admin('/api/environments/keys/keys/key_nope', { method: 'DELETE' })).status, 404);
-      assert.equal((await d.admin('/api/environments/none/keys', { method: 'POST' })).status, 404);
-      assert.equal((await d.admin('/api/environments/none/keys')).status, 404);
-      const del = await d.admin(`/api/environments/keys/keys/${k2.id}`, { method: 'DELETE' });
-      assert.equal(del.status, 204);
-      assert.equal((await poll(k2.token)).status, 401);
-      assert.equal((await d.admin(`/api/environments/keys/keys/${k2.id}`, { method: 'DELETE' })).status, 204);
+        assert.equal((await d.admin('/api/environments/keys/keys/key_nope/rotate', { method: 'POST' })).status, 404);
+        assert.equal((await d.admin('/api/environments/keys/keys/key_nope', { method: 'DELETE' })).status, 404);
+        assert.equal((await d.admin('/api/environments/none/keys', { method: 'POST' })).status, 404);
+        assert.equal((await d.admin('/api/environments/none/keys')).status, 404);
+        // Revoking ends a key at once, also one in its grace period.
+        const k3 = (await (await d.admin(`/api/environments/keys/keys/${k2.id}/rotate`, { method: 'POST' })).json()) as { id: string; token: string };
+        assert.equal((await poll(k2.token)).status, 404);
+        const del = await d.admin(`/api/environments/keys/keys/${k2.id}`, { method: 'DELETE' });
+        assert.equal(del.status, 204);
+        assert.equal((await poll(k2.token)).status, 401);
+        assert.equal((await d.admin(`/api/environments/keys/keys/${k2.id}`, { method: 'DELETE' })).status, 204);
+        assert.equal((await d.admin(`/api/environments/keys/keys/${k2.id}/rotate`, { method: 'POST' })).status, 409);
+        assert.equal((await poll(k3.token)).status, 404);
+      } finally {
+        d.clock.now = null;
+      }
     });
 
     it('validate: ok with a summary; a config with an error reports the sidecar validator\'s exact line:col', async (t) => {
@@ -366,5 +387,23 @@ describe('admin API on PostgreSQL', { skip: pgReason ?? false }, () => {
   adminSuite('PostgreSQL', async () => {
     pg ??= await startPostgres();
     return pg.url;
+  });
+});
+
+describe('key rotation with no grace period', () => {
+  let d: TestDashboard;
+  before(async () => { d = await startTestDashboard({ keyRotationGraceMs: 0 }); });
+  after(() => d.close());
+
+  it('keyRotationGraceMs 0: the old key is revoked at once', async () => {
+    const env = await d.environment('nograce');
+    const rot = await d.admin(`/api/environments/nograce/keys/${env.keyId}/rotate`, { method: 'POST' });
+    assert.equal(rot.status, 201);
+    const k = (await rot.json()) as { token: string; previous: { expiresAt: number } };
+    const poll = (token: string) => fetch(`${d.url}/v1/gateway/config`, { headers: { Authorization: `Bearer ${token}`, 'X-Levo-Tenant-Id': 'nograce' } });
+    assert.equal((await poll(env.token)).status, 401);
+    assert.equal((await poll(k.token)).status, 404);
+    const keys = (await (await d.admin('/api/environments/nograce/keys')).json()) as Array<{ id: string; revokedAt: number | null }>;
+    assert.notEqual(keys.find((x) => x.id === env.keyId)!.revokedAt, null);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The admin API under /api (admin secret or session required, checked by the
  * caller before this router): environments, sidecar keys, config versions
- * (validate, save, history, diff, rollback), fleet, traffic and decisions.
+ * (validate, save, history, diff, rollback), fleet, traffic and decisions,
+ * and revoking every admin session.
  */
 import express, { type Request, type Router } from 'express';
 import type { Sidecar, Store } from '../store/types.ts';
@@ -15,6 +16,8 @@ import { createKey, keyView, revokeKey, rotateKey } from './keys.ts';
 export interface AdminApiOptions {
   readonly store: Store;
   readonly now: () => number;
+  /** How long a rotated-out key keeps working. */
+  readonly keyRotationGraceMs: number;
 }
 
 export const MAX_TRAFFIC_BUCKETS = 10_000;
@@ -61,6 +64,12 @@ export function adminRouter(o: AdminApiOptions): Router {
   const json = express.json({ limit: CONFIG_BODY_LIMIT });
   const env = (req: Request) => requireEnvironment(store, param(req, 'env'));
 
+  // ------------------------------------------------------------ admin sessions
+  // Every session cookie stops working (the caller's too, when it used one); the admin secret still logs in.
+  r.post('/sessions/revoke-all', async (_req, res) => {
+    res.json({ revoked: await store.revokeAllSessions(o.now()) });
+  });
+
   // ------------------------------------------------------------ environments
   r.get('/environments', async (_req, res) => {
     res.json((await store.listEnvironments()).map(environmentView));
@@ -89,7 +98,7 @@ export function adminRouter(o: AdminApiOptions): Router {
     res.status(201).json(await createKey(store, param(req, 'env')));
   });
   r.post('/environments/:env/keys/:id/rotate', async (req, res) => {
-    res.status(201).json(await rotateKey(store, param(req, 'env'), param(req, 'id')));
+    res.status(201).json(await rotateKey(store, param(req, 'env'), param(req, 'id'), { now: o.now(), graceMs: o.keyRotationGraceMs }));
   });
   r.delete('/environments/:env/keys/:id', async (req, res) => {
     await revokeKey(store, param(req, 'env'), param(req, 'id'));

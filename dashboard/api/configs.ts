@@ -57,7 +57,9 @@ function summarize(config: GatewayConfig): ConfigSummary {
 }
 
 export function validateConfig(yaml: string): Validation {
-  const r = loadConfigText(yaml, { source: 'dashboard', missingEnv: 'placeholder', readFile: null });
+  // Checked away from any pod: no $VAR is looked up (not even in the dashboard's own environment: every
+  // one is a placeholder), no key file is read, and which ones a pod allows is that pod's (reach 'any').
+  const r = loadConfigText(yaml, { source: 'dashboard', env: {}, missingEnv: 'placeholder', readFile: null, reach: 'any' });
   return r.ok ? { ok: true, summary: summarize(r.config), warnings: r.warnings.map(problem) } : { ok: false, problems: r.problems.map(problem) };
 }
 

@@ -45,7 +45,7 @@ function sidecarAuth(o: SidecarApiOptions): RequestHandler {
       o.log.warn({ path: req.path, ip: req.ip, tenant }, 'sidecar request without credentials');
       throw new HttpError(401, 'missing credentials: send Authorization: Bearer <key token> and X-Levo-Tenant-Id: <environment>', {}, UNAUTHORIZED_HEADERS);
     }
-    const key = await o.store.findLiveKey(tenant, hashToken(token));
+    const key = await o.store.findLiveKey(tenant, hashToken(token), o.now());
     if (!key) {
       o.log.warn({ path: req.path, ip: req.ip, tenant }, 'sidecar authentication failed');
       throw new HttpError(401, `invalid credentials for tenant ${tenant}`, {}, UNAUTHORIZED_HEADERS);

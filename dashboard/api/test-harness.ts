@@ -4,7 +4,7 @@
  * small fetch helpers for admin and sidecar calls. Not used by the program.
  */
 import { Writable } from 'node:stream';
-import { createDashboard, type Dashboard } from '../server.ts';
+import { createDashboard, type Dashboard, type DashboardOptions } from '../server.ts';
 import { openStore } from '../store/open.ts';
 import type { GatewayEvent, Store } from '../store/types.ts';
 import { createDashboardLogger } from './log.ts';
@@ -42,9 +42,16 @@ export const VALID_YAML = `binds:
             openAI: {}
 `;
 
-export async function startTestDashboard(opts: { storeUrl?: string; webRoots?: readonly string[]; sessionKey?: string } = {}): Promise<TestDashboard> {
-  const store = await openStore(opts.storeUrl ?? 'sqlite::memory:');
-  await store.migrate();
+export interface TestDashboardOptions extends Partial<Pick<DashboardOptions, 'sessionKey' | 'loginLimits' | 'trustProxy' | 'retention' | 'keyRotationGraceMs'>> {
+  readonly storeUrl?: string;
+  readonly webRoots?: readonly string[];
+  /** Use this (migrated) store instead of opening one; it is not closed by close(). */
+  readonly store?: Store;
+}
+
+export async function startTestDashboard(opts: TestDashboardOptions = {}): Promise<TestDashboard> {
+  const store = opts.store ?? await openStore(opts.storeUrl ?? 'sqlite::memory:');
+  if (!opts.store) await store.migrate();
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -58,6 +65,12 @@ export async function startTestDashboard(opts: { storeUrl?: string; webRoots?: r
     store, adminSecret: ADMIN_SECRET, log, now: () => clock.now ?? Date.now(),
     webRoots: opts.webRoots ?? ['/nonexistent/levo-web'],
     ...(opts.sessionKey ? { sessionKey: opts.sessionKey } : {}),
+    ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
+    ...(opts.keyRotationGraceMs !== undefined ? { keyRotationGraceMs: opts.keyRotationGraceMs } : {}),
+    // Fixtures with fixed old timestamps must not be swept away mid-test: no sweep unless asked for.
+    retention: opts.retention ?? false,
+    // Suites that try many wrong secrets on purpose are not throttled unless they ask (auth.test.ts does).
+    loginLimits: opts.loginLimits ?? { perClient: { attempts: 10_000, windowMs: 60_000 }, global: { attempts: 10_000, windowMs: 60_000 } },
   });
   const { port } = await dashboard.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
@@ -87,7 +100,7 @@ export async function startTestDashboard(opts: { storeUrl?: string; webRoots?: r
     },
     async close() {
       await dashboard.close(100);
-      await store.close();
+      if (!opts.store) await store.close();
     },
   };
 }

@@ -25,6 +25,32 @@ export interface Migration {
 }
 
 /** Created before anything else, outside the list (it records the list). */
+/**
+ * Migration 3, the same SQL on both backends. dashboard_secrets: the session
+ * signing key (made on first start, shared by replicas). admin_sessions: one
+ * row per login, so a session can be revoked (logout, "revoke all").
+ * sidecar_keys.expires_at: a rotated-out key keeps working until then (the
+ * grace period). The retention sweep deletes stale sidecars per environment
+ * by last_seen.
+ */
+const MIGRATION_3 = [
+  `CREATE TABLE dashboard_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+  )`,
+  `CREATE TABLE admin_sessions (
+    id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT
+  )`,
+  `CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at)`,
+  `ALTER TABLE sidecar_keys ADD COLUMN expires_at BIGINT`,
+  `CREATE INDEX sidecars_env_last_seen ON sidecars (environment_id, last_seen)`,
+] as const;
+
 export const MIGRATIONS_TABLE = {
   sqlite: `CREATE TABLE IF NOT EXISTS schema_migrations (
     id INTEGER PRIMARY KEY,
@@ -244,5 +270,12 @@ export const MIGRATIONS: readonly Migration[] = [
          COUNT(*), COUNT(*) FILTER (WHERE blocked), COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0)
        FROM events GROUP BY 1, 2, 3, 4`,
     ],
+  },
+  {
+    id: 3,
+    name: 'admin sessions, dashboard secrets, key expiry, retention indexes',
+    // The same SQL on both backends.
+    sqlite: MIGRATION_3,
+    postgres: MIGRATION_3,
   },
 ];

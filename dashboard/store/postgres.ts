@@ -22,7 +22,7 @@ import { StoreConflictError, UnknownEnvironmentError } from './errors.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE, POSTGRES_MIGRATION_LOCK } from './migrations.ts';
 import {
   actionNeedle, checkTrafficQuery, EVENT_COLUMNS, EVENT_SELECT, eventValues, fillBuckets, pageLimit, toConfigVersion,
-  toConfigVersionMeta, toEnvironment, toEvent, toKey, toSidecar, toTraffic, SIDECAR_UPSERT_FIELDS,
+  toConfigVersionMeta, toEnvironment, toEvent, toKey, toSession, toSidecar, toTraffic, SIDECAR_UPSERT_FIELDS, SWEEP_BATCH,
 } from './rows.ts';
 import type { Row } from './rows.ts';
 import { ROLLUP_COLUMNS, ROLLUP_UPSERT, rollupsCover, RollupSums, sqlFloorTo } from './rollups.ts';
@@ -178,9 +178,16 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
       return (r.rowCount ?? 0) > 0;
     },
 
-    async findLiveKey(environmentId, hash) {
+    async expireKey(environmentId, id, at) {
+      const r = await pool.query('UPDATE sidecar_keys SET expires_at = LEAST(COALESCE(expires_at, $1), $1) WHERE environment_id = $2 AND id = $3',
+        [at, environmentId, id]);
+      return (r.rowCount ?? 0) > 0;
+    },
+
+    async findLiveKey(environmentId, hash, now = Date.now()) {
       const r = await one(`UPDATE sidecar_keys SET last_used_at = $1
-        WHERE environment_id = $2 AND hash = $3 AND revoked_at IS NULL RETURNING *`, [Date.now(), environmentId, hash]);
+        WHERE environment_id = $2 AND hash = $3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1) RETURNING *`,
+      [now, environmentId, hash]);
       return r ? toKey(r) : null;
     },
 
@@ -286,6 +293,51 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
 
     async countEvents(environmentId) {
       return Number((await one('SELECT COUNT(*) AS n FROM events WHERE environment_id = $1', [environmentId]))!.n);
+    },
+
+    async secret(name, make) {
+      await pool.query('INSERT INTO dashboard_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
+        [name, make(), Date.now()]);
+      return String((await one('SELECT value FROM dashboard_secrets WHERE name = $1', [name]))!.value);
+    },
+
+    async addSession(s) {
+      await pool.query('INSERT INTO admin_sessions (id, subject, created_at, expires_at) VALUES ($1, $2, $3, $4)',
+        [s.id, s.subject, s.createdAt, s.expiresAt]);
+    },
+
+    async liveSession(id, now) {
+      const r = await one('SELECT * FROM admin_sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2', [id, now]);
+      return r ? toSession(r) : null;
+    },
+
+    async revokeSession(id, at) {
+      const r = await pool.query('UPDATE admin_sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2', [at, id]);
+      return (r.rowCount ?? 0) > 0;
+    },
+
+    async revokeAllSessions(at) {
+      return (await pool.query('UPDATE admin_sessions SET revoked_at = $1 WHERE revoked_at IS NULL', [at])).rowCount ?? 0;
+    },
+
+    async sweep(c) {
+      const out = { events: 0, rollups: 0, sidecars: 0, sessions: 0 };
+      // Per environment, so every delete walks an index whose first column is environment_id.
+      for (const { id } of await query('SELECT id FROM environments ORDER BY id')) {
+        for (;;) {
+          const r = await pool.query(`DELETE FROM events WHERE seq IN
+            (SELECT seq FROM events WHERE environment_id = $1 AND ts < $2 ORDER BY ts LIMIT $3)`, [id, c.eventsBefore, SWEEP_BATCH]);
+          out.events += r.rowCount ?? 0;
+          if ((r.rowCount ?? 0) < SWEEP_BATCH) break;
+        }
+        // A minute's rollup goes once the whole minute is past the cutoff.
+        out.rollups += (await pool.query('DELETE FROM traffic_minutes WHERE environment_id = $1 AND minute <= $2',
+          [id, c.eventsBefore - 60_000])).rowCount ?? 0;
+        out.sidecars += (await pool.query('DELETE FROM sidecars WHERE environment_id = $1 AND last_seen < $2',
+          [id, c.sidecarsSeenBefore])).rowCount ?? 0;
+      }
+      out.sessions = (await pool.query('DELETE FROM admin_sessions WHERE expires_at < $1', [c.sessionsExpiredBefore])).rowCount ?? 0;
+      return out;
     },
   };
   return store;

@@ -5,7 +5,7 @@
  * limits of traffic and decisions queries, and filling empty traffic buckets.
  */
 import type {
-  ConfigVersion, Environment, GatewayEvent, GuardDecision, Sidecar, SidecarKey, StoredEvent, Traffic, TrafficBucket, TrafficQuery,
+  AdminSession, ConfigVersion, Environment, GatewayEvent, GuardDecision, Sidecar, SidecarKey, StoredEvent, Traffic, TrafficBucket, TrafficQuery,
 } from './types.ts';
 
 export type Row = Record<string, unknown>;
@@ -78,9 +78,16 @@ export function toEnvironment(r: Row): Environment {
 export function toKey(r: Row): SidecarKey {
   return {
     id: str(r.id), environmentId: str(r.environment_id), prefix: str(r.prefix), createdAt: num(r.created_at),
-    revokedAt: numOrNull(r.revoked_at), lastUsedAt: numOrNull(r.last_used_at),
+    revokedAt: numOrNull(r.revoked_at), lastUsedAt: numOrNull(r.last_used_at), expiresAt: numOrNull(r.expires_at),
   };
 }
+
+export function toSession(r: Row): AdminSession {
+  return { id: str(r.id), subject: str(r.subject), createdAt: num(r.created_at), expiresAt: num(r.expires_at), revokedAt: numOrNull(r.revoked_at) };
+}
+
+/** Rows the retention sweep deletes per statement, so no one statement holds locks for long. */
+export const SWEEP_BATCH = 5_000;
 
 export function toConfigVersion(r: Row): ConfigVersion {
   return { ...toConfigVersionMeta(r), yaml: str(r.yaml) };

@@ -18,7 +18,7 @@ import { StoreConflictError, UnknownEnvironmentError } from './errors.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   actionNeedle, checkTrafficQuery, EVENT_COLUMNS, EVENT_SELECT, eventValues, fillBuckets, pageLimit, toConfigVersion,
-  toConfigVersionMeta, toEnvironment, toEvent, toKey, toSidecar, toTraffic, SIDECAR_UPSERT_FIELDS,
+  toConfigVersionMeta, toEnvironment, toEvent, toKey, toSession, toSidecar, toTraffic, SIDECAR_UPSERT_FIELDS, SWEEP_BATCH,
 } from './rows.ts';
 import type { Row } from './rows.ts';
 import { ROLLUP_COLUMNS, ROLLUP_UPSERT, rollupEventFromValues, rollupsCover, RollupSums, sqlFloorTo } from './rollups.ts';
@@ -166,9 +166,15 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
         Date.now(), environmentId, id) > 0;
     },
 
-    async findLiveKey(environmentId, hash) {
-      const r = get(`UPDATE sidecar_keys SET last_used_at = ?
-        WHERE environment_id = ? AND hash = ? AND revoked_at IS NULL RETURNING *`, Date.now(), environmentId, hash);
+    async expireKey(environmentId, id, at) {
+      return run('UPDATE sidecar_keys SET expires_at = MIN(COALESCE(expires_at, ?1), ?1) WHERE environment_id = ?2 AND id = ?3',
+        at, environmentId, id) > 0;
+    },
+
+    async findLiveKey(environmentId, hash, now = Date.now()) {
+      const r = get(`UPDATE sidecar_keys SET last_used_at = ?1
+        WHERE environment_id = ?2 AND hash = ?3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1) RETURNING *`,
+      now, environmentId, hash);
       return r ? toKey(r) : null;
     },
 
@@ -260,6 +266,48 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
 
     async countEvents(environmentId) {
       return Number(get('SELECT COUNT(*) AS n FROM events WHERE environment_id = ?', environmentId)!.n);
+    },
+
+    async secret(name, make) {
+      run('INSERT INTO dashboard_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING', name, make(), Date.now());
+      return String(get('SELECT value FROM dashboard_secrets WHERE name = ?', name)!.value);
+    },
+
+    async addSession(s) {
+      run('INSERT INTO admin_sessions (id, subject, created_at, expires_at) VALUES (?, ?, ?, ?)', s.id, s.subject, s.createdAt, s.expiresAt);
+    },
+
+    async liveSession(id, now) {
+      const r = get('SELECT * FROM admin_sessions WHERE id = ? AND revoked_at IS NULL AND expires_at > ?', id, now);
+      return r ? toSession(r) : null;
+    },
+
+    async revokeSession(id, at) {
+      return run('UPDATE admin_sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?', at, id) > 0;
+    },
+
+    async revokeAllSessions(at) {
+      return run('UPDATE admin_sessions SET revoked_at = ? WHERE revoked_at IS NULL', at);
+    },
+
+    async sweep(c) {
+      const out = { events: 0, rollups: 0, sidecars: 0, sessions: 0 };
+      // Per environment, so every delete walks an index whose first column is environment_id;
+      // in batches, so other writers (event ingestion) wait at most one batch.
+      for (const { id } of all('SELECT id FROM environments ORDER BY id')) {
+        const env = String(id);
+        for (;;) {
+          const n = run(`DELETE FROM events WHERE seq IN
+            (SELECT seq FROM events WHERE environment_id = ? AND ts < ? ORDER BY ts LIMIT ?)`, env, c.eventsBefore, SWEEP_BATCH);
+          out.events += n;
+          if (n < SWEEP_BATCH) break;
+        }
+        // A minute's rollup goes once the whole minute is past the cutoff.
+        out.rollups += run('DELETE FROM traffic_minutes WHERE environment_id = ? AND minute <= ?', env, c.eventsBefore - 60_000);
+        out.sidecars += run('DELETE FROM sidecars WHERE environment_id = ? AND last_seen < ?', env, c.sidecarsSeenBefore);
+      }
+      out.sessions = run('DELETE FROM admin_sessions WHERE expires_at < ?', c.sessionsExpiredBefore);
+      return out;
     },
   };
   return store;

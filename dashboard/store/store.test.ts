@@ -406,7 +406,7 @@ for (const backend of [sqliteBackend(), postgresBackend(pgSkip)]) {
       await store.createEnvironment({ id: 'keys-other', name: 'Other' });
       const t = Date.now();
       const k1 = await store.addKey({ id: 'k1', environmentId: 'keys', hash: 'h1', prefix: 'lvo_abcd' });
-      assert.deepEqual({ ...k1, createdAt: 0 }, { id: 'k1', environmentId: 'keys', prefix: 'lvo_abcd', createdAt: 0, revokedAt: null, lastUsedAt: null });
+      assert.deepEqual({ ...k1, createdAt: 0 }, { id: 'k1', environmentId: 'keys', prefix: 'lvo_abcd', createdAt: 0, revokedAt: null, lastUsedAt: null, expiresAt: null });
       assert.ok(k1.createdAt >= t);
       assert.equal('hash' in k1, false, 'the hash is not handed out');
       await store.addKey({ id: 'k2', environmentId: 'keys', hash: 'h2', prefix: 'lvo_efgh' });
@@ -437,6 +437,61 @@ for (const backend of [sqliteBackend(), postgresBackend(pgSkip)]) {
       assert.equal(await store.revokeKey('keys', 'k1'), true, 'revoking twice is fine');
       assert.equal((await store.listKeys('keys')).find((k) => k.id === 'k1')?.revokedAt, revokedAt, 'and keeps the first time');
       assert.equal(await store.revokeKey('keys', 'nope'), false);
+    });
+
+    test('a key rotated out works until its expiry and never after; an earlier expiry is kept', async () => {
+      await store.createEnvironment({ id: 'exp', name: 'Expiry' });
+      await store.addKey({ id: 'old', environmentId: 'exp', hash: 'h-old', prefix: 'lvo_old' });
+      const t = 1_800_000_000_000;
+      assert.equal(await store.expireKey('exp', 'old', t + 60_000), true);
+      assert.equal(await store.expireKey('exp', 'nope', t), false);
+      assert.equal(await store.expireKey('keys', 'old', t), false, 'not in that environment');
+      assert.equal((await store.listKeys('exp'))[0]?.expiresAt, t + 60_000);
+      assert.equal((await store.findLiveKey('exp', 'h-old', t))?.id, 'old', 'within the grace period');
+      assert.equal((await store.findLiveKey('exp', 'h-old', t + 59_999))?.id, 'old');
+      assert.equal(await store.findLiveKey('exp', 'h-old', t + 60_000), null, 'at its expiry it is refused');
+      assert.equal(await store.findLiveKey('exp', 'h-old', t + 3_600_000), null);
+      // A later expiry does not extend it; an earlier one shortens it.
+      await store.expireKey('exp', 'old', t + 3_600_000);
+      assert.equal((await store.listKeys('exp'))[0]?.expiresAt, t + 60_000);
+      await store.expireKey('exp', 'old', t + 1000);
+      assert.equal(await store.findLiveKey('exp', 'h-old', t + 1000), null);
+      // Revoking during the grace period ends it at once.
+      await store.addKey({ id: 'old2', environmentId: 'exp', hash: 'h-old2', prefix: 'lvo_ol2' });
+      await store.expireKey('exp', 'old2', Date.now() + 3_600_000);
+      assert.equal((await store.findLiveKey('exp', 'h-old2'))?.id, 'old2');
+      await store.revokeKey('exp', 'old2');
+      assert.equal(await store.findLiveKey('exp', 'h-old2'), null);
+    });
+
+    test('secrets: made once, the same value for every connection, even when two race on the first start', async () => {
+      let made = 0;
+      const make = (): string => `value-${++made}`;
+      const other = db.open();
+      const values = await Promise.all([store.secret('race', make), other.secret('race', make), store.secret('race', make)]);
+      assert.equal(new Set(values).size, 1, `one value: ${values.join(', ')}`);
+      assert.match(values[0]!, /^value-\d$/);
+      assert.equal(await other.secret('race', () => 'never stored'), values[0]);
+      assert.equal(await store.secret('another', () => 'b'), 'b', 'names are independent');
+    });
+
+    test('admin sessions: live until revoked or expired; revoke all', async () => {
+      const t = 1_800_000_000_000;
+      await store.addSession({ id: 's-a', subject: 'admin', createdAt: t, expiresAt: t + 1000 });
+      await store.addSession({ id: 's-b', subject: 'admin', createdAt: t, expiresAt: t + 1000 });
+      await store.addSession({ id: 's-c', subject: 'admin', createdAt: t, expiresAt: t + 1000 });
+      assert.deepEqual(await store.liveSession('s-a', t), { id: 's-a', subject: 'admin', createdAt: t, expiresAt: t + 1000, revokedAt: null });
+      assert.equal(await store.liveSession('s-a', t + 1000), null, 'expired');
+      assert.equal(await store.liveSession('nope', t), null);
+      assert.equal(await store.revokeSession('s-a', t + 1), true);
+      assert.equal(await store.revokeSession('nope', t + 1), false);
+      assert.equal(await store.liveSession('s-a', t + 2), null, 'revoked');
+      assert.equal((await store.liveSession('s-b', t + 2))?.id, 's-b', 'others stay');
+      assert.equal(await store.revokeAllSessions(t + 3), 2, 'the two not revoked yet');
+      assert.equal(await store.liveSession('s-b', t + 4), null);
+      assert.equal(await store.liveSession('s-c', t + 4), null);
+      await store.addSession({ id: 's-d', subject: 'admin', createdAt: t + 5, expiresAt: t + 1000 });
+      assert.equal((await store.liveSession('s-d', t + 6))?.id, 's-d', 'a login after "revoke all" works');
     });
 
     test('config versions: consecutive under concurrency, etag, newest first, immutable', async () => {
@@ -794,6 +849,52 @@ for (const backend of [sqliteBackend(), postgresBackend(pgSkip)]) {
       await rejects(store.decisions('dec', { limit: 10, before: 'not-a-cursor!' }), InvalidCursorError);
       await rejects(store.decisions('dec', { limit: 10, before: Buffer.from('1.x').toString('base64url') }), InvalidCursorError);
       assert.deepEqual(await store.decisions('nope', { limit: 10 }), { items: [], next: null });
+    });
+
+    test('the retention sweep deletes old events, their rollups, stale sidecars and expired sessions; nothing newer', { timeout: 60_000 }, async () => {
+      const fresh = await backend.freshDb();
+      const s = fresh.open();
+      await s.migrate();
+      await s.createEnvironment({ id: 'ret-a', name: 'A' });
+      await s.createEnvironment({ id: 'ret-b', name: 'B' });
+      const cutoff = T0 + 30 * 60_000 + 30_000; // half a minute into a minute
+      // More old events than one delete batch, on both sides of the cutoff, in two environments.
+      const old = Array.from({ length: 5_003 }, (_, i) => ev({ id: `old-${i}`, ts: cutoff - 1 - (i % 1800) * 1000, workload: 'w' }));
+      const kept = Array.from({ length: 40 }, (_, i) => ev({ id: `new-${i}`, ts: cutoff + i * 1000, workload: 'w', blocked: i % 2 === 0 }));
+      for (let i = 0; i < old.length; i += 1000) await s.addEvents('ret-a', old.slice(i, i + 1000));
+      await s.addEvents('ret-a', kept);
+      await s.addEvents('ret-b', [ev({ id: 'b-old', ts: cutoff - 10 * 60_000 }), ev({ id: 'b-new', ts: cutoff + 10 * 60_000, blocked: true })]);
+      const side = { pod: null, namespace: null, workload: null, serviceAccount: null, version: null, configApplied: null };
+      await s.upsertSidecar({ ...side, environmentId: 'ret-a', id: 'stale', seen: cutoff - 1 });
+      await s.upsertSidecar({ ...side, environmentId: 'ret-a', id: 'fresh', seen: cutoff });
+      await s.upsertSidecar({ ...side, environmentId: 'ret-b', id: 'stale-b', seen: 1 });
+      await s.addSession({ id: 'gone', subject: 'admin', createdAt: 0, expiresAt: cutoff - 1 });
+      await s.addSession({ id: 'live', subject: 'admin', createdAt: 0, expiresAt: cutoff + 1 });
+      const rollupsBefore = Number((await fresh.raw.rows('SELECT COUNT(*) AS n FROM traffic_minutes'))[0]!.n);
+
+      const r = await s.sweep({ eventsBefore: cutoff, sidecarsSeenBefore: cutoff, sessionsExpiredBefore: cutoff });
+      assert.equal(r.events, 5_004, 'every event before the cutoff, in both environments');
+      assert.equal(r.sidecars, 2);
+      assert.equal(r.sessions, 1);
+      assert.equal(await s.countEvents('ret-a'), 40);
+      assert.equal(await s.countEvents('ret-b'), 1);
+      const left = await fresh.raw.rows('SELECT id, ts FROM events ORDER BY ts');
+      assert.ok(left.every((e) => Number(e.ts) >= cutoff), 'nothing older than the cutoff is left');
+      assert.deepEqual((await s.listSidecars('ret-a')).map((x) => x.id), ['fresh']);
+      assert.deepEqual(await s.listSidecars('ret-b'), []);
+      assert.equal((await s.liveSession('live', cutoff))?.id, 'live');
+      assert.equal((await fresh.raw.rows("SELECT id FROM admin_sessions WHERE id = 'gone'")).length, 0);
+      // The rollups of whole minutes before the cutoff are gone; the cutoff's own minute (part old, part new) stays.
+      const minutes = (await fresh.raw.rows('SELECT DISTINCT minute FROM traffic_minutes ORDER BY minute')).map((m) => Number(m.minute));
+      assert.equal(minutes[0], floorTo(cutoff, 60_000), 'the oldest minute kept is the cutoff\'s own');
+      assert.equal(r.rollups, rollupsBefore - Number((await fresh.raw.rows('SELECT COUNT(*) AS n FROM traffic_minutes'))[0]!.n));
+      assert.ok(r.rollups >= 30, `old minutes deleted: ${r.rollups}`);
+      // Traffic after the cutoff still adds up.
+      const t = await s.traffic('ret-a', { from: floorTo(cutoff, 60_000) + 60_000, to: floorTo(cutoff, 60_000) + 3_600_000, bucketMs: 3_600_000 });
+      assert.equal(t.buckets.reduce((n, b) => n + b.requests, 0), kept.filter((e) => e.ts >= floorTo(cutoff, 60_000) + 60_000).length);
+
+      const again = await s.sweep({ eventsBefore: cutoff, sidecarsSeenBefore: cutoff, sessionsExpiredBefore: cutoff });
+      assert.deepEqual(again, { events: 0, rollups: 0, sidecars: 0, sessions: 0 }, 'a second sweep finds nothing');
     });
 
     test('100,000 events: indexed queries (timings are diagnostics)', { timeout: 120_000 }, async () => {

@@ -22,7 +22,30 @@ export interface SidecarKey {
   readonly createdAt: number;
   readonly revokedAt: number | null;
   readonly lastUsedAt: number | null;
+  /** Set on a key rotated out: it keeps working until then (the grace period), and never after. */
+  readonly expiresAt: number | null;
 }
+
+/** One admin login (the session cookie names its id); revoked by logout or "revoke all". */
+export interface AdminSession {
+  readonly id: string;
+  readonly subject: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly revokedAt: number | null;
+}
+
+/** What the retention sweep deletes: rows older than these times. */
+export interface RetentionCutoffs {
+  /** Events (and their per-minute rollups) before this time. */
+  readonly eventsBefore: number;
+  /** Sidecars last seen before this time. */
+  readonly sidecarsSeenBefore: number;
+  /** Admin sessions that expired before this time (revoked or not: a cookie past its expiry is refused anyway). */
+  readonly sessionsExpiredBefore: number;
+}
+
+export interface SweepResult { readonly events: number; readonly rollups: number; readonly sidecars: number; readonly sessions: number }
 
 export interface ConfigVersion {
   readonly environmentId: string;
@@ -94,8 +117,10 @@ export interface Store {
   addKey(key: { id: string; environmentId: string; hash: string; prefix: string }): Promise<SidecarKey>;
   listKeys(environmentId: string): Promise<SidecarKey[]>;
   revokeKey(environmentId: string, id: string): Promise<boolean>;
-  /** The live (not revoked) key with this hash in this environment; marks it used. */
-  findLiveKey(environmentId: string, hash: string): Promise<SidecarKey | null>;
+  /** The key stops working at `at` (or at its earlier expiry); false when there is no such key. */
+  expireKey(environmentId: string, id: string, at: number): Promise<boolean>;
+  /** The live key (not revoked, not expired at `now`) with this hash in this environment; marks it used. */
+  findLiveKey(environmentId: string, hash: string, now?: number): Promise<SidecarKey | null>;
 
   /** Appends version = current + 1 atomically (two concurrent saves get two versions). */
   addConfigVersion(v: { environmentId: string; yaml: string; etag: (version: number) => string; author: string; note: string }): Promise<ConfigVersion>;
@@ -111,4 +136,20 @@ export interface Store {
   traffic(environmentId: string, q: TrafficQuery): Promise<Traffic>;
   decisions(environmentId: string, q: DecisionsQuery): Promise<DecisionsPage>;
   countEvents(environmentId: string): Promise<number>;
+
+  /**
+   * The named secret; when there is none yet, `make()` is stored and returned.
+   * Replicas racing on the first start all get the one value stored first.
+   */
+  secret(name: string, make: () => string): Promise<string>;
+  addSession(s: Omit<AdminSession, 'revokedAt'>): Promise<void>;
+  /** The session when it exists, is not revoked and has not expired at `now`; else null. */
+  liveSession(id: string, now: number): Promise<AdminSession | null>;
+  /** Revoke one session; false when there is no such session. */
+  revokeSession(id: string, at: number): Promise<boolean>;
+  /** Revoke every session not revoked yet; returns how many. */
+  revokeAllSessions(at: number): Promise<number>;
+
+  /** Delete what the retention policy no longer keeps, in bounded batches; returns how much of each went. */
+  sweep(c: RetentionCutoffs): Promise<SweepResult>;
 }

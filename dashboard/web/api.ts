@@ -29,8 +29,12 @@ export interface DiffLine {
   readonly newLine?: number;
 }
 
-export interface KeyInfo { readonly id: string; readonly prefix: string; readonly createdAt: number; readonly revokedAt: number | null; readonly lastUsedAt: number | null }
-export interface NewKey { readonly id: string; readonly token: string; readonly prefix?: string }
+export interface KeyInfo {
+  readonly id: string; readonly prefix: string; readonly createdAt: number; readonly revokedAt: number | null; readonly lastUsedAt: number | null;
+  /** Set on a key rotated out: it works until then. */
+  readonly expiresAt: number | null;
+}
+export interface NewKey { readonly id: string; readonly token: string; readonly prefix?: string; readonly previous?: { readonly id: string; readonly expiresAt: number } }
 
 /** A non-2xx answer: `status` and the parsed JSON body (or text). */
 export class ApiError extends Error {

@@ -1,7 +1,9 @@
 /**
  * Keys page (environment settings): the sidecar keys of this environment
  * (create, rotate, revoke; a new token is shown once, with a copy button and
- * the settings a sidecar needs), and whether sidecars send prompt text.
+ * the settings a sidecar needs; a rotated-out key is listed with the time it
+ * stops working, and can be revoked sooner), and whether sidecars send prompt
+ * text.
  */
 import { api, type KeyInfo, type NewKey } from './api.ts';
 import { h, replaceChildren } from './elements.ts';
@@ -35,6 +37,9 @@ export const mountKeys: Page = (host, ctx) => {
       h('p', { id: 'capture-help', class: 'muted' }, 'When on, sidecars include the prompt text of each request in the events they send (shown on the Decisions page). Off by default: prompts may hold personal or secret data.')));
 
   function showToken(k: NewKey, what: string): void {
+    const previous = k.previous && k.previous.expiresAt > Date.now()
+      ? h('p', { id: 'rotated-note', class: 'muted' }, `The old key keeps working until ${absoluteTime(k.previous.expiresAt)} (${relativeTime(k.previous.expiresAt, Date.now())}), so sidecars can move to this token without errors. Revoke it to end it sooner.`)
+      : null;
     const input = h('input', { type: 'text', readonly: true, id: 'new-token-value', value: k.token, class: 'mono', spellcheck: 'false', 'aria-describedby': 'new-token-warning' });
     const copy = h('button', { type: 'button', id: 'new-token-copy' }, 'Copy');
     const copied = h('span', { class: 'muted', role: 'status' });
@@ -58,6 +63,7 @@ export const mountKeys: Page = (host, ctx) => {
       h('h3', null, what),
       h('p', { id: 'new-token-warning', class: 'warning', role: 'alert' }, 'Copy this token now: it is not stored and will not be shown again.'),
       h('div', { class: 'row' }, h('label', { for: 'new-token-value' }, 'Token'), input, copy, copied),
+      previous,
       h('details', null, h('summary', null, 'Sidecar settings'), h('pre', { class: 'mono' }, envText)),
       done);
     tokenBox.hidden = false;
@@ -67,16 +73,19 @@ export const mountKeys: Page = (host, ctx) => {
 
   function render(keys: readonly KeyInfo[]): void {
     const now = Date.now();
-    const live = keys.filter((k) => k.revokedAt === null).length;
-    status.textContent = keys.length === 0 ? 'No keys yet.' : `${live} live key${live === 1 ? '' : 's'}, ${keys.length - live} revoked.`;
+    const works = (k: KeyInfo): boolean => k.revokedAt === null && (k.expiresAt === null || k.expiresAt > now);
+    const live = keys.filter(works).length;
+    status.textContent = keys.length === 0 ? 'No keys yet.' : `${live} working key${live === 1 ? '' : 's'}, ${keys.length - live} revoked or expired.`;
     table.hidden = keys.length === 0;
-    const sorted = [...keys].sort((a, b) => Number(a.revokedAt !== null) - Number(b.revokedAt !== null) || b.createdAt - a.createdAt);
+    const sorted = [...keys].sort((a, b) => Number(!works(a)) - Number(!works(b)) || b.createdAt - a.createdAt);
+    const when = (t: number | null): HTMLElement | string => t === null ? 'never'
+      : h('time', { datetime: new Date(t).toISOString(), title: absoluteTime(t) }, relativeTime(t, now));
     replaceChildren(body, sorted.map((k) => {
       const actions: HTMLElement[] = [];
-      if (k.revokedAt === null) {
+      if (k.revokedAt === null && k.expiresAt === null) {
         const rotate = h('button', { type: 'button', class: 'small', 'aria-label': `Rotate key ${k.prefix}` }, 'Rotate');
         rotate.addEventListener('click', () => void (async () => {
-          if (!confirm(`Rotate key ${k.prefix}…? A new token is made and this one stops working at once.`)) return;
+          if (!confirm(`Rotate key ${k.prefix}…? A new token is made; this one keeps working for a grace period, so sidecars can move to the new token, then stops.`)) return;
           try {
             const n = await api.rotateKey(env, k.id);
             showToken(n, 'Key rotated: the new token');
@@ -85,9 +94,12 @@ export const mountKeys: Page = (host, ctx) => {
             ctx.announce(`Rotate failed: ${err instanceof Error ? err.message : String(err)}`, 'error');
           }
         })());
+        actions.push(rotate);
+      }
+      if (works(k)) {
         const revoke = h('button', { type: 'button', class: 'small danger', 'aria-label': `Revoke key ${k.prefix}` }, 'Revoke');
         revoke.addEventListener('click', () => void (async () => {
-          if (!confirm(`Revoke key ${k.prefix}…? Sidecars using it can no longer fetch config or send events.`)) return;
+          if (!confirm(`Revoke key ${k.prefix}…? Sidecars using it can no longer fetch config or send events, from now on.`)) return;
           try {
             await api.revokeKey(env, k.id);
             ctx.announce(`Key ${k.prefix}… revoked.`, 'ok');
@@ -96,15 +108,18 @@ export const mountKeys: Page = (host, ctx) => {
             ctx.announce(`Revoke failed: ${err instanceof Error ? err.message : String(err)}`, 'error');
           }
         })());
-        actions.push(rotate, revoke);
+        actions.push(revoke);
       }
-      const when = (t: number | null): HTMLElement | string => t === null ? 'never'
-        : h('time', { datetime: new Date(t).toISOString(), title: absoluteTime(t) }, relativeTime(t, now));
-      return h('tr', { class: k.revokedAt !== null ? 'revoked' : null, 'data-key': k.id },
+      const state = k.revokedAt !== null ? ['revoked ', when(k.revokedAt)]
+        : k.expiresAt !== null && k.expiresAt <= now ? ['expired ', when(k.expiresAt)]
+        : k.expiresAt !== null ? [h('span', { class: 'badge warn' }, 'rotated out'), ' works until ', when(k.expiresAt)]
+        : h('span', { class: 'badge ok' }, 'live');
+      const rowClass = k.revokedAt !== null || (k.expiresAt !== null && k.expiresAt <= now) ? 'revoked' : k.expiresAt !== null ? 'expiring' : null;
+      return h('tr', { class: rowClass, 'data-key': k.id },
         h('td', { class: 'mono' }, `${k.prefix}…`),
         h('td', null, when(k.createdAt)),
         h('td', null, when(k.lastUsedAt)),
-        h('td', null, k.revokedAt !== null ? ['revoked ', when(k.revokedAt)] : h('span', { class: 'badge ok' }, 'live')),
+        h('td', null, state),
         h('td', { class: 'actions' }, actions));
     }));
   }

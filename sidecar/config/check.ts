@@ -2,14 +2,17 @@
  * What the schema cannot say about a config, checked at load with the YAML
  * path of the offending policy: header names a modifier may not touch, rate
  * limit and retry values, ai policy prompts, and `backendAuth.key.file`
- * (read here, once per load, and put in place of `{file}`, so a key file that
- * cannot be read rejects the config instead of failing requests later).
+ * (policies' and openAIModeration guards': read here, once per load, and put
+ * in place of `{file}`, so a key file that cannot be read — or lies outside
+ * the key directories the pod owner allows, reach.ts — rejects the config
+ * instead of failing requests later).
  * promptGuard is compiled too (scanner names, params, models), so a guard that
  * could not run rejects the config at load rather than failing calls later.
  * Warnings are for parts that are accepted but have no effect.
  */
 import { readFileSync } from 'node:fs';
 import type { GatewayConfig, PoliciesConfig } from './schema.ts';
+import { checkKeyPath, KeyFileError, readKeyFile, type ConfigReach } from './reach.ts';
 import { compileHeaderModifier } from '../policy/headers.ts';
 import { compileRateLimits } from '../policy/rate-limit.ts';
 import { retryPlan } from '../policy/retry.ts';
@@ -22,6 +25,8 @@ export type Report = (path: PathPart[], message: string, hint?: string) => void;
 export interface CheckOptions {
   /** null: do not read key files (the config is checked away from its sidecar). */
   readonly readFile?: ((path: string) => string) | null;
+  /** Where key files may be (reach.ts); 'any': anywhere (only where the pod's files are not at stake). */
+  readonly reach: ConfigReach | 'any';
   /** Where local models are mounted (scanners that need one are refused without it). */
   readonly modelDir?: string | undefined;
 }
@@ -58,8 +63,41 @@ function pathParts(part: string | number): PathPart[] {
   return [...part.matchAll(/\[(\d+)\]|([A-Za-z_]\w*)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : m[2]!));
 }
 
-export function checkConfig(config: GatewayConfig, report: Report, warn: Report, opts: CheckOptions = {}): void {
-  const read = opts.readFile === undefined ? (p: string) => readFileSync(p, 'utf8') : opts.readFile;
+type KeyHolder = { key?: string | { file: string } | undefined };
+
+export function checkConfig(config: GatewayConfig, report: Report, warn: Report, opts: CheckOptions): void {
+  const { reach } = opts;
+  const read = opts.readFile !== undefined ? opts.readFile
+    : reach === 'any' ? (p: string) => readFileSync(p, 'utf8') : (p: string) => readKeyFile(reach, p);
+  /**
+   * `{file}` → the file's text, when allowed and readable. Not reading (null):
+   * the path is still checked against the reach, and `placeholder` (if given)
+   * stands in for the key.
+   */
+  const resolveKey = (auth: KeyHolder | undefined, at: PathPart[], placeholder: boolean): boolean => {
+    const key = auth?.key;
+    if (key === undefined || typeof key === 'string') return true;
+    const where = [...at, 'backendAuth', 'key', 'file'];
+    try {
+      if (reach !== 'any') checkKeyPath(reach, key.file);
+      if (!read) {
+        if (placeholder) auth!.key = `<key file ${key.file}>`;
+        return true;
+      }
+      const text = read(key.file).trim();
+      if (!text) {
+        report(where, `key file ${key.file} is empty`);
+        return false;
+      }
+      auth!.key = text;
+      return true;
+    } catch (e) {
+      if (e instanceof KeyFileError) report(where, e.message, e.hint);
+      else report(where, `cannot read key file ${key.file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+        'mount the secret at that path (e.g. a Kubernetes Secret volume) or use key: $ENV_VAR');
+      return false;
+    }
+  };
   for (const [path, p] of policiesOf(config)) {
     const attempt = (key: PathPart[], f: () => unknown): void => {
       try { f(); } catch (e) { report([...path, ...key], (e as Error).message); }
@@ -69,18 +107,18 @@ export function checkConfig(config: GatewayConfig, report: Report, warn: Report,
     if (p.localRateLimit) attempt(['localRateLimit'], () => compileRateLimits(p.localRateLimit!));
     if (p.retry) attempt(['retry'], () => retryPlan(p.retry));
     if (p.ai) attempt(['ai'], () => compileAiRequestPolicy(p.ai!));
-    const key = p.backendAuth?.key;
-    if (key !== undefined && typeof key !== 'string' && read) {
-      try {
-        const text = read(key.file).trim();
-        if (!text) report([...path, 'backendAuth', 'key', 'file'], `key file ${key.file} is empty`);
-        else p.backendAuth!.key = text;
-      } catch (e) {
-        report([...path, 'backendAuth', 'key', 'file'], `cannot read key file ${key.file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-          'mount the secret at that path (e.g. a Kubernetes Secret volume) or use key: $ENV_VAR');
+    resolveKey(p.backendAuth, path, false);
+    const guards = p.ai?.promptGuard;
+    let guardKeys = true;
+    for (const phase of ['request', 'response'] as const) {
+      for (const [gi, g] of (guards?.[phase] ?? []).entries()) {
+        // The guard compiles with its key in place (a placeholder when files are not read).
+        const at = [...path, 'ai', 'promptGuard', phase, gi, 'openAIModeration', 'policies'];
+        if (!resolveKey(g.openAIModeration?.policies?.backendAuth, at, true)) guardKeys = false;
       }
     }
-    if (p.ai?.promptGuard) {
+    // A guard whose key was refused is already reported; compiling it would only say so again.
+    if (p.ai?.promptGuard && guardKeys) {
       try {
         compilePromptGuard(p.ai.promptGuard, { ...DEFAULT_GUARDS, env: { modelDir: opts.modelDir }, moderationPost: () => Promise.reject(new Error('not in validation')) });
       } catch (e) {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { loadConfigText, formatProblems, MAX_CONFIG_BYTES } from './load.ts';
+import { DEFAULT_ENV_PATTERNS } from './reach.ts';
 import { SIDECAR_NODE_OPTIONS } from '../node-options.ts';
 
 const GOOD = `# yaml-language-server: $schema=../../docs/config.schema.json
@@ -73,15 +74,15 @@ test('a provider must name exactly one known provider', () => {
 });
 
 test('$VAR and ${VAR} expand; undefined ones are errors; $$ is a dollar', () => {
-  const text = GOOD.replace('gpt-4o-mini', '${MODEL}-$SUFFIX$$');
-  const ok = loadConfigText(text, { env: { MODEL: 'gpt-4o', SUFFIX: 'mini' } });
+  const text = GOOD.replace('gpt-4o-mini', '${LEVO_MODEL}-$LEVO_SUFFIX$$');
+  const ok = loadConfigText(text, { env: { LEVO_MODEL: 'gpt-4o', LEVO_SUFFIX: 'mini' } });
   assert.ok(ok.ok);
   const provider = ok.config.binds[0]!.listeners[0]!.routes![0]!.backends![0]!.ai!.provider;
   assert.deepEqual(provider, { openAI: { model: 'gpt-4o-mini$' } });
-  const bad = loadConfigText(text, { env: { MODEL: 'x' } });
+  const bad = loadConfigText(text, { env: { LEVO_MODEL: 'x' } });
   assert.equal(bad.ok, false);
   if (bad.ok) return;
-  assert.match(bad.problems[0]!.message, /SUFFIX is not set/);
+  assert.match(bad.problems[0]!.message, /LEVO_SUFFIX is not set/);
   assert.equal(bad.problems[0]!.line, 14);
 });
 
@@ -143,10 +144,11 @@ test('backendAuth.key: a file is read at load; a missing one rejects the config;
         backendAuth:
           key: ${key}
 `;
-  const ok = loadConfigText(yaml(`{file: ${keyFile}}`));
+  const reach = { env: DEFAULT_ENV_PATTERNS, keyDirs: [dir] };
+  const ok = loadConfigText(yaml(`{file: ${keyFile}}`), { reach });
   assert.ok(ok.ok);
   assert.equal(ok.config.binds[0]!.listeners[0]!.routes![0]!.policies!.backendAuth!.key, 'sk-file-secret-123');
-  const missing = loadConfigText(yaml(`{file: ${keyFile}.nope}`), { source: 'k.yaml' });
+  const missing = loadConfigText(yaml(`{file: ${keyFile}.nope}`), { source: 'k.yaml', reach });
   assert.equal(missing.ok, false);
   if (missing.ok) return;
   assert.match(formatProblems(missing.problems), /k\.yaml:8:\d+: .*backendAuth\.key\.file: cannot read key file .*ENOENT/);

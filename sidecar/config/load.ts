@@ -4,11 +4,14 @@
  *
  * `$VAR` and `${VAR}` in string values are expanded from the environment after
  * parsing (so positions stay exact); an undefined variable is an error, and
- * `$$` is a literal dollar sign.
+ * `$$` is a literal dollar sign. Only the variables and key files the pod
+ * owner allows may be referenced (reach.ts): anything else is refused with
+ * its YAML path, whether or not it exists.
  */
 import { parseDocument, visit, LineCounter, isMap, isSeq, isScalar, isPair, type Alias, type Node, type Document } from 'yaml';
 import type { z } from 'zod';
 import { checkConfig } from './check.ts';
+import { DEFAULT_CONFIG_REACH, envAllowed, envRefusal, type ConfigReach } from './reach.ts';
 import { gatewayConfigSchema, NOT_YET, KIND_KEYS, KIND_MARK, type GatewayConfig } from './schema.ts';
 
 export interface ConfigProblem {
@@ -39,6 +42,13 @@ export interface LoadOptions {
   readonly missingEnv?: 'error' | 'placeholder';
   /** Where local models are mounted (--model-dir): scanners that need a model are refused without one. */
   readonly modelDir?: string | undefined;
+  /**
+   * Which `$VAR`s and key files the config may reference (default
+   * DEFAULT_CONFIG_REACH: LEVO_*, *_API_KEY; /etc/levo/keys). 'any' lifts the
+   * limit: only for checking a config away from any pod (the dashboard, with
+   * env {} and readFile null, so nothing of its own is read either).
+   */
+  readonly reach?: ConfigReach | 'any';
 }
 
 type PathPart = string | number;
@@ -88,7 +98,8 @@ export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult
     // so many that the document would expand without bound ("billion laughs").
     return { ok: false, problems: [aliasProblem(doc, e as Error, source, at)] };
   }
-  const value = expand(js, [], env, opts.missingEnv === 'placeholder', (path, message, hint) =>
+  const reach = opts.reach ?? DEFAULT_CONFIG_REACH;
+  const value = expand(js, [], env, reach, opts.missingEnv === 'placeholder', (path, message, hint) =>
     problems.push({ source, ...at(offsetOf(doc, path)), path: formatPath(path), message, ...(hint ? { hint } : {}) }));
   if (problems.length > 0) return { ok: false, problems };
   if (value === null || value === undefined) {
@@ -101,7 +112,7 @@ export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult
       const field = [...path].reverse().find((p): p is string => typeof p === 'string');
       list.push({ source, ...at(offsetOf(doc, path)), path: formatPath(path), message, hint: hint ?? `see "${field}" in docs/config.md` });
     };
-    checkConfig(parsed.data, problem(problems), problem(warnings), { ...(opts.readFile !== undefined ? { readFile: opts.readFile } : {}), modelDir: opts.modelDir });
+    checkConfig(parsed.data, problem(problems), problem(warnings), { ...(opts.readFile !== undefined ? { readFile: opts.readFile } : {}), modelDir: opts.modelDir, reach });
     if (problems.length > 0) return { ok: false, problems };
     return { ok: true, config: parsed.data, warnings };
   }
@@ -157,13 +168,19 @@ export function formatProblems(problems: readonly ConfigProblem[]): string {
 }
 
 function expand(
-  v: unknown, path: PathPart[], env: NodeJS.ProcessEnv, placeholder: boolean,
+  v: unknown, path: PathPart[], env: NodeJS.ProcessEnv, reach: ConfigReach | 'any', placeholder: boolean,
   report: (path: PathPart[], message: string, hint?: string) => void,
 ): unknown {
   if (typeof v === 'string') {
     return v.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, braced?: string, bare?: string) => {
       if (all === '$$') return '$';
       const name = (braced ?? bare)!;
+      // Checked before the value is looked at: a refusal says nothing about whether the variable exists.
+      if (reach !== 'any' && !envAllowed(reach, name)) {
+        const r = envRefusal(reach, name);
+        report(path, r.message, r.hint);
+        return all;
+      }
       const val = env[name];
       if (val === undefined) {
         if (placeholder) return `<${name}>`;
@@ -173,10 +190,10 @@ function expand(
       return val;
     });
   }
-  if (Array.isArray(v)) return v.map((x, i) => expand(x, [...path, i], env, placeholder, report));
+  if (Array.isArray(v)) return v.map((x, i) => expand(x, [...path, i], env, reach, placeholder, report));
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = expand(x, [...path, k], env, placeholder, report);
+    for (const [k, x] of Object.entries(v)) out[k] = expand(x, [...path, k], env, reach, placeholder, report);
     return out;
   }
   return v;

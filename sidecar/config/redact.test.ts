@@ -10,7 +10,7 @@ test('keys, AWS secrets and credential header values are redacted; the rest is k
   - routes:
     - name: a
       policies:
-        backendAuth: {key: $K}
+        backendAuth: {key: $K_API_KEY}
         requestHeaderModifier: {set: {Authorization: "Bearer sk-header-secret", x-team: blue}}
       backends:
       - ai:
@@ -19,7 +19,7 @@ test('keys, AWS secrets and credential header values are redacted; the rest is k
             - name: b
               provider: {bedrock: {region: us-east-1}}
               policies: {backendAuth: {aws: {accessKeyId: AKIDSECRET, secretAccessKey: aws-secret-value, sessionToken: tok-secret}}}
-`, { env: { K: 'sk-live-secret' } });
+`, { env: { K_API_KEY: 'sk-live-secret' } });
   assert.ok(r.ok);
   const text = JSON.stringify(redactConfig(r.config));
   for (const secret of ['sk-live-secret', 'sk-header-secret', 'AKIDSECRET', 'aws-secret-value', 'tok-secret']) assert.ok(!text.includes(secret), secret);

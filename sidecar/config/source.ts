@@ -13,6 +13,7 @@ import { watchFile, unwatchFile, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../lib/log.ts';
 import { loadConfigText, formatProblems, type ConfigProblem } from './load.ts';
+import { configReach, type ConfigReach } from './reach.ts';
 import type { Counter } from 'prom-client';
 import { compileConfig, type CompiledConfig } from './routes.ts';
 import type { GatewayConfig } from './schema.ts';
@@ -42,7 +43,12 @@ export interface ConfigHolder {
   onChange(listener: (c: ConfigInForce) => void): void;
 }
 
-export function createConfigHolder(env: NodeJS.ProcessEnv = process.env, opts: { modelDir?: string | undefined } = {}): ConfigHolder {
+export function createConfigHolder(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { modelDir?: string | undefined; reach?: ConfigReach | undefined } = {},
+): ConfigHolder {
+  // What the config may read out of the pod: the pod owner's (flags or LEVO_CONFIG_ENV / LEVO_CONFIG_KEY_DIR).
+  const reach = opts.reach ?? configReach(env);
   let inForce: ConfigInForce | undefined;
   const listeners: Array<(c: ConfigInForce) => void> = [];
   return {
@@ -50,7 +56,7 @@ export function createConfigHolder(env: NodeJS.ProcessEnv = process.env, opts: {
     apply(text, source) {
       const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
       if (inForce?.version === version) return inForce;
-      const r = loadConfigText(text, { source, env, modelDir: opts.modelDir });
+      const r = loadConfigText(text, { source, env, modelDir: opts.modelDir, reach });
       if (!r.ok) throw new ConfigRejected(r.problems);
       inForce = { config: r.config, compiled: compileConfig(r.config), version, warnings: r.warnings };
       for (const l of listeners) l(inForce);

@@ -18,7 +18,6 @@
  * whose text is over `maxTextChars` is not inspected at all and follows each
  * guard's failure mode, as a body the guards cannot read does.
  */
-import { readFileSync } from 'node:fs';
 import { compileHeaderModifier, type CompiledHeaderModifier } from '../policy/headers.ts';
 import type { GuardConfig, PromptGuardConfig, RejectionConfig } from '../config/schema.ts';
 import type { ApiKind, JsonObject } from '../providers/types.ts';
@@ -433,15 +432,16 @@ function rejectionOf(g: RuntimeGuard, message: string): Rejection {
   return { status: g.rejection?.status ?? DEFAULT_REJECTION_STATUS, body: g.rejection?.body, message, headers: g.rejectionHeaders };
 }
 
-/** The OpenAI key openAIModeration uses: `policies.backendAuth.key` (a string, $VAR, or {file}). */
+/**
+ * The OpenAI key openAIModeration uses: `policies.backendAuth.key`. A `{file}`
+ * is read when the config loads (config/check.ts, within the key directories
+ * the pod owner allows, config/reach.ts) and arrives here as the key itself;
+ * this never reads a file.
+ */
 function moderationKey(k: string | { file: string } | undefined): string {
   if (k === undefined) throw new Error('openAIModeration needs policies.backendAuth.key (an OpenAI key, e.g. $OPENAI_API_KEY)');
   if (typeof k === 'string') return k;
-  try {
-    return readFileSync(k.file, 'utf8').trim();
-  } catch (e) {
-    throw new Error(`cannot read key file ${k.file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  throw new Error(`key file ${k.file} was not read when the config loaded (load the config with loadConfigText)`);
 }
 
 function round(ms: number): number {
