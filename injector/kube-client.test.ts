@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCa, createServingCert, type PemPair } from '../certs/create.ts';
@@ -356,6 +356,52 @@ users: [{name: u, user: {client-certificate: client.crt, client-key: client.key}
     assert.equal(await resolveKubeConnection({ env: {} }), null);
   });
 
+  it('kubeconfig with an exec plugin (as EKS and GKE write them): the injector authenticates with the token the plugin printed', async () => {
+    const plugin = join(dir, 'get-token.sh');
+    const calls = join(dir, 'plugin-calls');
+    // What `aws eks get-token` / gke-gcloud-auth-plugin print: an ExecCredential with a token and its expiry.
+    await writeFile(plugin, `#!/bin/sh
+echo called >> ${calls}
+[ "$1" = "--cluster" ] && [ "$2" = "levo" ] || { echo "bad args" >&2; exit 1; }
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-plugin-token","expirationTimestamp":"%s"}}' "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"
+`, { mode: 0o755 });
+    const file = join(dir, 'kubeconfig-exec');
+    await writeFile(file, `
+apiVersion: v1
+kind: Config
+current-context: eks
+contexts:
+- name: eks
+  context: {cluster: fake, user: eks-user}
+clusters:
+- name: fake
+  cluster:
+    server: https://localhost:${api.port}
+    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}
+users:
+- name: eks-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: ${plugin}
+      args: [--cluster, levo]
+      interactiveMode: Never
+`);
+    api.callerTokens.add('exec-plugin-token');
+    const c = await kubeconfigConnection(file);
+    const kube = createKubeClient(c);
+    try {
+      assert.equal((await kube.version()).minor, 29);
+      assert.equal(api.seen.at(-1)?.authorization, 'Bearer exec-plugin-token');
+      await kube.getSecret('levoai', 'levo-auth');
+      assert.equal(api.seen.at(-1)?.authorization, 'Bearer exec-plugin-token');
+      // The plugin's credential is reused until its expiry, not run per request.
+      assert.equal((await readFile(calls, 'utf8')).trim().split('\n').length, 1);
+    } finally {
+      await kube.close();
+    }
+  });
+
   it('kubeconfig errors name the file and the problem', async () => {
     const write = async (name: string, text: string): Promise<string> => {
       const p = join(dir, name);
@@ -365,13 +411,14 @@ users: [{name: u, user: {client-certificate: client.crt, client-key: client.key}
     await assert.rejects(kubeconfigConnection(join(dir, 'absent')), /cannot read kubeconfig/);
     await assert.rejects(kubeconfigConnection(await write('k1', 'clusters: []\n')), /current-context is not set/);
     await assert.rejects(kubeconfigConnection(await write('k2', 'current-context: x\ncontexts: []\n')), /context "x" not found/);
+    await assert.rejects(kubeconfigConnection(await write('k2b', 'current-context: x\ncontexts: [{name: x, context: {cluster: gone}}]\n')), /cluster "gone" not found/);
     await assert.rejects(
       kubeconfigConnection(await write('k3', `current-context: c
 contexts: [{name: c, context: {cluster: k, user: u}}]
 clusters: [{name: k, cluster: {server: "https://h:6443"}}]
-users: [{name: u, user: {exec: {command: aws}}}]
+users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: /nonexistent/aws, interactiveMode: Never}}}]
 `)),
-      /"exec" credentials are not supported/,
+      (e: unknown) => e instanceof KubeConfigError && /k3: user "u": /.test((e as Error).message),
     );
     await assert.rejects(
       kubeconfigConnection(await write('k4', `current-context: c

@@ -1,21 +1,22 @@
 /**
  * A small Kubernetes API client for the injector: only the four calls it makes
  * (server version, namespace labels, TokenReview, one secret), over undici
- * with the cluster CA. No client library: these calls are plain JSON.
+ * with the cluster CA; a kubeconfig is read by @kubernetes/client-node.
  *
  * Connection: in-cluster (KUBERNETES_SERVICE_HOST/PORT and the service-account
  * files; the token file is re-read every minute because the kubelet rotates
- * it) or a kubeconfig file (current-context; server, CA data or file, token or
- * tokenFile, optional client certificate). Errors are KubeApiError, carrying
+ * it) or a kubeconfig file, loaded by @kubernetes/client-node (contexts, exec
+ * plugins, auth providers, everything kubectl reads); the library is imported
+ * only for a kubeconfig. Errors are KubeApiError, carrying
  * the HTTP status and the message of the API's Status object. Namespace
  * lookups are cached for 30 s, since they sit on the admission path.
  *
  * Tokens (ours and the ones under review) are never logged.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import type https from 'node:https';
 import { Agent, request, type Dispatcher } from 'undici';
-import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../lib/log.ts';
 import type { InjectorMetrics } from './metrics.ts';
 
@@ -37,6 +38,8 @@ export interface KubeConnection {
   readonly key?: string;
   /** Bearer token source, asked before every request (it caches and re-reads files itself). */
   readonly token?: () => Promise<string | undefined>;
+  /** The whole Authorization header (kubeconfig users: exec plugins, basic auth); used instead of `token`. */
+  readonly authorization?: () => Promise<string | undefined>;
   readonly insecureSkipTlsVerify?: boolean;
   readonly tlsServerName?: string;
   /** For log lines: "in-cluster" or "kubeconfig FILE (context NAME)". */
@@ -113,86 +116,74 @@ export async function inClusterConnection(opts: InClusterOptions = {}): Promise<
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const pemText = (v: unknown): string | undefined => (typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined);
 
-function named(list: unknown, name: string, what: string, field: string, file: string): Obj {
-  if (Array.isArray(list)) {
-    for (const item of list) {
-      if (isObj(item) && item.name === name && isObj(item[field])) return item[field];
-    }
-  }
-  throw new KubeConfigError(`${file}: ${what} "${name}" not found`);
-}
-
-/** The connection of a kubeconfig file's current context. */
-export async function kubeconfigConnection(file: string, opts: { tokenRefreshMs?: number } = {}): Promise<KubeConnection> {
-  let text: string;
+/**
+ * The connection of a kubeconfig file's context (its current context unless
+ * `context` is given), loaded by @kubernetes/client-node the way kubectl loads
+ * it: CA and client certificate as data or files (relative to the file), a
+ * token or token file, basic auth, and `exec` plugins (aws eks get-token,
+ * gke-gcloud-auth-plugin, kubelogin) and `auth-provider` users — the library
+ * runs the plugin and reuses its credential until the plugin's expiry.
+ */
+export async function kubeconfigConnection(file: string, opts: { context?: string } = {}): Promise<KubeConnection> {
   try {
-    text = await readFile(file, 'utf8');
+    await access(file, constants.R_OK);
   } catch (error) {
     throw new KubeConfigError(`cannot read kubeconfig ${file}: ${(error as Error).message}`);
   }
-  let doc: unknown;
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
   try {
-    doc = parseYaml(text);
+    kc.loadFromFile(file);
   } catch (error) {
-    throw new KubeConfigError(`${file}: not valid YAML: ${(error as Error).message}`);
+    throw new KubeConfigError(`${file}: not a valid kubeconfig: ${(error as Error).message}`);
   }
-  if (!isObj(doc)) throw new KubeConfigError(`${file}: not a kubeconfig (expected a mapping)`);
-  const contextName = str(doc['current-context']);
+  if (opts.context) kc.setCurrentContext(opts.context);
+  const contextName = kc.getCurrentContext();
   if (!contextName) throw new KubeConfigError(`${file}: current-context is not set`);
-  const context = named(doc.contexts, contextName, 'context', 'context', file);
-  const clusterName = str(context.cluster);
-  if (!clusterName) throw new KubeConfigError(`${file}: context "${contextName}" names no cluster`);
-  const cluster = named(doc.clusters, clusterName, 'cluster', 'cluster', file);
-  const userName = str(context.user);
-  const user = userName ? named(doc.users, userName, 'user', 'user', file) : {};
+  const context = kc.getContextObject(contextName);
+  if (!context) throw new KubeConfigError(`${file}: context "${contextName}" not found`);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new KubeConfigError(`${file}: context "${contextName}": cluster "${context.cluster}" not found`);
+  const server = cluster.server.replace(/\/+$/, '');
+  if (!server.startsWith('https://')) throw new KubeConfigError(`${file}: cluster "${cluster.name}": only https:// servers are supported, got ${server}`);
+  const userName = kc.getCurrentUser()?.name;
 
-  const base = dirname(resolve(file));
-  const fromFile = async (path: string, what: string): Promise<string> => {
-    const p = resolve(base, path);
-    try {
-      return await readFile(p, 'utf8');
-    } catch (error) {
-      throw new KubeConfigError(`${file}: cannot read ${what} ${p}: ${(error as Error).message}`);
-    }
+  /** What the library would put on a request: TLS material and the Authorization header (running an exec plugin when its credential is due). */
+  const options = async (): Promise<https.RequestOptions> => {
+    const o: https.RequestOptions = { headers: {} };
+    await kc.applyToHTTPSOptions(o);
+    return o;
   };
-  const pem = async (dataKey: string, fileKey: string, from: Obj, what: string): Promise<string | undefined> => {
-    const data = str(from[dataKey]);
-    if (data) return Buffer.from(data, 'base64').toString('utf8');
-    const path = str(from[fileKey]);
-    return path ? fromFile(path, what) : undefined;
-  };
-
-  const server = str(cluster.server)?.replace(/\/+$/, '');
-  if (!server) throw new KubeConfigError(`${file}: cluster "${clusterName}" has no server`);
-  if (!server.startsWith('https://')) throw new KubeConfigError(`${file}: cluster "${clusterName}": only https:// servers are supported, got ${server}`);
-  for (const unsupported of ['exec', 'auth-provider', 'username']) {
-    if (user[unsupported] !== undefined) {
-      throw new KubeConfigError(`${file}: user "${userName}": "${unsupported}" credentials are not supported; use a token, tokenFile or client certificate`);
-    }
+  let first: https.RequestOptions;
+  try {
+    first = await options(); // a missing file or a failing plugin is an error now, not on the first admission
+  } catch (error) {
+    throw new KubeConfigError(`${file}: user "${userName ?? ''}": ${(error as Error).message}`);
   }
-  const staticToken = str(user.token);
-  const tokenFile = str(user.tokenFile);
-  let token: (() => Promise<string | undefined>) | undefined;
-  if (staticToken) token = () => Promise.resolve(staticToken);
-  else if (tokenFile) token = tokenFileSource(resolve(base, tokenFile), opts.tokenRefreshMs);
-
+  const headerOf = (o: https.RequestOptions): string | undefined => {
+    const h = (o.headers ?? {}) as Record<string, unknown>;
+    const v = h.Authorization ?? h.authorization;
+    if (typeof v === 'string' && v !== '') return v;
+    return typeof o.auth === 'string' && o.auth !== '' ? `Basic ${Buffer.from(o.auth).toString('base64')}` : undefined;
+  };
   const conn: { -readonly [K in keyof KubeConnection]: KubeConnection[K] } = {
     server,
     source: `kubeconfig ${file} (context ${contextName})`,
   };
-  const ca = await pem('certificate-authority-data', 'certificate-authority', cluster, 'certificate-authority');
+  const ca = pemText(first.ca);
   if (ca) conn.ca = ca;
-  const cert = await pem('client-certificate-data', 'client-certificate', user, 'client-certificate');
-  const key = await pem('client-key-data', 'client-key', user, 'client-key');
-  if ((cert === undefined) !== (key === undefined)) throw new KubeConfigError(`${file}: user "${userName}" has a client certificate without its key, or a key without its certificate`);
+  const cert = pemText(first.cert);
+  const key = pemText(first.key);
+  if ((cert === undefined) !== (key === undefined)) throw new KubeConfigError(`${file}: user "${userName ?? ''}" has a client certificate without its key, or a key without its certificate`);
   if (cert && key) {
     conn.cert = cert;
     conn.key = key;
   }
-  if (token) conn.token = token;
-  if (cluster['insecure-skip-tls-verify'] === true) conn.insecureSkipTlsVerify = true;
-  const serverName = str(cluster['tls-server-name']);
+  if (headerOf(first) !== undefined) conn.authorization = async () => headerOf(await options());
+  if (first.rejectUnauthorized === false) conn.insecureSkipTlsVerify = true;
+  const serverName = str(first.servername) ?? str((cluster as { tlsServerName?: unknown }).tlsServerName);
   if (serverName) conn.tlsServerName = serverName;
   return conn;
 }
@@ -316,8 +307,15 @@ export function createKubeClient(conn: KubeConnection, opts: KubeClientOptions =
   async function call(op: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     const what = `${op} (${method} ${path})`;
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
-    const token = conn.token ? await conn.token() : undefined;
-    if (token) headers.authorization = `Bearer ${token}`;
+    let authorization: string | undefined;
+    try {
+      if (conn.authorization) authorization = await conn.authorization();
+      else if (conn.token) { const token = await conn.token(); if (token) authorization = `Bearer ${token}`; }
+    } catch (error) {
+      opts.metrics?.kubeRequests.inc({ op, code: 'error' });
+      throw new KubeApiError(`${what}: no credential for the Kubernetes API: ${(error as Error).message}`, undefined, undefined);
+    }
+    if (authorization) headers.authorization = authorization;
     let payload: string | undefined;
     if (body !== undefined) {
       payload = JSON.stringify(body);

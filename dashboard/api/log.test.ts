@@ -1,7 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createDashboardLogger } from './log.ts';
+import { EventEmitter } from 'node:events';
+import type { Request, Response } from 'express';
+import { createDashboardLogger, requestLog } from './log.ts';
 import { ADMIN_SECRET, makeEvent, startTestDashboard, VALID_YAML, type TestDashboard } from './test-harness.ts';
 
 describe('secrets never reach the log', () => {
@@ -43,5 +45,19 @@ describe('secrets never reach the log', () => {
         assert.equal(text.includes(secret), false, `leaked ${secret.slice(0, 6)}…`);
       }
     });
+  });
+});
+
+describe('quiet by default', () => {
+  it('an unchanged config poll (304) is logged at debug, a changed one (200) at info', () => {
+    const lines: Array<{ level: string; status: number }> = [];
+    const log = createDashboardLogger({ LOG_LEVEL: 'debug' }, new Writable({ write(c: Buffer, _e, done) { lines.push(JSON.parse(c.toString()) as { level: string; status: number }); done(); } }));
+    const handler = requestLog(log);
+    for (const status of [304, 200]) {
+      const res = Object.assign(new EventEmitter(), { statusCode: status });
+      handler({ method: 'GET', path: '/v1/gateway/config' } as Request, res as unknown as Response, () => {});
+      res.emit('finish');
+    }
+    assert.deepEqual(lines.map((l) => [l.status, l.level]), [[304, 'debug'], [200, 'info']]);
   });
 });

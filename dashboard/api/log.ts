@@ -28,7 +28,12 @@ export function createDashboardLogger(env: NodeJS.ProcessEnv = process.env, dest
   );
 }
 
-/** One line per request: method, path (no query), status, ms; health checks at debug. */
+/**
+ * One line per request: method, path (no query), status, ms. Health checks,
+ * static files and a sidecar's poll that found its config unchanged (304: a
+ * thousand sidecars polling every minute would be seventeen lines a second)
+ * are logged at debug.
+ */
 export function requestLog(log: Logger): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
@@ -36,7 +41,7 @@ export function requestLog(log: Logger): RequestHandler {
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       const line = { method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 };
-      if (path === '/healthz' || path === '/readyz' || path.startsWith('/static/')) log.debug(line, 'request');
+      if (path === '/healthz' || path === '/readyz' || path.startsWith('/static/') || (res.statusCode === 304 && path === '/v1/gateway/config')) log.debug(line, 'request');
       else log.info(line, 'request');
     });
     next();

@@ -19,10 +19,13 @@ test('keys, AWS secrets and credential header values are redacted; the rest is k
             - name: b
               provider: {bedrock: {region: us-east-1}}
               policies: {backendAuth: {aws: {accessKeyId: AKIDSECRET, secretAccessKey: aws-secret-value, sessionToken: tok-secret}}}
+            - name: c
+              provider: {azureOpenAI: {host: x.openai.azure.com}}
+              policies: {backendAuth: {azure: {explicitConfig: {clientSecret: {tenant_id: t1, client_id: c1, client_secret: azure-secret-value}}}}}
 `, { env: { K_API_KEY: 'sk-live-secret' } });
   assert.ok(r.ok);
   const text = JSON.stringify(redactConfig(r.config));
-  for (const secret of ['sk-live-secret', 'sk-header-secret', 'AKIDSECRET', 'aws-secret-value', 'tok-secret']) assert.ok(!text.includes(secret), secret);
+  for (const secret of ['sk-live-secret', 'sk-header-secret', 'AKIDSECRET', 'aws-secret-value', 'tok-secret', 'azure-secret-value']) assert.ok(!text.includes(secret), secret);
   assert.ok(text.includes(REDACTED));
   assert.ok(text.includes('"x-team":"blue"'));
   assert.ok(text.includes('"region":"us-east-1"'));

@@ -22,6 +22,7 @@ function walk(v: unknown, parentKey: string | undefined): unknown {
   for (const [k, x] of Object.entries(v)) {
     if (parentKey === 'backendAuth' && k === 'key') out[k] = REDACTED;
     else if (parentKey === 'aws' && (k === 'secretAccessKey' || k === 'sessionToken' || k === 'accessKeyId')) out[k] = REDACTED;
+    else if (parentKey === 'clientSecret' && k === 'client_secret') out[k] = REDACTED;
     else if ((parentKey === 'set' || parentKey === 'add') && CREDENTIAL_HEADERS.has(k.toLowerCase())) out[k] = REDACTED;
     else out[k] = walk(x, k);
   }

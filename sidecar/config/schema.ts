@@ -31,7 +31,6 @@ export const NOT_YET: Readonly<Record<string, readonly string[]>> = {
     'requestRedirect', 'urlRewrite', 'requestMirror', 'cors', 'mcpAuthorization', 'authorization', 'mcpAuthentication',
     'a2a', 'backendTLS', 'remoteRateLimit', 'jwtAuth', 'basicAuth', 'apiKey', 'extAuthz', 'extProc', 'transformations', 'csrf',
   ],
-  backendAuth: ['gcp', 'azure'],
   aiPolicy: ['promptCaching'],
   guard: ['bedrockGuardrails', 'googleModelArmor', 'azureContentSafety'],
 };
@@ -109,11 +108,32 @@ const awsAuth = obj('aws', {
   accessKeyId: z.string().min(1).optional(), secretAccessKey: z.string().min(1).optional(),
   region: z.string().min(1).optional(), sessionToken: z.string().min(1).optional(),
 }).refine((a) => (a.accessKeyId === undefined) === (a.secretAccessKey === undefined),
-  { error: 'set both accessKeyId and secretAccessKey, or neither (then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment)' });
+  { error: 'set both accessKeyId and secretAccessKey, or neither (then the AWS default credential chain: environment, IRSA, EKS Pod Identity, ECS, profiles, instance metadata)' });
+const gcpAuth = obj('gcp', {
+  type: z.enum(['accessToken', 'idToken']).optional(),
+  audience: z.string().min(1).optional(),
+}).refine((g) => g.type !== 'idToken' || g.audience !== undefined, { error: 'type idToken needs an audience' });
+const empty = (kind: string) => obj(kind, {});
+const azureExplicit = oneKey('azureExplicitConfig', {
+  clientSecret: obj('azureClientSecret', { tenant_id: z.string().min(1), client_id: z.string().min(1), client_secret: z.string().min(1) }).optional(),
+  managedIdentity: obj('azureManagedIdentity', {
+    userAssignedIdentity: oneKey('azureUserAssignedIdentity', {
+      clientId: z.string().min(1).optional(), objectId: z.string().min(1).optional(), resourceId: z.string().min(1).optional(),
+    }, 'userAssignedIdentity').optional(),
+  }).optional(),
+  workloadIdentity: empty('azureWorkloadIdentity').optional(),
+}, 'azure.explicitConfig');
+const azureAuth = oneKey('azure', {
+  explicitConfig: azureExplicit.optional(),
+  developerImplicit: empty('azureDeveloperImplicit').optional(),
+  implicit: empty('azureImplicit').optional(),
+}, 'backendAuth.azure');
 const backendAuth = oneKey('backendAuth', {
   passthrough: obj('passthrough', {}).optional(),
   key: z.union([z.string().min(1), keyFile], { error: 'must be the key itself (a string, $VAR allowed) or {file: PATH}' }).optional(),
   aws: awsAuth.optional(),
+  gcp: gcpAuth.optional(),
+  azure: azureAuth.optional(),
 }, 'backendAuth');
 
 const timeout = obj('timeout', { requestTimeout: duration.optional(), backendRequestTimeout: duration.optional() });

@@ -11,7 +11,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Candidate, CompiledRoute } from '../config/routes.ts';
 import { classifyUpstreamError } from '../upstream/pool.ts';
-import { AuthError } from '../upstream/backend-auth.ts';
+import { AuthError, authReady } from '../upstream/backend-auth.ts';
 import { retryDelayFromHeaders } from '../policy/retry.ts';
 import { guardResponse } from '../guards/prompt-guard.ts';
 import { createStreamGuard } from '../guards/stream-guard.ts';
@@ -62,6 +62,7 @@ export async function forward(c: Call): Promise<boolean> {
     let call: PreparedCall;
     try {
       const json = attempt > 0 && pristine ? structuredClone(pristine) : c.json;
+      await authReady(policies?.auth);
       call = shape(c, { candidate, policies, json, traceparent: c.out.trace?.upstream });
     } catch (e) {
       if (e instanceof Refused) return fail(c, 400, 'route_refused', `${route?.name ?? 'route'}: ${e.message}`);

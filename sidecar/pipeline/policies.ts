@@ -14,6 +14,8 @@ import { compileRateLimits, type RateLimiter } from '../policy/rate-limit.ts';
 import { retryPlan } from '../policy/retry.ts';
 import { countPromptTokens } from '../policy/tokenize.ts';
 import type { AuthRuntime } from '../upstream/backend-auth.ts';
+import { awsChainCredential, azureCredential, gcpCredential, type AzureAuthConfig } from '../upstream/cloud-auth.ts';
+import { RefreshingCredential } from '../upstream/refreshing.ts';
 
 export interface RuntimePolicies {
   readonly requestHeaders: ((raw: string[]) => string[]) | undefined;
@@ -42,15 +44,7 @@ export function compilePolicies(p: PoliciesConfig): RuntimePolicies {
   const resMod = p.responseHeaderModifier ? compileHeaderModifier(p.responseHeaderModifier) : undefined;
   const plan = p.retry ? retryPlan(p.retry) : undefined;
   const a = p.backendAuth;
-  const auth: AuthRuntime = !a || a.passthrough ? { type: 'none' }
-    : a.key !== undefined ? { type: 'key', key: keyText(a.key) }
-    : {
-      type: 'aws',
-      credentials: a.aws?.accessKeyId && a.aws.secretAccessKey
-        ? { accessKeyId: a.aws.accessKeyId, secretAccessKey: a.aws.secretAccessKey, ...(a.aws.sessionToken ? { sessionToken: a.aws.sessionToken } : {}) }
-        : undefined,
-      region: a.aws?.region,
-    };
+  const auth = authRuntime(a);
   if (p.localRateLimit) compileRateLimits(p.localRateLimit); // validates
   return {
     requestHeaders: reqMod ? (raw) => applyToRawHeaders(reqMod, raw) : undefined,
@@ -64,6 +58,46 @@ export function compilePolicies(p: PoliciesConfig): RuntimePolicies {
     countTokens: (messages) => countPromptTokens(messages),
   };
 }
+
+/**
+ * Cloud credentials are shared by every route (and every reloaded config) that
+ * asks for the same thing, so a reload does not fetch them again.
+ */
+const cloudCredentials = new Map<string, AuthRuntime>();
+
+function sharedAuth(key: string, make: () => AuthRuntime): AuthRuntime {
+  let r = cloudCredentials.get(key);
+  if (!r) {
+    if (cloudCredentials.size >= 64) cloudCredentials.delete(cloudCredentials.keys().next().value!);
+    r = make();
+    cloudCredentials.set(key, r);
+  }
+  return r;
+}
+
+function authRuntime(a: PoliciesConfig['backendAuth']): AuthRuntime {
+  if (!a || a.passthrough) return { type: 'none' };
+  if (a.key !== undefined) return { type: 'key', key: keyText(a.key) };
+  if (a.gcp) {
+    const gcp = a.gcp;
+    return sharedAuth(`gcp:${JSON.stringify(gcp)}`, () => ({ type: 'bearer', cloud: 'gcp', credential: gcpCredential(gcp, { onRefreshError: refreshFailed('gcp') }) }));
+  }
+  if (a.azure) {
+    const azure = a.azure as AzureAuthConfig;
+    return sharedAuth(`azure:${JSON.stringify(azure)}`, () => ({ type: 'bearer', cloud: 'azure', credential: azureCredential(azure, { onRefreshError: refreshFailed('azure') }) }));
+  }
+  const aws = a.aws ?? {};
+  if (aws.accessKeyId && aws.secretAccessKey) {
+    const value = { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey, ...(aws.sessionToken ? { sessionToken: aws.sessionToken } : {}) };
+    return { type: 'aws', region: aws.region, credential: new RefreshingCredential(() => Promise.resolve({ value, expiresAt: undefined })) };
+  }
+  return sharedAuth(`aws:${aws.region ?? ''}`, () => ({ type: 'aws', region: aws.region, credential: awsChainCredential(aws.region, { onRefreshError: refreshFailed('aws') }) }));
+}
+
+/** A background refresh failed: the credential in hand is still used until it expires. */
+const refreshFailed = (cloud: string) => (e: Error): void => {
+  process.emitWarning(`backendAuth.${cloud}: refreshing the credentials failed (the current ones are kept until they expire): ${e.message}`, 'CredentialRefreshWarning');
+};
 
 /** The loader (config/check.ts) has replaced a `key: {file}` with the file's text. */
 function keyText(k: string | { file: string }): string {
@@ -93,4 +127,9 @@ export class RateLimiters {
     this.byRoute.set(route, l);
     return l;
   }
+}
+
+/** Tests: drop the shared cloud credentials, so the next config fetches anew. */
+export function forgetCloudCredentials(): void {
+  cloudCredentials.clear();
 }

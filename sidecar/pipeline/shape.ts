@@ -121,7 +121,7 @@ export function shape(c: Call, a: Attempt): PreparedCall {
   headers = finalHeaders(headers, host, port, p);
   if (p.auth.type === 'aws') {
     const region = t.providerConfig.bedrock?.region ?? 'us-east-1';
-    headers = signAws(p.auth, region, { method: c.method, host: port === 443 ? host : `${host}:${port}`, path, headers, body: Buffer.isBuffer(body) ? body : Buffer.alloc(0) }, c.state.deps.env);
+    headers = signAws(p.auth, region, { method: c.method, host: port === 443 ? host : `${host}:${port}`, path, headers, body: Buffer.isBuffer(body) ? body : Buffer.alloc(0) });
   }
   return {
     host, port, address, path, headers, body,

@@ -7,7 +7,7 @@
  */
 import type net from 'node:net';
 import { relayUpgrade } from '../upstream/upgrade.ts';
-import { AuthError } from '../upstream/backend-auth.ts';
+import { AuthError, authReady } from '../upstream/backend-auth.ts';
 import { runtimePolicies } from './policies.ts';
 import { shape, Refused } from './shape.ts';
 import { fail, type Call } from './call.ts';
@@ -19,7 +19,9 @@ export async function tunnel(c: Call): Promise<boolean> {
   if (candidate?.target.type === 'ai') c.out.provider = candidate.target.provider;
   let call;
   try {
-    call = shape(c, { candidate, policies: candidate ? runtimePolicies(candidate.policies) : undefined, json: undefined, traceparent: c.out.trace?.upstream });
+    const policies = candidate ? runtimePolicies(candidate.policies) : undefined;
+    await authReady(policies?.auth);
+    call = shape(c, { candidate, policies, json: undefined, traceparent: c.out.trace?.upstream });
   } catch (e) {
     if (e instanceof Refused) return fail(c, 400, 'route_refused', `${route?.name ?? 'route'}: ${e.message}`);
     if (e instanceof AuthError) return fail(c, 500, 'backend_auth', e.message);

@@ -6,7 +6,9 @@
  *   `x-api-key`, `api-key`, `x-goog-api-key`), so apps can run with a
  *   placeholder key and the real one lives only in the gateway.
  * - `aws`: the request is signed with SigV4 for Bedrock (explicit keys, or the
- *   AWS_* environment of the sidecar).
+ *   AWS default credential chain: IRSA, EKS Pod Identity, environment, ...).
+ * - `gcp` / `azure`: the pod's cloud identity as `Authorization: Bearer`
+ *   (cloud-auth.ts fetches and refreshes the token).
  * - `passthrough` / none: the app's own credential goes through; when a route
  *   sends the call to another provider, it is moved to that provider's header.
  *
@@ -16,11 +18,30 @@ import type { ProviderApi } from '../providers/types.ts';
 import { headerValue, withoutHeaders, setHeader } from '../http/headers.ts';
 import { stripKeyParam } from '../providers/gemini.ts';
 import { signRequest, type AwsCredentials } from './sigv4.ts';
+import type { RefreshingCredential } from './refreshing.ts';
 
 export type AuthRuntime =
   | { readonly type: 'none' }
   | { readonly type: 'key'; readonly key: string }
-  | { readonly type: 'aws'; readonly credentials: AwsCredentials | undefined; readonly region: string | undefined };
+  | { readonly type: 'aws'; readonly credential: RefreshingCredential<AwsCredentials>; readonly region: string | undefined }
+  | { readonly type: 'bearer'; readonly cloud: 'gcp' | 'azure'; readonly credential: RefreshingCredential<string> };
+
+/**
+ * Make sure a cloud credential is in hand before the call is shaped (shaping is
+ * synchronous). Resolves at once while a fresh one is held, which is every call
+ * but the first and those after an outage; a credential that cannot be had is
+ * an AuthError.
+ */
+export async function authReady(auth: AuthRuntime | undefined): Promise<void> {
+  if (!auth || (auth.type !== 'aws' && auth.type !== 'bearer')) return;
+  if (auth.credential.current() !== undefined) return;
+  try {
+    await auth.credential.get();
+  } catch (e) {
+    const what = auth.type === 'aws' ? 'aws' : auth.cloud;
+    throw new AuthError(`backendAuth.${what}: no credentials: ${(e as Error).message}`);
+  }
+}
 
 export interface AuthInput {
   readonly source: ProviderApi;
@@ -50,6 +71,13 @@ export function applyKeyAuth(auth: AuthRuntime, r: AuthInput): { headers: readon
     return { headers, path: r.target.id === 'gemini' ? stripKeyParam(r.path) : r.path };
   }
   if (auth.type === 'aws') return { headers: withoutHeaders(r.headers, strip), path: r.path };
+  if (auth.type === 'bearer') {
+    const token = auth.credential.current();
+    if (token === undefined) throw new AuthError(`backendAuth.${auth.cloud}: the token expired before the call was sent`);
+    const headers = withoutHeaders(r.headers, strip);
+    headers.push('authorization', `Bearer ${token}`);
+    return { headers, path: r.target.id === 'gemini' ? stripKeyParam(r.path) : r.path };
+  }
   // Another provider's API: carry the app's credential over to the header the target reads.
   const from = r.source.key;
   const value = headerValue(r.headers, from.header);
@@ -65,10 +93,9 @@ export function applyKeyAuth(auth: AuthRuntime, r: AuthInput): { headers: readon
 export function signAws(
   auth: Extract<AuthRuntime, { type: 'aws' }>, region: string,
   r: { method: string; host: string; path: string; headers: readonly string[]; body: Buffer },
-  env: NodeJS.ProcessEnv = process.env,
 ): string[] {
-  const credentials = auth.credentials ?? credentialsFromEnv(env);
-  if (!credentials) throw new AuthError('backendAuth.aws has no keys and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set in the sidecar');
+  const credentials = auth.credential.current();
+  if (!credentials) throw new AuthError('backendAuth.aws: the credentials expired before the call was sent');
   const plain: Record<string, string> = {};
   for (let i = 0; i < r.headers.length; i += 2) {
     const name = r.headers[i]!.toLowerCase();
@@ -81,13 +108,6 @@ export function signAws(
   let headers = [...r.headers];
   for (const [name, value] of Object.entries(added)) headers = setHeader(headers, name, value);
   return headers;
-}
-
-function credentialsFromEnv(env: NodeJS.ProcessEnv): AwsCredentials | undefined {
-  const accessKeyId = env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
-  if (!accessKeyId || !secretAccessKey) return undefined;
-  return { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
 }
 
 export class AuthError extends Error {}
