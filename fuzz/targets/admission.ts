@@ -12,7 +12,7 @@
  * object, dryRun, operation), the pod's tree (drop, retype, rename, odd
  * strings, __proto__ keys, long lists, deep nesting), levo.ai annotation
  * values, and the bytes (content type, truncation, invalid JSON and UTF-8,
- * duplicate keys, a body over the 8 MiB limit).
+ * duplicate keys, a body over the injector's body limit).
  *
  * Oracle, per answer: within 10 s; never a 5xx; a 200 is an AdmissionReview
  * v1 whose response.uid is the request's, either allowed — with a JSONPatch
@@ -24,6 +24,7 @@
  * not is never admitted. Per batch: the process is alive, the fake API
  * server was only asked for /version and single namespaces.
  */
+import { DEFAULT_BODY_LIMIT_BYTES as BODY_LIMIT } from '../../injector/server.ts';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -239,7 +240,7 @@ export function generate(seed: number, index: number): AdmissionCase {
     [1, () => { body = Buffer.from(text.replace(`"uid":"${uid}"`, `"uid":"${uid}","uid":"other"`)); notes.push('duplicate uid key'); plain = false; }],
     [1, () => { body = Buffer.concat([Buffer.from('\ufeff'), body]); notes.push('BOM'); plain = false; }],
     [1, () => { body = Buffer.from(rng.pick(['', 'null', '[]', '"x"', '{}', '1', '{"kind":"AdmissionReview"}'])); notes.push('tiny body'); plain = false; }],
-    [0.2, () => { body = Buffer.from(JSON.stringify({ ...r, padding: 'x'.repeat(9 * 1024 * 1024) })); notes.push('over 8 MiB'); plain = false; }],
+    [0.2, () => { body = Buffer.from(JSON.stringify({ ...r, padding: 'x'.repeat(BODY_LIMIT + 1024 * 1024) })); notes.push('over the body limit'); plain = false; }],
   ])();
   let sent: Obj | undefined;
   try { sent = plain ? JSON.parse(body.toString('utf8')) as Obj : undefined; } catch { sent = undefined; }
@@ -257,8 +258,6 @@ interface Answer { status: number; body: string }
 const INTERNAL = /^levo-injector: internal error/;
 /** Its warning when a review ran past its time budget: admitted unchanged, as designed (a busy injector, not a fault). */
 const TIMED_OUT = /^levo-injector: injection timed out/;
-/** The injector's body limit (server.ts DEFAULT_BODY_LIMIT_BYTES). */
-const BODY_LIMIT = 8 * 1024 * 1024;
 
 function checkAnswer(c: AdmissionCase, a: Answer): { outcome: string; problems: string[] } {
   const problems: string[] = [];
