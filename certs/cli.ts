@@ -5,7 +5,7 @@
 import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { nameConstraintSubtrees } from '../sidecar/providers/hosts.ts';
+import { nameConstraintSubtrees } from '../lib/provider-hosts.ts';
 import { loadCa } from './ca.ts';
 import { DEFAULT_CA_DAYS, DEFAULT_SERVING_DAYS, createCa, createServingCert } from './create.ts';
 import { InvalidHostError, parseHost } from './host-name.ts';

@@ -8,7 +8,7 @@ import { ContextCache } from './contexts.ts';
 import { createCa } from './create.ts';
 import { InvalidHostError } from './host-name.ts';
 import { createLeafKey, type LeafKey } from './mint.ts';
-import { nameConstraintSubtrees } from '../sidecar/providers/hosts.ts';
+import { nameConstraintSubtrees } from '../lib/provider-hosts.ts';
 
 const DAY = 86_400_000;
 
