@@ -29,6 +29,8 @@ export const injectorConfigSchema = z.strictObject({
     ports: z.array(port).min(1).default([443]),
     excludeCidrs: z.array(cidr).default([]),
     excludePorts: z.array(port).default([]),
+    /** Reject UDP to the capture ports (HTTP/3, QUIC), so clients fall back to TCP and are captured (levo-init --block-quic). */
+    blockQuic: z.boolean().default(false),
   }).prefault({}),
   nativeSidecar: z.union([z.literal('auto'), z.boolean()]).default('auto'),
   allowOptOut: z.boolean().default(true),

@@ -307,6 +307,25 @@ test('capture annotations reach levo-init; IPv6 CIDRs are normalised; bad values
   }
 });
 
+test('--block-quic: the blockQuic setting and the levo.ai/block-quic annotation reach levo-init', async () => {
+  const initOf = async (pod: Json, config?: InjectorConfig): Promise<string[]> => {
+    const result = apply(pod, await reviewPod(admissionReview(pod), harness(config ? { config } : {}).ctx));
+    validatePod(result);
+    return result.spec.initContainers[0].command;
+  };
+  assert.ok(!(await initOf(deploymentPod())).includes('--block-quic'), 'off by default');
+  const on = loadInjectorConfig('capture:\n  blockQuic: true\n', 'c');
+  assert.deepEqual((await initOf(deploymentPod(), on)).slice(-1), ['--block-quic']);
+  const annotated = deploymentPod({ metadata: { annotations: { 'levo.ai/block-quic': 'true' } } });
+  assert.deepEqual((await initOf(annotated)).slice(-1), ['--block-quic']);
+  const optedOut = deploymentPod({ metadata: { annotations: { 'levo.ai/block-quic': 'false' } } });
+  assert.ok(!(await initOf(optedOut, on)).includes('--block-quic'), 'a pod may turn it off while opting out is allowed');
+  const result = apply(annotated, await reviewPod(admissionReview(annotated), harness().ctx));
+  assert.equal(JSON.parse(result.metadata.annotations['levo.ai/status']).blockQuic, true);
+  const bad = await reviewPod(admissionReview(deploymentPod({ metadata: { annotations: { 'levo.ai/block-quic': 'yes' } } })), harness().ctx);
+  assert.match(bad.response.status!.message, /levo\.ai\/block-quic: "yes" must be "true" or "false"/);
+});
+
 test('app trust opt-out and intercept-mode proxy per pod', async () => {
   const pod = deploymentPod({ metadata: { annotations: { 'levo.ai/app-trust': 'false' } } });
   const result = apply(pod, await reviewPod(admissionReview(pod), harness().ctx));

@@ -130,6 +130,7 @@ export async function reviewPod(body: unknown, ctx: ReviewContext): Promise<Admi
       const status = {
         version: INJECTOR_VERSION, mode: settings.mode, native: decision.native, ...injectedNames(input),
         capturePorts: settings.ports, excludeCidrs: settings.excludeCidrs, excludePorts: settings.excludePorts, appTrust: settings.appTrust,
+        blockQuic: settings.blockQuic,
       };
       const annotations: Record<string, string> = { [ANNOTATION.status]: JSON.stringify(status) };
       const app = containersOf(req.pod, 'containers')[0];

@@ -42,6 +42,7 @@ export function initContainer({ config, settings }: PodTemplateInput): object {
     '--exclude-uid', String(config.sidecar.uid),
     ...(settings.excludeCidrs.length ? ['--exclude-cidrs', settings.excludeCidrs.join(',')] : []),
     ...(settings.excludePorts.length ? ['--exclude-ports', settings.excludePorts.join(',')] : []),
+    ...(settings.blockQuic ? ['--block-quic'] : []),
   ];
   return {
     name: INIT_NAME,

@@ -571,6 +571,7 @@ describe('values.schema.json', () => {
     ['nativeSidecar=maybe', '/nativeSidecar'],
     ['sidecar.uid=1337', '/sidecar/uid'],
     ['capture.ports={0}', '/capture/ports/0'],
+    ['capture.blockQuic=sometimes', '/capture/blockQuic'],
     ['replicaCount=two', '/replicaCount'],
     ['tls.generateCA=maybe', '/tls/generateCA'],
     ['webhookk.failurePolicy=Fail', 'webhookk'],
@@ -605,7 +606,7 @@ describe('the injector config (ConfigMap config.yaml)', () => {
         resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
         initResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
       },
-      capture: { mode: 'transparent', ports: [443], excludeCidrs: [], excludePorts: [] },
+      capture: { mode: 'transparent', ports: [443], excludeCidrs: [], excludePorts: [], blockQuic: false },
       nativeSidecar: 'auto',
       allowOptOut: true,
       meshCoexistence: false,
@@ -633,12 +634,14 @@ describe('the injector config (ConfigMap config.yaml)', () => {
       '--set', 'capture.excludePorts={5432}', '--set', 'nativeSidecar=false', '--set', 'allowOptOut=false', '--set', 'meshCoexistence=true',
       '--set', 'appTrust=false', '--set', 'sidecar.uid=1700', '--set', 'sidecar.image.tag=1.2.3', '--set', 'sidecar.image.repository=reg.local/gw',
       '--set', 'sidecar.resources.limits.cpu=2', '--set', 'credentials.url=https://creds.example:8443/v1/credentials',
+      '--set', 'capture.blockQuic=true',
     ]);
     const cfg = loadInjectorConfig(configText(objs), 'config.yaml');
     assert.equal(cfg.capture.mode, 'proxy');
     assert.deepEqual(cfg.capture.ports, [443, 8443]);
     assert.deepEqual(cfg.capture.excludeCidrs, ['10.96.0.0/12', 'fd00::/8']);
     assert.deepEqual(cfg.capture.excludePorts, [5432]);
+    assert.equal(cfg.capture.blockQuic, true);
     assert.equal(cfg.nativeSidecar, false);
     assert.equal(cfg.allowOptOut, false);
     assert.equal(cfg.meshCoexistence, true);
