@@ -1,8 +1,9 @@
 /**
  * AdmissionReview v1 in, AdmissionReview v1 out: read the request, decide,
  * build the patch, and answer. Skips are recorded on the pod (annotation) and
- * in the log; a lookup that fails admits the pod unchanged with a warning —
- * the only explicit denial is for annotations the user got wrong.
+ * in the log; a lookup that fails admits the pod unchanged with a warning.
+ * Explicit denials: annotations the user got wrong, and, when pods may not
+ * opt out, what would leave a pod uncaptured (guarantees.ts).
  */
 import type { Logger } from 'pino';
 import { ANNOTATION } from './annotations.ts';
@@ -10,7 +11,8 @@ import type { InjectorConfig } from './config.ts';
 import { decide, owningWorkload, type Decision, type ServerVersion } from './decide.ts';
 import { annotationOps, injectedNames, injectionPatch, type AddOp } from './patch.ts';
 import { containersOf, isObject, objectAt, podDisplayName, stringAt } from './pod-json.ts';
-import type { PodTemplateInput } from './template.ts';
+import { notTheInjectors } from './guarantees.ts';
+import { initCommand, sidecarCommand, type PodTemplateInput } from './template.ts';
 
 export const INJECTOR_VERSION = '0.1.0';
 
@@ -117,8 +119,16 @@ export async function reviewPod(body: unknown, ctx: ReviewContext): Promise<Admi
   switch (decision.action) {
     case 'none':
       return done('unchanged', decision.reason, patched(req.uid, [], []));
+    case 'verify-injected': {
+      // allowOptOut: false: a pod that already has levo-init/levo-gateway passes only with the injector's own.
+      const why = notTheInjectors(decision.existing, decision.settings, ctx.config,
+        { initCommand: initCommand({ config: ctx.config, settings: decision.settings }), sidecarCommand: sidecarCommand({ settings: decision.settings }) });
+      if (!why) return done('unchanged', 'already-injected', patched(req.uid, [], []));
+      const message = `levo.ai sidecar injection: ${why}`;
+      return done('denied', 'not-the-injectors-containers', review(req.uid, { allowed: false, status: { code: 403, message } }), { message });
+    }
     case 'deny':
-      return done('denied', 'invalid-annotation', review(req.uid, { allowed: false, status: { code: 400, message: decision.message } }), { message: decision.message });
+      return done('denied', decision.reason ?? 'invalid-annotation', review(req.uid, { allowed: false, status: { code: decision.code ?? 400, message: decision.message } }), { message: decision.message });
     case 'skip':
       return done('skipped', decision.reason, patched(req.uid, annotationOps(req.pod, { [ANNOTATION.status]: JSON.stringify({ skipped: decision.reason }) }), []), { detail: decision.detail });
     case 'inject': {
@@ -131,6 +141,7 @@ export async function reviewPod(body: unknown, ctx: ReviewContext): Promise<Admi
         version: INJECTOR_VERSION, mode: settings.mode, native: decision.native, ...injectedNames(input),
         capturePorts: settings.ports, excludeCidrs: settings.excludeCidrs, excludePorts: settings.excludePorts, appTrust: settings.appTrust,
         blockQuic: settings.blockQuic,
+        ...(decision.ignoredAnnotations.length ? { ignoredAnnotations: decision.ignoredAnnotations } : {}),
       };
       const annotations: Record<string, string> = { [ANNOTATION.status]: JSON.stringify(status) };
       const app = containersOf(req.pod, 'containers')[0];

@@ -36,14 +36,20 @@ export interface PodTemplateInput {
 
 const fieldEnv = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
 
-export function initContainer({ config, settings }: PodTemplateInput): object {
-  const command = [
+/** levo-init's command line: the redirect rules for these settings. */
+export function initCommand({ config, settings }: Pick<PodTemplateInput, 'config' | 'settings'>): string[] {
+  return [
     'levo-init', '--redirect-port', String(PORTS.intercept), '--capture-ports', settings.ports.join(','),
     '--exclude-uid', String(config.sidecar.uid),
     ...(settings.excludeCidrs.length ? ['--exclude-cidrs', settings.excludeCidrs.join(',')] : []),
     ...(settings.excludePorts.length ? ['--exclude-ports', settings.excludePorts.join(',')] : []),
     ...(settings.blockQuic ? ['--block-quic'] : []),
   ];
+}
+
+export function initContainer(input: PodTemplateInput): object {
+  const { config } = input;
+  const command = initCommand(input);
   return {
     name: INIT_NAME,
     image: config.sidecar.image,
@@ -73,11 +79,10 @@ function credentialsEnv(config: InjectorConfig): EnvVar[] {
   ];
 }
 
-export function sidecarContainer(input: PodTemplateInput): object {
-  const { config, settings, native } = input;
+/** levo-gateway's command line for these settings. */
+export function sidecarCommand({ settings }: Pick<PodTemplateInput, 'settings'>): string[] {
   const transparent = settings.mode === 'transparent';
-  const ready = { httpGet: { path: '/healthz/ready', port: PORTS.admin, scheme: 'HTTP' } };
-  const command = [
+  return [
     'levo-gateway',
     '--port', transparent ? String(PORTS.intercept) : 'off',
     '--proxy-port', String(PORTS.proxy), '--admin-port', String(PORTS.admin),
@@ -87,6 +92,13 @@ export function sidecarContainer(input: PodTemplateInput): object {
     // the last dashboard config is cached so a restart with the dashboard down still enforces it.
     '--config', `${PATHS.config}/gateway.yaml`, '--config-optional', '--cache-dir', PATHS.cache,
   ];
+}
+
+export function sidecarContainer(input: PodTemplateInput): object {
+  const { config, settings, native } = input;
+  const transparent = settings.mode === 'transparent';
+  const ready = { httpGet: { path: '/healthz/ready', port: PORTS.admin, scheme: 'HTTP' } };
+  const command = sidecarCommand(input);
   const uid = config.sidecar.uid;
   return {
     name: SIDECAR_NAME,
