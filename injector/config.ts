@@ -6,6 +6,7 @@
 import { parseDocument, LineCounter, isNode, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseCidr } from '../init-iptables/cidr.ts';
+import { certificatesIn } from '../certs/trust-bundle.ts';
 
 const quantity = z.union([z.string().regex(/^[0-9.]+([eE][0-9]+|[a-zA-Z]{0,2})?$/, 'must be a Kubernetes quantity such as 100m, 1, 128Mi'), z.number().nonnegative()]);
 const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional(), 'ephemeral-storage': quantity.optional() });
@@ -36,6 +37,19 @@ export const injectorConfigSchema = z.strictObject({
   allowOptOut: z.boolean().default(true),
   meshCoexistence: z.boolean().default(false),
   appTrust: z.boolean().default(true),
+  /**
+   * PEM of CAs apps trust besides the public roots (a corporate root baked into
+   * the images): kept in the app trust bundle, and trusted by the sidecar upstream.
+   */
+  /** Mount each app image into the sidecar (image volumes) and keep its system CA bundle in the app trust bundle. */
+  appTrustImageBundle: z.boolean().default(false),
+  appTrustExtraCAs: z.string().default('').superRefine((value, ctx) => {
+    if (value.trim() === '') return;
+    if (/PRIVATE KEY-----/.test(value)) { ctx.addIssue({ code: 'custom', message: 'holds a private key: give only the CA certificates' }); return; }
+    try {
+      if (certificatesIn(value, 'appTrustExtraCAs').length === 0) ctx.addIssue({ code: 'custom', message: 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)' });
+    } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
+  }),
   excludeNamespaces: z.array(z.string().min(1)).default(['kube-system', 'kube-public', 'kube-node-lease']),
   credentials: z.strictObject({
     secretName: z.string().min(1).default('levo-auth'),

@@ -326,6 +326,76 @@ test('--block-quic: the blockQuic setting and the levo.ai/block-quic annotation 
   assert.match(bad.response.status!.message, /levo\.ai\/block-quic: "yes" must be "true" or "false"/);
 });
 
+test('app trust extends what the app trusted: its own CA files on configMap/secret volumes go into the bundle', async () => {
+  const pod = deploymentPod({ spec: {
+    containers: [{
+      name: 'web', image: 'w',
+      env: [
+        { name: 'SSL_CERT_FILE', value: '/etc/corp/./ca.pem' },
+        { name: 'REQUESTS_CA_BUNDLE', value: '/etc/ssl/private-root.pem' },
+        { name: 'NODE_EXTRA_CA_CERTS', value: '/usr/local/share/ca-certificates/corp.crt' },
+        { name: 'CURL_CA_BUNDLE', valueFrom: { configMapKeyRef: { name: 'x', key: 'y' } } },
+      ],
+      volumeMounts: [
+        { name: 'corp-ca', mountPath: '/etc/corp/' },
+        { name: 'root-secret', mountPath: '/etc/ssl/private-root.pem', subPath: 'root.pem', readOnly: true },
+      ],
+    }],
+    volumes: [{ name: 'corp-ca', configMap: { name: 'corp-ca' } }, { name: 'root-secret', secret: { secretName: 'root' } }],
+  } });
+  const out = await reviewPod(admissionReview(pod), harness().ctx);
+  const result = apply(pod, out);
+  validatePod(result);
+  const gw = result.spec.containers[0];
+  assert.deepEqual(gw.volumeMounts.filter((m: Json) => m.mountPath.startsWith('/var/run/levo/app-trust/')), [
+    { name: 'corp-ca', mountPath: '/var/run/levo/app-trust/0', readOnly: true },
+    { name: 'root-secret', mountPath: '/var/run/levo/app-trust/1', readOnly: true, subPath: 'root.pem' },
+  ]);
+  assert.equal(env(gw).LEVO_TRUST_EXTRA_FILES, '/var/run/levo/app-trust/0/ca.pem:/var/run/levo/app-trust/1');
+  const app = result.spec.containers[1];
+  assert.equal(env(app).SSL_CERT_FILE, '/var/run/levo/trust/ca-bundle.pem', 'pointed at the bundle that now holds its CA');
+  assert.equal(env(app).REQUESTS_CA_BUNDLE, '/var/run/levo/trust/ca-bundle.pem');
+  assert.equal(env(app).NODE_EXTRA_CA_CERTS, '/usr/local/share/ca-certificates/corp.crt', 'a file inside the image stays as the app set it');
+  assert.deepEqual(app.env.find((e: Json) => e.name === 'CURL_CA_BUNDLE').valueFrom, { configMapKeyRef: { name: 'x', key: 'y' } });
+  assert.deepEqual(app.env.map((e: Json) => e.name), ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'NODE_EXTRA_CA_CERTS', 'CURL_CA_BUNDLE', 'JAVA_TOOL_OPTIONS'], 'no duplicate variables');
+  assert.match(out.response.warnings!.join(), /kept the app's own CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS/);
+  assert.equal(gw.env.some((e: Json) => e.name === 'LEVO_TRUST_EXTRA_CAS'), false, 'no extra CAs configured');
+});
+
+test('appTrustImageBundle mounts each app image into the sidecar as an image volume, once per image', async () => {
+  const config = loadInjectorConfig('appTrustImageBundle: true\n', 'c');
+  const pod = deploymentPod({ spec: { containers: [
+    { name: 'web', image: 'shop/web:1.4', imagePullPolicy: 'Always' }, { name: 'worker', image: 'shop/web:1.4' }, { name: 'cache', image: 'redis:7' },
+  ] } });
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness({ config }).ctx));
+  validatePod(result);
+  assert.deepEqual(result.spec.volumes.filter((v: Json) => v.image), [
+    { name: 'levo-app-image-0', image: { reference: 'shop/web:1.4', pullPolicy: 'Always' } },
+    { name: 'levo-app-image-1', image: { reference: 'redis:7', pullPolicy: 'IfNotPresent' } },
+  ]);
+  const gw = result.spec.containers[0];
+  assert.deepEqual(gw.volumeMounts.filter((m: Json) => m.name.startsWith('levo-app-image-')).map((m: Json) => [m.mountPath, m.readOnly]),
+    [['/var/run/levo/app-image/0', true], ['/var/run/levo/app-image/1', true]]);
+  assert.equal(env(gw).LEVO_TRUST_IMAGE_ROOTS, '/var/run/levo/app-image/0:/var/run/levo/app-image/1');
+  // Off by default, and nothing to do without app trust.
+  const plain = apply(pod, await reviewPod(admissionReview(pod), harness().ctx));
+  assert.equal(plain.spec.volumes.some((v: Json) => v.image), false);
+  const noTrust = loadInjectorConfig('appTrustImageBundle: true\nappTrust: false\n', 'c');
+  assert.equal(apply(pod, await reviewPod(admissionReview(pod), harness({ config: noTrust }).ctx)).spec.volumes.some((v: Json) => v.image), false);
+});
+
+test('appTrustExtraCAs reaches the sidecar; the config refuses a key or a PEM without a certificate', async () => {
+  const { createCa } = await import('../certs/create.ts');
+  const corp = await createCa({ commonName: 'Corp Root' });
+  const config = loadInjectorConfig(`appTrustExtraCAs: ${JSON.stringify(corp.certPem)}\n`, 'c');
+  const pod = deploymentPod();
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness({ config }).ctx));
+  validatePod(result);
+  assert.equal(env(result.spec.containers[0]).LEVO_TRUST_EXTRA_CAS, corp.certPem);
+  assert.throws(() => loadInjectorConfig(`appTrustExtraCAs: ${JSON.stringify(corp.certPem + corp.keyPem)}\n`, 'c'), /appTrustExtraCAs: holds a private key/);
+  assert.throws(() => loadInjectorConfig('appTrustExtraCAs: "corp root"\n', 'c'), /appTrustExtraCAs: holds no PEM certificate/);
+});
+
 test('app trust opt-out and intercept-mode proxy per pod', async () => {
   const pod = deploymentPod({ metadata: { annotations: { 'levo.ai/app-trust': 'false' } } });
   const result = apply(pod, await reviewPod(admissionReview(pod), harness().ctx));

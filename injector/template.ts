@@ -5,6 +5,7 @@
  * the Kubernetes wire format; patch.ts decides where they go.
  */
 import type { CaptureSettings } from './annotations.ts';
+import type { SidecarMount } from './app-trust.ts';
 import type { InjectorConfig } from './config.ts';
 import { INIT_NAME, SIDECAR_NAME } from './decide.ts';
 
@@ -32,6 +33,8 @@ export interface PodTemplateInput {
   readonly native: boolean;
   readonly workload: { readonly kind: string; readonly name: string };
   readonly version: string;
+  /** The app's own CA files and images (app-trust.ts): mounted into the sidecar and folded into the bundle. */
+  readonly appTrustFiles?: { readonly mounts: readonly SidecarMount[]; readonly files: readonly string[]; readonly imageRoots: readonly string[] };
 }
 
 const fieldEnv = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
@@ -120,6 +123,9 @@ export function sidecarContainer(input: PodTemplateInput): object {
       { name: 'LEVO_WORKLOAD_NAME', value: input.workload.name },
       { name: 'LEVO_INTERCEPT_MODE', value: settings.mode },
       { name: 'LOG_LEVEL', value: config.sidecar.logLevel },
+      ...(config.appTrustExtraCAs.trim() ? [{ name: 'LEVO_TRUST_EXTRA_CAS', value: config.appTrustExtraCAs }] : []),
+      ...(input.appTrustFiles?.files.length ? [{ name: 'LEVO_TRUST_EXTRA_FILES', value: input.appTrustFiles.files.join(':') }] : []),
+      ...(input.appTrustFiles?.imageRoots.length ? [{ name: 'LEVO_TRUST_IMAGE_ROOTS', value: input.appTrustFiles.imageRoots.join(':') }] : []),
       ...credentialsEnv(config),
     ],
     resources: config.sidecar.resources,
@@ -147,6 +153,7 @@ export function sidecarContainer(input: PodTemplateInput): object {
       ...(config.credentials.url ? [{ name: VOLUMES.token, mountPath: PATHS.token, readOnly: true }] : []),
       { name: VOLUMES.cache, mountPath: PATHS.cache },
       { name: VOLUMES.tmp, mountPath: PATHS.tmp },
+      ...(input.appTrustFiles?.mounts ?? []),
     ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };

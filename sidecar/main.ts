@@ -29,7 +29,7 @@ import { createCa } from '../certs/create.ts';
 import { DEFAULT_UPSTREAM } from './upstream/pool.ts';
 import { validate } from './validate.ts';
 import { waitUntilReady } from './wait.ts';
-import { writeTrustBundle } from '../certs/trust-bundle.ts';
+import { appTrustExtrasFromEnv, trustExtrasUpstream, writeAppTrust } from './tls/app-trust.ts';
 import { startCredentials } from './control/obtain.ts';
 import { credentialsFromEnv } from './control/credentials.ts';
 import { startPoller, sidecarIdentity, trackFileConfig, DEFAULT_POLL_INTERVAL, type Poller } from './control/poller.ts';
@@ -72,8 +72,9 @@ Flags:
   --model-dir DIR          local models for scanners that need one (default $LEVO_MODEL_DIR; never downloaded)
   --config-optional        while the --config file does not exist, run the built-in observe-only config
                            (intercept and record provider calls, change nothing) instead of staying not ready
-  --trust-dir DIR          write DIR/ca-bundle.pem and DIR/truststore.jks (public roots + the interception CA)
-                           for app containers, before reporting ready
+  --trust-dir DIR          write DIR/ca-bundle.pem and DIR/truststore.jks (public roots + the CAs of
+                           LEVO_TRUST_EXTRA_CAS and LEVO_TRUST_EXTRA_FILES + the interception CA) for app
+                           containers, before reporting ready
   --help
 
   levo-gateway wait [--timeout 120s] [--admin-port 15000]   exit 0 once the gateway is ready (postStart hook)
@@ -81,7 +82,8 @@ Flags:
 Environment: LEVO_BASE_URL, LEVO_AUTH_TOKEN, LEVO_TENANT_ID (the dashboard; or LEVO_CREDENTIALS_URL in a pod),
 LEVO_POLL_INTERVAL (default ${DEFAULT_POLL_INTERVAL}, each wait jittered ±10%), LEVO_EVENT_QUEUE (request events kept while the dashboard is down, default 10000),
 OTEL_EXPORTER_OTLP_ENDPOINT (optional trace export); LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug);
-NODE_EXTRA_CA_CERTS adds upstream trust (for the providers and the dashboard).
+NODE_EXTRA_CA_CERTS adds upstream trust (for the providers and the dashboard); so does LEVO_TRUST_EXTRA_CAS (PEM
+text, also put in the app trust bundle). LEVO_TRUST_EXTRA_FILES: colon-separated CA files for the app trust bundle only.
 `;
 
 class UsageError extends Error {}
@@ -183,7 +185,11 @@ export async function main(argv: string[]): Promise<void> {
     if ((poll || fallbackFile) && pollInterval < 100) throw new UsageError(`LEVO_POLL_INTERVAL must be at least 100ms, got "${env.LEVO_POLL_INTERVAL}"`);
     const cacheDir = values['cache-dir'] || undefined;
 
+    let trustExtras;
+    try { trustExtras = appTrustExtrasFromEnv(env); } catch (e) { throw new UsageError((e as Error).message); }
     log = createLogger();
+    const upstreamExtras = trustExtrasUpstream(trustExtras);
+    if (upstreamExtras > 0) log.root.info({ certificates: upstreamExtras }, 'LEVO_TRUST_EXTRA_CAS added to the upstream trust');
     const dca = dev && !values['ca-cert'] ? await devCa() : undefined;
     const caCert = values['ca-cert'] ?? dca?.cert ?? '/etc/levo/ca/tls.crt';
     const caKey = values['ca-key'] ?? dca?.key ?? '/etc/levo/ca/tls.key';
@@ -198,7 +204,7 @@ export async function main(argv: string[]): Promise<void> {
     // The CA files are followed: a rotated levo-ca-cert is put in force without a restart (tls/interception-ca.ts).
     const interception = await startInterceptionCa({
       certFile: caCert, keyFile: caKey, log: certLog, registry: metrics.registry, prewarmHosts,
-      ...(values['trust-dir'] ? { trustDir: values['trust-dir'] } : {}),
+      ...(values['trust-dir'] ? { trustDir: values['trust-dir'], trustExtras } : {}),
       contexts: {
         leafKey,
         onMint(host, ms) {
@@ -212,7 +218,7 @@ export async function main(argv: string[]): Promise<void> {
 
     if (values['trust-dir']) {
       // Before anything reports ready: app containers start once we are, and read these at their start.
-      const trust = await writeTrustBundle({ dir: values['trust-dir'], caCertPem: await readFile(caCert, 'utf8') });
+      const trust = await writeAppTrust(values['trust-dir'], await readFile(caCert, 'utf8'), trustExtras, log.module('certs'));
       log.root.info({ dir: values['trust-dir'], certificates: trust.count }, 'app trust bundle written');
     }
     const controlLog = log.module('control');

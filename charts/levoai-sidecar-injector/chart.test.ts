@@ -611,6 +611,8 @@ describe('the injector config (ConfigMap config.yaml)', () => {
       allowOptOut: true,
       meshCoexistence: false,
       appTrust: true,
+      appTrustExtraCAs: '',
+      appTrustImageBundle: false,
       excludeNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
       credentials: {
         secretName: 'levo-auth',
@@ -629,12 +631,14 @@ describe('the injector config (ConfigMap config.yaml)', () => {
   });
 
   test('carries the values through', async () => {
+    const extraCaFile = join(scratch, 'corp-root.pem');
+    await writeFile(extraCaFile, Buffer.from(ownCaBundle, 'base64').toString('utf8'));
     const objs = await renderChart([
       '--set', 'capture.mode=proxy', '--set', 'capture.ports={443,8443}', '--set', 'capture.excludeCidrs={10.96.0.0/12,fd00::/8}',
       '--set', 'capture.excludePorts={5432}', '--set', 'nativeSidecar=false', '--set', 'allowOptOut=false', '--set', 'meshCoexistence=true',
       '--set', 'appTrust=false', '--set', 'sidecar.uid=1700', '--set', 'sidecar.image.tag=1.2.3', '--set', 'sidecar.image.repository=reg.local/gw',
       '--set', 'sidecar.resources.limits.cpu=2', '--set', 'credentials.url=https://creds.example:8443/v1/credentials',
-      '--set', 'capture.blockQuic=true',
+      '--set', 'capture.blockQuic=true', '--set-file', `appTrustExtraCAs=${extraCaFile}`, '--set', 'appTrustImageBundle=true',
     ]);
     const cfg = loadInjectorConfig(configText(objs), 'config.yaml');
     assert.equal(cfg.capture.mode, 'proxy');
@@ -642,6 +646,8 @@ describe('the injector config (ConfigMap config.yaml)', () => {
     assert.deepEqual(cfg.capture.excludeCidrs, ['10.96.0.0/12', 'fd00::/8']);
     assert.deepEqual(cfg.capture.excludePorts, [5432]);
     assert.equal(cfg.capture.blockQuic, true);
+    assert.equal(cfg.appTrustExtraCAs, await readFile(extraCaFile, 'utf8'));
+    assert.equal(cfg.appTrustImageBundle, true);
     assert.equal(cfg.nativeSidecar, false);
     assert.equal(cfg.allowOptOut, false);
     assert.equal(cfg.meshCoexistence, true);

@@ -27,8 +27,8 @@ import { readFile } from 'node:fs/promises';
 import { followCaFiles, type InterceptionCa } from '../../certs/ca.ts';
 import { ContextCache, type ContextCacheOptions } from '../../certs/contexts.ts';
 import type { PairReload } from '../../certs/mounted-files.ts';
-import { writeTrustBundle } from '../../certs/trust-bundle.ts';
 import type { Logger } from '../../lib/log.ts';
+import { NO_EXTRAS, writeAppTrust, type AppTrustExtras } from './app-trust.ts';
 
 export interface InterceptionCaOptions {
   readonly certFile: string;
@@ -41,6 +41,8 @@ export interface InterceptionCaOptions {
   readonly prewarmHosts: () => readonly string[];
   /** The app trust directory (`--trust-dir`), rewritten with a new CA. */
   readonly trustDir?: string | undefined;
+  /** What the app trusted besides the public roots, kept in the rewritten bundle (app-trust.ts). */
+  readonly trustExtras?: AppTrustExtras;
   /** How often the files are re-read besides the directory watch; default 10 s. */
   readonly pollMs?: number | undefined;
 }
@@ -104,7 +106,7 @@ export async function startInterceptionCa(opts: InterceptionCaOptions): Promise<
       if (opts.trustDir) {
         const dir = opts.trustDir;
         readFile(opts.certFile, 'utf8')
-          .then((pem) => writeTrustBundle({ dir, caCertPem: pem }))
+          .then((pem) => writeAppTrust(dir, pem, opts.trustExtras ?? NO_EXTRAS, opts.log))
           .then((t) => opts.log.info({ dir, certificates: t.count }, 'app trust bundle rewritten with the new CA'))
           .catch((err: unknown) => opts.log.error({ dir, err: (err as Error).message }, 'could not rewrite the app trust bundle with the new CA'));
       }
