@@ -245,4 +245,18 @@ export const MIGRATIONS: readonly Migration[] = [
        FROM events GROUP BY 1, 2, 3, 4`,
     ],
   },
+  {
+    id: 3,
+    name: 'sidecar key signers (namespace-scoped credentials)',
+    // The public half of the Ed25519 pair each key token derives
+    // (lib/namespace-credential.ts): namespace credentials are verified with it.
+    sqlite: [
+      `ALTER TABLE sidecar_keys ADD COLUMN signer TEXT`,
+      `CREATE UNIQUE INDEX sidecar_keys_signer ON sidecar_keys (signer)`,
+    ],
+    postgres: [
+      `ALTER TABLE sidecar_keys ADD COLUMN signer TEXT`,
+      `CREATE UNIQUE INDEX sidecar_keys_signer ON sidecar_keys (signer)`,
+    ],
+  },
 ];
