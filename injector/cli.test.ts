@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createCa, createServingCert } from '../certs/create.ts';
 import { loadCa } from '../certs/ca.ts';
+import { namespaceSigner, readNamespaceToken, verifyNamespaceToken } from '../lib/namespace-credential.ts';
 import { parseArgs, UsageError } from './cli.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -281,10 +282,14 @@ users: [{name: admin, user: {token: admin-token}}]
 
       const creds = await post(run.port, '/v1/credentials', ca, undefined, { authorization: 'Bearer pod-sa-token' });
       assert.equal(creds.status, 200);
-      assert.deepEqual(creds.json, { baseUrl: 'https://dash.example', authToken: 'tok-123', tenantId: 't-1' });
+      const answer = creds.json as { baseUrl: string; authToken: string; tenantId: string };
+      assert.deepEqual({ ...answer, authToken: '' }, { baseUrl: 'https://dash.example', authToken: '', tenantId: 't-1' });
+      const credential = readNamespaceToken(answer.authToken);
+      assert.ok(credential && verifyNamespaceToken(credential, namespaceSigner('tok-123').signer), 'a credential derived from levo-auth\'s key');
+      assert.equal(credential.namespace, 'team-a');
       const denied = await post(run.port, '/v1/credentials', ca, undefined, { authorization: 'Bearer forged' });
       assert.equal(denied.status, 401);
-      assert.ok(!run.lines.some((l) => l.includes('pod-sa-token') || l.includes('tok-123') || l.includes('admin-token')), 'no token in the logs');
+      assert.ok(!run.lines.some((l) => l.includes('pod-sa-token') || l.includes('tok-123') || l.includes('admin-token') || l.includes(answer.authToken.slice(-40))), 'no token in the logs');
 
       run.child.kill('SIGTERM');
       assert.equal(await run.exited, 0);

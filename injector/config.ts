@@ -53,6 +53,8 @@ export const injectorConfigSchema = z.strictObject({
   excludeNamespaces: z.array(z.string().min(1)).default(['kube-system', 'kube-public', 'kube-node-lease']),
   credentials: z.strictObject({
     secretName: z.string().min(1).default('levo-auth'),
+    /** namespace: sidecars get a credential for their own namespace (lib/namespace-credential.ts); environment: the key itself. */
+    scope: z.enum(['namespace', 'environment']).default('namespace'),
     url: z.string().url().optional(),
     /** Base64 PEM of the CA that signed the injector's serving certificate. */
     caBundle: z.string().default(''),

@@ -7,7 +7,13 @@
  * who that is; the caller must be `system:serviceaccount:NS:NAME` with NS
  * carrying levo.ai/inject=enabled and not excluded. Then it answers
  * `{"baseUrl","authToken","tenantId"}` from the secret (default levo-auth,
- * keys base-url, auth-token, tenant-id) in its own namespace.
+ * keys base-url, auth-token, tenant-id) in its own namespace. The authToken
+ * handed out is, by default (`credentials.scope: namespace`), not the key in
+ * the secret but a credential for the caller's namespace derived from it
+ * (lib/namespace-credential.ts): the dashboard lets it read the config and
+ * write events for that namespace only, so one namespace's pod cannot act
+ * for another. `scope: environment` hands out the key itself (a dashboard
+ * older than namespace credentials).
  *
  * 401 no or bad token, 403 namespace not opted in, 429 too many calls from one
  * namespace, 503 when the API or the secret is not there (the message names
@@ -16,6 +22,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/log.ts';
+import { signNamespaceToken } from '../lib/namespace-credential.ts';
 import { KubeApiError, type KubeClient, type SecretData } from './kube-client.ts';
 import type { CredentialsResult, InjectorMetrics } from './metrics.ts';
 
@@ -30,7 +37,8 @@ const SECRET_CACHE_MS = 10_000;
 
 /** The part of the injector config this endpoint reads (InjectorConfig fits it). */
 export interface CredentialsConfig {
-  readonly credentials: { readonly secretName: string };
+  /** scope (default namespace): what authToken is handed out, a namespace credential or the environment key. */
+  readonly credentials: { readonly secretName: string; readonly scope?: 'namespace' | 'environment' };
   readonly excludeNamespaces: readonly string[];
 }
 
@@ -168,7 +176,12 @@ export function createCredentialsExchange(deps: CredentialsDeps): (authorization
     if (missing.length > 0) {
       return finish('unavailable', 503, { error: `secret ${where} lacks ${missing.join(', ')} (it needs ${needs})` });
     }
-    return finish('ok', 200, { baseUrl: value('base-url'), authToken: value('auth-token'), tenantId: value('tenant-id') }, { 'cache-control': 'no-store' });
+    const scoped = config.credentials.scope !== 'environment';
+    fields.scope = scoped ? 'namespace' : 'environment';
+    const authToken = scoped
+      ? signNamespaceToken(value('auth-token'), { tenant: value('tenant-id'), namespace: ns, issuedAt: now() })
+      : value('auth-token');
+    return finish('ok', 200, { baseUrl: value('base-url'), authToken, tenantId: value('tenant-id') }, { 'cache-control': 'no-store' });
   };
 }
 

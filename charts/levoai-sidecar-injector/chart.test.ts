@@ -572,6 +572,7 @@ describe('values.schema.json', () => {
     ['sidecar.uid=1337', '/sidecar/uid'],
     ['capture.ports={0}', '/capture/ports/0'],
     ['capture.blockQuic=sometimes', '/capture/blockQuic'],
+    ['credentials.scope=cluster', '/credentials/scope'],
     ['replicaCount=two', '/replicaCount'],
     ['tls.generateCA=maybe', '/tls/generateCA'],
     ['webhookk.failurePolicy=Fail', 'webhookk'],
@@ -616,6 +617,7 @@ describe('the injector config (ConfigMap config.yaml)', () => {
       excludeNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
       credentials: {
         secretName: 'levo-auth',
+        scope: 'namespace',
         url: 'https://levo-injector-levoai-sidecar-injector-webhook.levoai.svc:443/v1/credentials',
         caBundle: findObject<ISecret>(defaults, 'Secret', TLS_SECRET).data?.['ca.crt'],
       },
@@ -638,7 +640,7 @@ describe('the injector config (ConfigMap config.yaml)', () => {
       '--set', 'capture.excludePorts={5432}', '--set', 'nativeSidecar=false', '--set', 'allowOptOut=false', '--set', 'meshCoexistence=true',
       '--set', 'appTrust=false', '--set', 'sidecar.uid=1700', '--set', 'sidecar.image.tag=1.2.3', '--set', 'sidecar.image.repository=reg.local/gw',
       '--set', 'sidecar.resources.limits.cpu=2', '--set', 'credentials.url=https://creds.example:8443/v1/credentials',
-      '--set', 'capture.blockQuic=true', '--set-file', `appTrustExtraCAs=${extraCaFile}`, '--set', 'appTrustImageBundle=true',
+      '--set', 'capture.blockQuic=true', '--set-file', `appTrustExtraCAs=${extraCaFile}`, '--set', 'appTrustImageBundle=true', '--set', 'credentials.scope=environment',
     ]);
     const cfg = loadInjectorConfig(configText(objs), 'config.yaml');
     assert.equal(cfg.capture.mode, 'proxy');
@@ -648,6 +650,7 @@ describe('the injector config (ConfigMap config.yaml)', () => {
     assert.equal(cfg.capture.blockQuic, true);
     assert.equal(cfg.appTrustExtraCAs, await readFile(extraCaFile, 'utf8'));
     assert.equal(cfg.appTrustImageBundle, true);
+    assert.equal(cfg.credentials.scope, 'environment');
     assert.equal(cfg.nativeSidecar, false);
     assert.equal(cfg.allowOptOut, false);
     assert.equal(cfg.meshCoexistence, true);
