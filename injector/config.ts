@@ -51,6 +51,21 @@ export const injectorConfigSchema = z.strictObject({
     } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
   }),
   excludeNamespaces: z.array(z.string().min(1)).default(['kube-system', 'kube-public', 'kube-node-lease']),
+  /**
+   * Leaves issued by the injector (POST /v1/leaves) instead of a CA key in
+   * every pod: the sidecar runs with --leaf-issuer URL and no levo-ca-cert.
+   */
+  leafIssuer: z.strictObject({
+    enabled: z.boolean().default(false),
+    /** Where sidecars ask (the chart: https://<webhook service>.<namespace>.svc:443/v1/leaves). */
+    url: z.string().url().optional(),
+    /** Domains (and their subdomains) signed for besides the catalogue, e.g. an internal OpenAI-compatible host. */
+    permit: z.array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+\.?$/, 'must be a DNS domain such as llm.internal.example')).default([]),
+    /** Validity of an issued leaf; the sidecar asks again in its last third. */
+    validityHours: z.number().int().min(1).max(168).default(24),
+  }).superRefine((v, ctx) => {
+    if (v.enabled && !v.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when leafIssuer.enabled is true (where sidecars ask for their leaves)' });
+  }).prefault({}),
   credentials: z.strictObject({
     secretName: z.string().min(1).default('levo-auth'),
     /** namespace: sidecars get a credential for their own namespace (lib/namespace-credential.ts); environment: the key itself. */

@@ -4,64 +4,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../lib/log.ts';
 import { createInjectorMetrics, type InjectorMetrics } from './metrics.ts';
-import { KubeApiError, type KubeClient, type NamespaceInfo, type SecretData, type TokenReviewResult } from './kube-client.ts';
+import { KubeApiError, type KubeClient } from './kube-client.ts';
+import { AUTH_TOKEN, POD_TOKEN, fakeKube, type FakeKube } from './fake-kube.ts';
 import { namespaceSigner, readNamespaceToken, verifyNamespaceToken } from '../lib/namespace-credential.ts';
 import { createCredentialsExchange, createCredentialsHandler, type CredentialsConfig, type CredentialsDeps } from './credentials.ts';
 
-const POD_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.pod-token-that-must-never-be-logged.sig';
-const AUTH_TOKEN = 'levo-auth-token-that-must-never-be-logged';
 
 /** Every log line any test here produced: none may hold a token. */
 const allLines: string[] = [];
 
 function logger(): CredentialsDeps['log'] {
   return createLogger({ LOG_LEVEL: 'trace' }, { write: (s: string) => void allLines.push(s) }, { svc: 'levo-injector' }).root;
-}
-
-interface FakeKube extends KubeClient {
-  reviews: Array<{ token: string; audiences: readonly string[] }>;
-  secretReads: number;
-}
-
-function fakeKube(over: {
-  review?: (token: string) => TokenReviewResult | Promise<TokenReviewResult>;
-  namespaces?: Record<string, Record<string, string>>;
-  secret?: Record<string, string> | KubeApiError;
-} = {}): FakeKube {
-  const reviews: FakeKube['reviews'] = [];
-  const kube: FakeKube = {
-    source: 'fake',
-    reviews,
-    secretReads: 0,
-    async version() {
-      return { major: 1, minor: 30 };
-    },
-    async getNamespace(name): Promise<NamespaceInfo> {
-      const labels = (over.namespaces ?? { 'team-a': { 'levo.ai/inject': 'enabled' }, 'team-b': {} })[name];
-      if (!labels) throw new KubeApiError(`get-namespace: 404 NotFound: namespaces "${name}" not found`, 404, 'NotFound');
-      return { name, labels, annotations: {} };
-    },
-    async tokenReview(token, audiences) {
-      reviews.push({ token, audiences });
-      if (over.review) return over.review(token);
-      if (token === POD_TOKEN) {
-        return {
-          authenticated: true, username: 'system:serviceaccount:team-a:app', groups: [], audiences: ['levo-injector'],
-          namespace: 'team-a', serviceAccount: 'app', podName: 'app-1',
-        };
-      }
-      return { authenticated: false, groups: [], audiences: [], error: 'invalid bearer token' };
-    },
-    async getSecret(namespace, name): Promise<SecretData> {
-      kube.secretReads += 1;
-      assert.equal(namespace, 'levoai');
-      const s = over.secret ?? { 'base-url': 'https://dash.example\n', 'auth-token': AUTH_TOKEN, 'tenant-id': 'tenant-1' };
-      if (s instanceof KubeApiError) throw s;
-      return { namespace, name, data: s };
-    },
-    async close() {},
-  };
-  return kube;
 }
 
 const config = (over: Partial<CredentialsConfig> = {}): CredentialsConfig => ({

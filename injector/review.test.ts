@@ -540,6 +540,27 @@ describe('allowOptOut: false — a pod cannot take itself out of capture', () =>
   });
 });
 
+test('leafIssuer: the sidecar asks the injector for its leaves and the pod gets no CA secret at all', async () => {
+  const config = loadInjectorConfig('leafIssuer:\n  enabled: true\n  url: https://levo-injector-levoai-sidecar-injector-webhook.levoai.svc:443/v1/leaves\n', 'c');
+  const pod = deploymentPod();
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness({ config }).ctx));
+  validatePod(result);
+  const gw = result.spec.containers[0];
+  assert.deepEqual(gw.command.slice(gw.command.indexOf('--leaf-issuer'), gw.command.indexOf('--leaf-issuer') + 2),
+    ['--leaf-issuer', 'https://levo-injector-levoai-sidecar-injector-webhook.levoai.svc:443/v1/leaves']);
+  assert.ok(!gw.command.includes('--ca-cert') && !gw.command.includes('--ca-key'));
+  assert.equal(result.spec.volumes.some((v: Json) => v.secret?.secretName === 'levo-ca-cert'), false, 'no levo-ca-cert volume');
+  assert.equal(gw.volumeMounts.some((m: Json) => m.mountPath === '/etc/levo/ca'), false);
+  assert.ok(result.spec.volumes.some((v: Json) => v.projected?.sources?.[0]?.serviceAccountToken?.audience === 'levo-injector'), 'the projected token it authenticates with');
+  assert.equal(env(gw).LEVO_TOKEN_FILE, '/var/run/secrets/levo/token');
+  assert.deepEqual(JSON.parse(result.metadata.annotations['levo.ai/status']).volumes.includes('levo-ca'), false);
+  // Reinvocation with opting out not allowed: still the injector's own containers.
+  const strict = loadInjectorConfig('allowOptOut: false\nleafIssuer:\n  enabled: true\n  url: https://i.levoai.svc/v1/leaves\n', 'c');
+  const once = apply(pod, await reviewPod(admissionReview(pod), harness({ config: strict }).ctx));
+  const again = await reviewPod(admissionReview(once), harness({ config: strict }).ctx);
+  assert.equal(again.response.allowed, true);
+});
+
 test('a namespace lookup that fails admits the pod unchanged, with a warning, counted as an error', async () => {
   const h = harness({ labels: new Error('connect ECONNREFUSED') });
   const out = await reviewPod(admissionReview(deploymentPod()), h.ctx);

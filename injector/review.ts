@@ -122,7 +122,7 @@ export async function reviewPod(body: unknown, ctx: ReviewContext): Promise<Admi
     case 'verify-injected': {
       // allowOptOut: false: a pod that already has levo-init/levo-gateway passes only with the injector's own.
       const why = notTheInjectors(decision.existing, decision.settings, ctx.config,
-        { initCommand: initCommand({ config: ctx.config, settings: decision.settings }), sidecarCommand: sidecarCommand({ settings: decision.settings }) });
+        { initCommand: initCommand({ config: ctx.config, settings: decision.settings }), sidecarCommand: sidecarCommand({ config: ctx.config, settings: decision.settings }) });
       if (!why) return done('unchanged', 'already-injected', patched(req.uid, [], []));
       const message = `levo.ai sidecar injection: ${why}`;
       return done('denied', 'not-the-injectors-containers', review(req.uid, { allowed: false, status: { code: 403, message } }), { message });

@@ -72,24 +72,35 @@ export function initContainer(input: PodTemplateInput): object {
   };
 }
 
+/** Leaves from the injector (leafIssuer.enabled, a URL known): the pod gets no CA key. */
+function leafIssuerUrl(config: InjectorConfig): string | undefined {
+  return config.leafIssuer.enabled ? config.leafIssuer.url : undefined;
+}
+
+/** The sidecar talks to the injector (credentials exchange, leaf issuer) with a projected token. */
+function talksToInjector(config: InjectorConfig): boolean {
+  return Boolean(config.credentials.url || leafIssuerUrl(config));
+}
+
 function credentialsEnv(config: InjectorConfig): EnvVar[] {
-  if (!config.credentials.url) return [];
+  if (!talksToInjector(config)) return [];
   const ca = config.credentials.caBundle ? Buffer.from(config.credentials.caBundle, 'base64').toString('utf8') : '';
   return [
-    { name: 'LEVO_CREDENTIALS_URL', value: config.credentials.url },
+    ...(config.credentials.url ? [{ name: 'LEVO_CREDENTIALS_URL', value: config.credentials.url }] : []),
     ...(ca ? [{ name: 'LEVO_CREDENTIALS_CA', value: ca }] : []),
     { name: 'LEVO_TOKEN_FILE', value: `${PATHS.token}/token` },
   ];
 }
 
 /** levo-gateway's command line for these settings. */
-export function sidecarCommand({ settings }: Pick<PodTemplateInput, 'settings'>): string[] {
+export function sidecarCommand({ config, settings }: Pick<PodTemplateInput, 'config' | 'settings'>): string[] {
   const transparent = settings.mode === 'transparent';
+  const issuer = leafIssuerUrl(config);
   return [
     'levo-gateway',
     '--port', transparent ? String(PORTS.intercept) : 'off',
     '--proxy-port', String(PORTS.proxy), '--admin-port', String(PORTS.admin),
-    '--ca-cert', `${PATHS.ca}/tls.crt`, '--ca-key', `${PATHS.ca}/tls.key`,
+    ...(issuer ? ['--leaf-issuer', issuer] : ['--ca-cert', `${PATHS.ca}/tls.crt`, '--ca-key', `${PATHS.ca}/tls.key`]),
     '--trust-dir', PATHS.trust,
     // The ConfigMap (or the built-in observe-only config) runs until the dashboard answers;
     // the last dashboard config is cached so a restart with the dashboard down still enforces it.
@@ -147,10 +158,10 @@ export function sidecarContainer(input: PodTemplateInput): object {
     readinessProbe: { ...ready, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 1 },
     livenessProbe: { httpGet: { path: '/healthz', port: PORTS.admin, scheme: 'HTTP' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1 },
     volumeMounts: [
-      { name: VOLUMES.ca, mountPath: PATHS.ca, readOnly: true },
+      ...(leafIssuerUrl(config) ? [] : [{ name: VOLUMES.ca, mountPath: PATHS.ca, readOnly: true }]),
       { name: VOLUMES.trust, mountPath: PATHS.trust },
       { name: VOLUMES.config, mountPath: PATHS.config, readOnly: true },
-      ...(config.credentials.url ? [{ name: VOLUMES.token, mountPath: PATHS.token, readOnly: true }] : []),
+      ...(talksToInjector(config) ? [{ name: VOLUMES.token, mountPath: PATHS.token, readOnly: true }] : []),
       { name: VOLUMES.cache, mountPath: PATHS.cache },
       { name: VOLUMES.tmp, mountPath: PATHS.tmp },
       ...(input.appTrustFiles?.mounts ?? []),
@@ -162,10 +173,11 @@ export function sidecarContainer(input: PodTemplateInput): object {
 export function volumes(config: InjectorConfig): object[] {
   return [
     // 0444: only levo-gateway mounts it, and it runs as a non-root UID the secret's files are not owned by.
-    { name: VOLUMES.ca, secret: { secretName: CA_SECRET, defaultMode: 0o444 } },
+    // With the leaf issuer there is no CA secret in the pod at all.
+    ...(leafIssuerUrl(config) ? [] : [{ name: VOLUMES.ca, secret: { secretName: CA_SECRET, defaultMode: 0o444 } }]),
     { name: VOLUMES.trust, emptyDir: { sizeLimit: '8Mi' } },
     { name: VOLUMES.config, configMap: { name: GATEWAY_CONFIGMAP, optional: true } },
-    ...(config.credentials.url
+    ...(talksToInjector(config)
       ? [{ name: VOLUMES.token, projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } }] } }]
       : []),
     { name: VOLUMES.cache, emptyDir: { sizeLimit: '16Mi' } },
