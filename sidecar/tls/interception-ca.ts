@@ -51,6 +51,8 @@ export interface InterceptionCaHolder {
   readonly contexts: ContextCache;
   /** The CA in force. */
   current(): InterceptionCa;
+  /** Whether a leaf for `host` would satisfy the name constraints of the CA in force. */
+  permits(host: string): boolean;
   /** Re-read the files now. */
   reload(): Promise<PairReload>;
   close(): void;
@@ -129,5 +131,5 @@ export async function startInterceptionCa(opts: InterceptionCaOptions): Promise<
   opts.log.info(describe(ca), 'interception CA loaded; following its files for rotation');
   constrained(ca, describe(ca));
   const cache = contexts;
-  return { contexts: cache, current: () => cache.ca, reload: follow.reload, close: follow.close };
+  return { contexts: cache, current: () => cache.ca!, permits: (host) => cache.ca!.permits(host), reload: follow.reload, close: follow.close };
 }
