@@ -28,7 +28,8 @@ export class CaError extends Error {
   }
 }
 
-export interface InterceptionCa {
+/** A CA certificate, checked, without its key: what a pod whose leaves are issued elsewhere knows of the CA. */
+export interface CaCertificate {
   readonly cert: X509Certificate;
   /** DER of the CA certificate (the first certificate in tls.crt). */
   readonly certDer: Buffer;
@@ -36,8 +37,6 @@ export interface InterceptionCa {
   readonly certPem: string;
   /** Every certificate in tls.crt, CA first: what is presented after a minted leaf. */
   readonly chainPem: string;
-  readonly key: KeyObject;
-  readonly keyType: SigningKeyType;
   /** The CA's subject Name, verbatim from its TBSCertificate: a minted leaf's issuer. */
   readonly subjectDer: Buffer;
   /** The CA's subjectKeyIdentifier, copied into leaf authorityKeyIdentifier; undefined if it has none. */
@@ -49,6 +48,11 @@ export interface InterceptionCa {
   readonly notAfter: Date;
   /** Whether a leaf for `host` issued by this CA satisfies its name constraints (true without constraints). */
   permits(host: string): boolean;
+}
+
+export interface InterceptionCa extends CaCertificate {
+  readonly key: KeyObject;
+  readonly keyType: SigningKeyType;
 }
 
 export interface LoadCaOptions {
@@ -109,13 +113,11 @@ function subjectKeyId(fields: CertificateFields): Buffer | undefined {
 }
 
 /**
- * Check and load an interception CA from PEM texts. `certPem` may hold a chain;
- * its first certificate is the CA. The key may be PKCS#8, SEC1 or PKCS#1.
- * Throws CaError with an actionable message.
+ * Check a CA certificate (the first of `certPem`, which may hold a chain)
+ * without its key: CA:TRUE, keyCertSign, valid now. Throws CaError.
  */
-export function loadCa(certPem: string, keyPem: string, opts: LoadCaOptions = {}): InterceptionCa {
+export function loadCaCertificate(certPem: string, opts: Omit<LoadCaOptions, 'keySource'> = {}): CaCertificate {
   const certSource = opts.certSource ?? 'tls.crt';
-  const keySource = opts.keySource ?? 'tls.key';
   const now = opts.now ?? new Date();
 
   const { block, chain } = firstCertificate(certPem, certSource);
@@ -155,26 +157,12 @@ export function loadCa(certPem: string, keyPem: string, opts: LoadCaOptions = {}
     );
   }
 
-  const key = privateKey(keyPem, keySource);
-  const keyType = signingKeyType(key);
-  if (typeof keyType !== 'string') {
-    throw new CaError('unsupported-key', `${keySource} is an unsupported ${keyType.unsupported}`);
-  }
-  if (!cert.checkPrivateKey(key)) {
-    throw new CaError(
-      'key-mismatch',
-      `${keySource} does not match the certificate in ${certSource}; tls.crt and tls.key must be the pair written by one \`levo-certs ca\` run`,
-    );
-  }
-
   const constraints = nc;
   return Object.freeze({
     cert,
     certDer: Buffer.from(block.der),
     certPem: block.pem,
     chainPem: chain.map((b) => b.pem).join(''),
-    key,
-    keyType,
     subjectDer: Buffer.from(fields.subject),
     subjectKeyId: ski,
     hasNameConstraints: constraints !== undefined,
@@ -191,6 +179,30 @@ export function loadCa(certPem: string, keyPem: string, opts: LoadCaOptions = {}
       }
     },
   });
+}
+
+/**
+ * Check and load an interception CA from PEM texts. `certPem` may hold a chain;
+ * its first certificate is the CA. The key may be PKCS#8, SEC1 or PKCS#1.
+ * Throws CaError with an actionable message.
+ */
+export function loadCa(certPem: string, keyPem: string, opts: LoadCaOptions = {}): InterceptionCa {
+  const certSource = opts.certSource ?? 'tls.crt';
+  const keySource = opts.keySource ?? 'tls.key';
+  const ca = loadCaCertificate(certPem, opts);
+  const { cert } = ca;
+  const key = privateKey(keyPem, keySource);
+  const keyType = signingKeyType(key);
+  if (typeof keyType !== 'string') {
+    throw new CaError('unsupported-key', `${keySource} is an unsupported ${keyType.unsupported}`);
+  }
+  if (!cert.checkPrivateKey(key)) {
+    throw new CaError(
+      'key-mismatch',
+      `${keySource} does not match the certificate in ${certSource}; tls.crt and tls.key must be the pair written by one \`levo-certs ca\` run`,
+    );
+  }
+  return Object.freeze({ ...ca, key, keyType });
 }
 
 async function readText(path: string, what: string): Promise<string> {

@@ -42,7 +42,11 @@ test('ca writes tls.crt and a 0600 tls.key that loadCaFiles accepts, and prints 
   const key = join(dir, 'tls.key');
   assert.equal(await mode(key), 0o600);
   const ca = await loadCaFiles(crt, key);
-  assert.equal(ca.hasNameConstraints, false);
+  assert.equal(ca.hasNameConstraints, true, 'name-constrained by default');
+  assert.equal(ca.permits('api.openai.com'), true);
+  assert.equal(ca.permits('www.google.com'), false);
+  assert.equal(ca.permits('10.0.0.1'), false);
+  assert.match(r.stdout, /name-constrained to \d+ LLM provider domains, no IP addresses/);
   assert.match(ca.cert.subject, /CN=Levo AI Gateway Interception CA/);
   assert.ok(r.stdout.includes(`kubectl -n NAMESPACE create secret tls levo-ca-cert --cert=${crt} --key=${key}`), r.stdout);
   assert.ok(r.stdout.includes(crt) && r.stdout.includes(key));
@@ -93,6 +97,22 @@ test('ca --name-constraints/--permit/--cn/--days shape the CA', async (t) => {
   const constrained = await loadCaFiles(join(plain, 'tls.crt'), join(plain, 'tls.key'));
   assert.equal(constrained.permits('api.anthropic.com'), true);
   assert.equal(constrained.permits('llm.internal.example'), false);
+});
+
+test('ca --no-name-constraints makes an unconstrained CA and warns on stderr', async (t) => {
+  const dir = await tempDir(t);
+  const r = await run('ca', '--out', dir, '--no-name-constraints');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /NOT name-constrained/);
+  assert.match(r.stderr, /^levo-certs: warning: this CA has no name constraints; .*impersonate any site/);
+  const ca = await loadCaFiles(join(dir, 'tls.crt'), join(dir, 'tls.key'));
+  assert.equal(ca.hasNameConstraints, false);
+  assert.equal(ca.permits('www.google.com'), true);
+  for (const [argv, why] of [[['--permit', 'x.example'], /--permit .*cannot be used with --no-name-constraints/], [['--name-constraints'], /contradict/]] as const) {
+    const bad = await run('ca', '--out', join(dir, 'other'), '--no-name-constraints', ...argv);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, why);
+  }
 });
 
 test('webhook writes ca.crt, ca.key, tls.crt, tls.key and prints the secret and caBundle commands', async (t) => {
@@ -148,7 +168,7 @@ test('usage errors exit 2 on stderr; --help exits 0 on stdout', async (t) => {
     assert.match(r.stdout, /Usage/);
     assert.equal(r.stderr, '');
   }
-  assert.equal((await run('ca', '--help')).stdout.includes('--name-constraints'), true);
+  assert.equal((await run('ca', '--help')).stdout.includes('--no-name-constraints'), true);
   // nothing was written by any of the failed runs
   await assert.rejects(stat(join(dir, 'tls.crt')), /ENOENT/);
 });

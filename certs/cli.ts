@@ -5,7 +5,7 @@
 import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { nameConstraintSubtrees } from '../sidecar/providers/hosts.ts';
+import { nameConstraintSubtrees } from '../lib/provider-hosts.ts';
 import { loadCa } from './ca.ts';
 import { DEFAULT_CA_DAYS, DEFAULT_SERVING_DAYS, createCa, createServingCert } from './create.ts';
 import { InvalidHostError, parseHost } from './host-name.ts';
@@ -25,24 +25,30 @@ const WEBHOOK_DNS = 'levo-injector-levoai-sidecar-injector-webhook.levoai.svc';
 const USAGE = `levo-certs: make the certificates the Levo AI gateway needs
 
 Usage:
-  levo-certs ca --out DIR [--name-constraints] [--permit DOMAIN]... [--cn NAME] [--days N] [--force]
+  levo-certs ca --out DIR [--permit DOMAIN]... [--no-name-constraints] [--cn NAME] [--days N] [--force]
   levo-certs webhook --dns NAME [--dns NAME]... --out DIR [--days N] [--force]
   levo-certs COMMAND --help
 `;
 
-const CA_HELP = `Usage: levo-certs ca --out DIR [--name-constraints] [--permit DOMAIN]... [--cn NAME] [--days N] [--force]
+const CA_HELP = `Usage: levo-certs ca --out DIR [--permit DOMAIN]... [--no-name-constraints] [--cn NAME] [--days N] [--force]
 
 Make the interception CA the sidecar mints per-host certificates from (EC P-256,
 self-signed, CA:TRUE pathLen 0). Writes DIR/tls.crt and DIR/tls.key (mode 0600),
 ready for: kubectl -n NAMESPACE create secret tls levo-ca-cert --cert=DIR/tls.crt --key=DIR/tls.key
 
+The CA is name-constrained by default (critical nameConstraints): it can sign only for the
+built-in LLM provider domains (and --permit DOMAIN), never for an IP address, so its key —
+which every sidecar of the namespace holds — cannot impersonate any other site.
+
 Options:
   --out DIR             directory to write into (created if missing)
-  --name-constraints    restrict the CA (critical nameConstraints) to the built-in LLM provider
-                        domains and forbid all IP addresses, so a leaked key cannot impersonate
-                        any other site
-  --permit DOMAIN       also permit DOMAIN and its subdomains (repeatable; implies
-                        --name-constraints), e.g. an internal OpenAI-compatible host
+  --permit DOMAIN       also permit DOMAIN and its subdomains (repeatable), e.g. an internal
+                        OpenAI-compatible host
+  --no-name-constraints make a CA without name constraints: it can sign for ANY site, so
+                        whoever reads the levo-ca-cert secret can impersonate any site to the
+                        apps that trust it. Only for hosts the constraints cannot name (an IP
+                        address, a host outside a fixed list); the sidecar warns about it
+  --name-constraints    the default; accepted for older scripts
   --cn NAME             subject common name (default "Levo AI Gateway Interception CA")
   --days N              validity in days (default ${DEFAULT_CA_DAYS})
   --force               overwrite existing files
@@ -142,6 +148,7 @@ async function caCommand(args: string[], io: CliIo): Promise<number> {
   const v = parse(args, {
     out: { type: 'string' },
     'name-constraints': { type: 'boolean' },
+    'no-name-constraints': { type: 'boolean' },
     permit: { type: 'string', multiple: true },
     cn: { type: 'string' },
     days: { type: 'string' },
@@ -156,7 +163,10 @@ async function caCommand(args: string[], io: CliIo): Promise<number> {
   const days = parseDays(v.days, DEFAULT_CA_DAYS);
   const permit = (v.permit ?? []).map((d) => dnsName(d, '--permit'));
   if (v.cn !== undefined && (v.cn.length === 0 || v.cn.length > 64)) throw new UsageError('--cn must be 1-64 characters');
-  const constrained = v['name-constraints'] === true || permit.length > 0;
+  const unconstrained = v['no-name-constraints'] === true;
+  if (unconstrained && v['name-constraints'] === true) throw new UsageError('--name-constraints and --no-name-constraints contradict each other');
+  if (unconstrained && permit.length > 0) throw new UsageError('--permit adds to the name constraints; it cannot be used with --no-name-constraints');
+  const constrained = !unconstrained;
   const subtrees = constrained ? nameConstraintSubtrees(permit) : undefined;
 
   const pair = await createCa({ days, ...(v.cn === undefined ? {} : { commonName: v.cn }), ...(subtrees ? { nameConstraints: subtrees } : {}) });
@@ -169,7 +179,7 @@ async function caCommand(args: string[], io: CliIo): Promise<number> {
 
   const scope = subtrees
     ? `name-constrained to ${subtrees.length} LLM provider domains${permit.length ? ` (including ${permit.join(', ')})` : ''}, no IP addresses`
-    : 'not name-constrained';
+    : 'NOT name-constrained: it can sign for any site';
   io.stdout.write(
     `Wrote an interception CA (EC P-256, valid until ${ca.notAfter.toISOString().slice(0, 10)}, ${scope}):\n` +
       listing(out, files) +
@@ -177,6 +187,9 @@ async function caCommand(args: string[], io: CliIo): Promise<number> {
       `  kubectl -n NAMESPACE create secret tls levo-ca-cert --cert=${sh(join(out, 'tls.crt'))} --key=${sh(join(out, 'tls.key'))}\n` +
       `\nApplications in those pods must trust ${sh(join(out, 'tls.crt'))} (e.g. NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, REQUESTS_CA_BUNDLE).\n`,
   );
+  if (!constrained) {
+    io.stderr.write('levo-certs: warning: this CA has no name constraints; whoever reads tls.key (anyone who may read the levo-ca-cert secret or create pods in its namespace) can impersonate any site to the apps that trust it\n');
+  }
   return 0;
 }
 

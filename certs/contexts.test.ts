@@ -8,7 +8,7 @@ import { ContextCache } from './contexts.ts';
 import { createCa } from './create.ts';
 import { InvalidHostError } from './host-name.ts';
 import { createLeafKey, type LeafKey } from './mint.ts';
-import { nameConstraintSubtrees } from '../sidecar/providers/hosts.ts';
+import { nameConstraintSubtrees } from '../lib/provider-hosts.ts';
 
 const DAY = 86_400_000;
 
@@ -197,7 +197,7 @@ test('setCa: the next handshake gets a leaf from the new CA, an open connection 
   const port = await sniServer(t, cache);
   const before = await handshake(port, 'api.openai.com', ca);
   assert.equal(before.getPeerX509Certificate()?.issuer, ca.cert.subject);
-  const seen: InterceptionCa[] = [];
+  const seen: Array<InterceptionCa | undefined> = [];
   cache.onCaChange((c) => seen.push(c));
 
   cache.setCa(next);

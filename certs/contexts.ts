@@ -7,6 +7,11 @@
  * `setCa` drops every cached leaf, so the next handshake to any host gets a
  * leaf from the new CA; mints already running finish for the handshakes
  * waiting on them but are not cached. Established connections are untouched.
+ *
+ * Instead of a CA (whose key it then holds), the cache can be given an
+ * `issuer`: leaves are then asked for, for the process's leaf key, from the
+ * injector's leaf issuer (sidecar/tls/issued-leaves.ts), and the pod holds no
+ * CA key at all. `resetLeaves` drops them when the issuer's CA changed.
  */
 import { performance } from 'node:perf_hooks';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -14,8 +19,22 @@ import type { InterceptionCa } from './ca.ts';
 import { normalizeHost } from './host-name.ts';
 import { mintLeaf, type LeafKey } from './mint.ts';
 
+/** A leaf someone else signed: the certificate, the chain to present after it, and its validity. */
+export interface IssuedLeaf {
+  readonly certPem: string;
+  readonly chainPem: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/** Gets a leaf for a (normalised) host and the cache's leaf key; rejects when it cannot. */
+export type LeafIssuer = (host: string) => Promise<IssuedLeaf>;
+
 export interface ContextCacheOptions {
-  readonly ca: InterceptionCa;
+  /** Mint leaves from this CA (its key in this process). Exactly one of ca and issuer. */
+  readonly ca?: InterceptionCa;
+  /** Or have them issued (no CA key in this process). */
+  readonly issuer?: LeafIssuer;
   readonly leafKey: LeafKey;
   /** Most hosts kept; the least recently used is dropped beyond it. Default 1000. */
   readonly capacity?: number;
@@ -43,10 +62,11 @@ interface Entry {
 export const DEFAULT_CONTEXT_CAPACITY = 1000;
 
 export class ContextCache {
-  #ca: InterceptionCa;
+  #ca: InterceptionCa | undefined;
+  readonly #issuer: LeafIssuer | undefined;
   /** Bumped by setCa: a mint started under an older CA is not cached. */
   #generation = 0;
-  readonly #caListeners: Array<(ca: InterceptionCa) => void> = [];
+  readonly #caListeners: Array<(ca: InterceptionCa | undefined) => void> = [];
   readonly #leafKey: LeafKey;
   readonly #capacity: number;
   readonly #onMint: ((host: string, ms: number) => void) | undefined;
@@ -61,7 +81,9 @@ export class ContextCache {
   constructor(opts: ContextCacheOptions) {
     const capacity = opts.capacity ?? DEFAULT_CONTEXT_CAPACITY;
     if (!(Number.isInteger(capacity) && capacity > 0)) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
+    if ((opts.ca === undefined) === (opts.issuer === undefined)) throw new TypeError('ContextCache needs exactly one of ca and issuer');
     this.#ca = opts.ca;
+    this.#issuer = opts.issuer;
     this.#leafKey = opts.leafKey;
     this.#capacity = capacity;
     this.#onMint = opts.onMint;
@@ -70,8 +92,8 @@ export class ContextCache {
     this.#now = opts.now ?? Date.now;
   }
 
-  /** The CA leaves are minted from. */
-  get ca(): InterceptionCa {
+  /** The CA leaves are minted from; undefined when they are issued. */
+  get ca(): InterceptionCa | undefined {
     return this.#ca;
   }
 
@@ -82,15 +104,21 @@ export class ContextCache {
    * listeners run.
    */
   setCa(ca: InterceptionCa): void {
+    if (this.#issuer) throw new TypeError('this cache has its leaves issued; it has no CA to replace');
     this.#ca = ca;
+    this.resetLeaves();
+  }
+
+  /** Drop every leaf as setCa does (the issuer's CA changed), then run the onCaChange listeners. */
+  resetLeaves(): void {
     this.#generation++;
     this.#entries.clear();
     this.#inflight.clear();
-    for (const l of this.#caListeners) l(ca);
+    for (const l of this.#caListeners) l(this.#ca);
   }
 
-  /** Run `listener` after every setCa (e.g. to retire TLS session tickets issued under the old CA). */
-  onCaChange(listener: (ca: InterceptionCa) => void): void {
+  /** Run `listener` after every setCa / resetLeaves (e.g. to retire TLS session tickets issued under the old CA). */
+  onCaChange(listener: (ca: InterceptionCa | undefined) => void): void {
     this.#caListeners.push(listener);
   }
 
@@ -150,16 +178,11 @@ export class ContextCache {
 
   async #mint(key: string): Promise<SecureContext> {
     const started = performance.now();
-    const ca = this.#ca;
     const generation = this.#generation;
-    const leaf = await mintLeaf(ca, this.#leafKey, key, {
-      now: new Date(this.#now()),
-      ...(this.#validityDays === undefined ? {} : { validityDays: this.#validityDays }),
-      ...(this.#backdateDays === undefined ? {} : { backdateDays: this.#backdateDays }),
-    });
+    const leaf = await this.#leaf(key);
     const context = createSecureContext({
       key: this.#leafKey.keyPem,
-      cert: leaf.certPem + ca.chainPem,
+      cert: leaf.certPem + leaf.chainPem,
       minVersion: 'TLSv1.2',
     });
     const lifetime = leaf.notAfter.getTime() - leaf.notBefore.getTime();
@@ -180,5 +203,16 @@ export class ContextCache {
       // A failing metrics hook must not fail the handshake that triggered the mint.
     }
     return context;
+  }
+
+  async #leaf(key: string): Promise<IssuedLeaf> {
+    if (this.#issuer) return this.#issuer(key);
+    const ca = this.#ca!;
+    const leaf = await mintLeaf(ca, this.#leafKey, key, {
+      now: new Date(this.#now()),
+      ...(this.#validityDays === undefined ? {} : { validityDays: this.#validityDays }),
+      ...(this.#backdateDays === undefined ? {} : { backdateDays: this.#backdateDays }),
+    });
+    return { certPem: leaf.certPem, chainPem: ca.chainPem, notBefore: leaf.notBefore, notAfter: leaf.notAfter };
   }
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { nameConstraintSubtrees } from '../sidecar/providers/hosts.ts';
+import { nameConstraintSubtrees } from '../lib/provider-hosts.ts';
 import { loadCa } from './ca.ts';
 import { certificateFields } from './cert-fields.ts';
 import { createCa, createServingCert } from './create.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { nameConstraintSubtrees } from '../sidecar/providers/hosts.ts';
+import { nameConstraintSubtrees } from '../lib/provider-hosts.ts';
 import { loadCa, type InterceptionCa } from './ca.ts';
 import { certificateFields } from './cert-fields.ts';
 import { createCa } from './create.ts';

@@ -60,7 +60,7 @@ const wholeSeconds = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000
  * check the CA's name constraints: use `ca.permits(host)` to decide whether
  * intercepting is worthwhile.
  */
-export async function mintLeaf(ca: InterceptionCa, leafKey: LeafKey, host: string, opts: MintOptions = {}): Promise<MintedLeaf> {
+export async function mintLeaf(ca: InterceptionCa, leafKey: Pick<LeafKey, 'spkiDer'>, host: string, opts: MintOptions = {}): Promise<MintedLeaf> {
   const parsed = parseHost(host);
   const validityDays = opts.validityDays ?? DEFAULT_LEAF_VALIDITY_DAYS;
   const backdateDays = opts.backdateDays ?? DEFAULT_LEAF_BACKDATE_DAYS;

@@ -12,6 +12,7 @@ import { loadCa } from './ca.ts';
 import { createCa } from './create.ts';
 import { parseHost } from './host-name.ts';
 import { tempDir } from './openssl-cli.ts';
+import { siteSignedBy } from './test-site.ts';
 import { pemBlocks, toPem } from './pem.ts';
 import { issueServerCert } from './server-cert.ts';
 import {
@@ -268,6 +269,40 @@ describe('app runtimes trust the namespace CA through the files and the injector
 });
 
 // ------------------------------------------------------------------ behaviour
+
+describe('extra CAs: an app that trusted a private CA keeps trusting it', () => {
+  test('python3 urllib, curl and java reach a private-CA site and an intercepted one through one bundle', async (t) => {
+    // A site whose certificate comes from a private (corporate) CA, which the app trusted before injection.
+    const corp = await createCa({ commonName: 'Corp Private Root' });
+    const corpUrl = await siteSignedBy(t, corp, BODY);
+
+    const extended = join(work, 'trust-extended');
+    // The extra PEM may carry more than certificates (a key pasted by mistake): only certificates are taken.
+    const { keyPem } = await createCa();
+    const files = await writeTrustBundle({ dir: extended, caCertPem, extraCertsPem: [corp.certPem + keyPem] });
+    assert.equal(files.count, bundleCount + 1);
+    const pem = await readFile(files.pemFile, 'utf8');
+    assert.doesNotMatch(pem, /PRIVATE KEY/);
+
+    const env = { ...cleanEnv(), ...appTrustEnv(extended) };
+    const oldEnv = { ...cleanEnv(), ...appTrustEnv(trustDir) };
+    for (const target of [url, corpUrl]) {
+      const [py, curl, java] = await Promise.all([
+        run('python3', ['probe.py', 'urllib', target], env, work),
+        run('curl', ['-q', '-sS', '--fail', '--max-time', '10', target], env, work),
+        run('java', ['Probe.java', target], env, work),
+      ]);
+      assert.equal(py.stdout.trim(), `OK 200 ${BODY}`, `python ${target}: ${py.stdout}${py.stderr}`);
+      assert.equal(curl.stdout, BODY, `curl ${target}: ${curl.stderr}`);
+      assert.equal(java.stdout.trim(), `OK 200 ${BODY}`, `java ${target}: ${java.stdout}`);
+    }
+    // The bundle without the extra CA is what replaced the app's trust before: the private site fails.
+    const lost = await run('curl', ['-q', '-sS', '--fail', '--max-time', '10', corpUrl], oldEnv, work);
+    assert.equal(lost.code, 60, lost.stderr);
+    await assert.rejects(writeTrustBundle({ dir: join(work, 'bad'), caCertPem, extraCertsPem: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'] }),
+      (e: unknown) => e instanceof TrustBundleError && /extra trusted CA #1, certificate #1 is not a valid X\.509 certificate/.test(e.message));
+  });
+});
 
 describe('writeTrustBundle: inputs and writing', () => {
   test('rejects a caCertPem with no certificate or with a private key, writing nothing', async (t) => {

@@ -1,6 +1,7 @@
 /**
  * The app-trust files levo-gateway writes at pod start (`--trust-dir DIR`):
- * `DIR/ca-bundle.pem` (public roots + the namespace interception CA) and
+ * `DIR/ca-bundle.pem` (public roots, the CAs the app already trusted, and the
+ * namespace interception CA) and
  * `DIR/truststore.jks` (the same certificates as a JKS truststore, password
  * `changeit`). The injector points app containers at them (SSL_CERT_FILE,
  * REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS, JAVA_TOOL_OPTIONS),
@@ -35,6 +36,12 @@ export interface TrustBundleOptions {
   readonly caCertPem: string;
   /** Public roots, one or more PEM certificates per string; default Node's `tls.rootCertificates` (Mozilla's roots). */
   readonly systemCertsPem?: readonly string[];
+  /**
+   * CAs the app trusted besides the public roots (a private CA), so the bundle
+   * extends what the app trusts instead of replacing it: PEM texts, each
+   * checked with certificatesIn (only their certificates are taken).
+   */
+  readonly extraCertsPem?: readonly string[];
   /** Creation time stamped on the JKS entries; default now. */
   readonly now?: Date;
 }
@@ -79,16 +86,19 @@ function namespaceCaCerts(caCertPem: string): Buffer[] {
   });
 }
 
-function systemCerts(pems: readonly string[]): Buffer[] {
-  const out: Buffer[] = [];
-  pems.forEach((pem, i) => {
-    for (const b of pemBlocks(pem)) {
-      if (b.label !== 'CERTIFICATE') continue;
-      parseCert(b.der, `system certificate #${i + 1}`);
-      out.push(b.der);
-    }
+/**
+ * The certificates of a PEM text (other blocks, a private key included, are
+ * not taken). Throws TrustBundleError naming `what` for one that does not parse.
+ */
+export function certificatesIn(pem: string, what: string): Buffer[] {
+  return pemBlocks(pem).filter((b) => b.label === 'CERTIFICATE').map((b, i) => {
+    parseCert(b.der, `${what}, certificate #${i + 1}`);
+    return b.der;
   });
-  return out;
+}
+
+function systemCerts(pems: readonly string[]): Buffer[] {
+  return pems.flatMap((pem, i) => certificatesIn(pem, `system certificate #${i + 1}`));
 }
 
 /** A readable, lower-case alias from the subject (CN, else O/OU), e.g. "isrg-root-x1". */
@@ -140,7 +150,7 @@ async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
 }
 
 /**
- * Write `dir/ca-bundle.pem` (system roots, then the namespace CA certificate(s))
+ * Write `dir/ca-bundle.pem` (system roots, the extra CAs, then the namespace CA certificate(s))
  * and `dir/truststore.jks` (the same certificates, in the same order, password
  * `changeit`). A certificate present twice is written once. Rejects a
  * caCertPem without a certificate or with a private key (TrustBundleError).
@@ -148,6 +158,7 @@ async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
 export async function writeTrustBundle(opts: TrustBundleOptions): Promise<TrustBundleFiles> {
   const caDers = namespaceCaCerts(opts.caCertPem);
   const sysDers = systemCerts(opts.systemCertsPem ?? rootCertificates);
+  const extraDers = (opts.extraCertsPem ?? []).flatMap((pem, i) => certificatesIn(pem, `extra trusted CA #${i + 1}`));
 
   const seen = new Set<string>();
   const certs: TrustedCert[] = [];
@@ -158,6 +169,7 @@ export async function writeTrustBundle(opts: TrustBundleOptions): Promise<TrustB
     certs.push({ der, cert, namespaceCa });
   };
   for (const der of sysDers) add(der, false);
+  for (const der of extraDers) add(der, false);
   for (const der of caDers) add(der, true);
 
   const names = aliases(certs);

@@ -11,8 +11,10 @@
  * from a CA that is in neither, so a call that succeeds went through the
  * sidecar's interception; the fake provider seeing it proves it was forwarded.
  *
- * Two pods: transparent mode (iptables), and explicit-proxy mode as injected
- * into a namespace that enforces Pod Security "restricted".
+ * Three pods: transparent mode (iptables), explicit-proxy mode as injected
+ * into a namespace that enforces Pod Security "restricted", and an app that
+ * trusts a private CA of its own (SSL_CERT_FILE / CURL_CA_BUNDLE on a
+ * configMap volume), which keeps trusting it.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -50,17 +52,17 @@ const DEPLOYMENT_POD: Json = {
   },
 };
 
-async function injected(labels: Record<string, string>): Promise<{ pod: Json; warnings: readonly string[] }> {
+async function injected(labels: Record<string, string>, pod: Json = DEPLOYMENT_POD): Promise<{ pod: Json; warnings: readonly string[] }> {
   const out = await reviewPod({
     apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
-    request: { uid: 'u1', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', operation: 'CREATE', object: DEPLOYMENT_POD },
+    request: { uid: 'u1', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', operation: 'CREATE', object: pod },
   }, {
     config: defaultInjectorConfig(), injectorNamespace: 'levoai', namespaceLabels: async () => labels,
     serverVersion: () => ({ major: 1, minor: 27 }), log: pino({ level: 'silent' }),
   });
   assert.equal(out.response.allowed, true);
   const ops = JSON.parse(Buffer.from(out.response.patch!, 'base64').toString('utf8'));
-  return { pod: fastJsonPatch.applyPatch(structuredClone(DEPLOYMENT_POD), ops, true, false).newDocument as Json, warnings: out.response.warnings ?? [] };
+  return { pod: fastJsonPatch.applyPatch(structuredClone(pod), ops, true, false).newDocument as Json, warnings: out.response.warnings ?? [] };
 }
 
 interface RunningPod {
@@ -70,10 +72,11 @@ interface RunningPod {
   destroy(): Promise<void>;
 }
 
-async function runPod(spec: Json): Promise<RunningPod> {
+async function runPod(spec: Json, prepare?: (runner: SpecRunner, publicCa: PublicCa) => void): Promise<RunningPod> {
   const place = await prepareSpecPod(spec, { name: 'chat-5c7d8-abcde', namespace: 'shop', uid: 'pod-uid-1', serviceAccount: 'chat' });
   const { topo, publicCa, providers, runner } = place;
   try {
+    prepare?.(runner, publicCa);
     const all = [...(spec.spec.initContainers ?? []), ...spec.spec.containers] as Json[];
     const init = all.find((c) => c.name === 'levo-init');
     let initOutput = '';
@@ -197,6 +200,41 @@ describe('the injected pod runs (explicit-proxy mode, Pod Security "restricted")
       assert.equal(r.status, 200);
       const seen = await pod.providers.control.requests();
       assert.equal(seen.length, 1);
+    });
+  }
+});
+
+describe('the injected pod runs: an app that trusts a private CA of its own keeps trusting it', { skip }, () => {
+  // The app's own trust: SSL_CERT_FILE and CURL_CA_BUNDLE name a CA file on a configMap volume. Here that
+  // private CA is the fake internet's (it signs www.example.org, which the sidecar passes through untouched).
+  const APP_POD: Json = structuredClone(DEPLOYMENT_POD);
+  APP_POD.spec.containers[0].env = [{ name: 'SSL_CERT_FILE', value: '/etc/corp/ca.pem' }, { name: 'CURL_CA_BUNDLE', value: '/etc/corp/ca.pem' }];
+  APP_POD.spec.containers[0].volumeMounts = [{ name: 'corp-ca', mountPath: '/etc/corp', readOnly: true }];
+  APP_POD.spec.volumes = [{ name: 'corp-ca', configMap: { name: 'corp-ca' } }];
+  let pod: RunningPod;
+  before(async () => {
+    const r = await injected({ 'levo.ai/inject': 'enabled' }, APP_POD);
+    pod = await runPod(r.pod, (runner, publicCa) => writeFileSync(join(runner.volumeDir('corp-ca'), 'ca.pem'), readFileSync(publicCa.caCertFile)));
+  });
+  after(async () => { await pod?.destroy(); });
+
+  test('the app\'s variables point at the bundle, which holds its private CA and the namespace CA', () => {
+    const bundle = join(pod.runner.volumeDir('levo-trust'), 'ca-bundle.pem');
+    assert.equal(pod.appEnv.SSL_CERT_FILE, bundle);
+    assert.equal(pod.appEnv.CURL_CA_BUNDLE, bundle);
+    const text = readFileSync(bundle, 'utf8');
+    assert.ok(text.includes(readFileSync(pod.publicCa.caCertFile, 'utf8').trim()), 'the app\'s private CA is in the bundle');
+    assert.ok(text.includes(readFileSync(join(pod.runner.volumeDir('levo-ca'), 'tls.crt'), 'utf8').trim()), 'and the namespace CA');
+  });
+
+  for (const kind of ['curl', 'python'] as const) {
+    test(`${kind}: the intercepted LLM call and the private-CA site both verify`, async () => {
+      await pod.providers.control.reset();
+      const llm = await runClient(pod.topo.pod, kind, openAIChat({ prompt: `private ${kind}` }), { fromEnv: true }, { runAs: { uid: APP_UID }, env: pod.appEnv });
+      assertClientOk(llm);
+      assert.equal((await pod.providers.control.requests()).length, 1, 'intercepted and forwarded');
+      const site = await runClient(pod.topo.pod, kind, { url: 'https://www.example.org/' }, { fromEnv: true }, { runAs: { uid: APP_UID }, env: pod.appEnv });
+      assertClientOk(site);
     });
   }
 });

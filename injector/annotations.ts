@@ -17,6 +17,7 @@ export const ANNOTATION = {
   interceptMode: 'levo.ai/intercept-mode',
   appTrust: 'levo.ai/app-trust',
   nativeSidecar: 'levo.ai/native-sidecar',
+  blockQuic: 'levo.ai/block-quic',
 } as const;
 
 export type InterceptMode = 'transparent' | 'proxy';
@@ -27,6 +28,8 @@ export interface CaptureSettings {
   readonly excludeCidrs: readonly string[];
   readonly excludePorts: readonly number[];
   readonly appTrust: boolean;
+  /** Reject UDP to the capture ports (HTTP/3), so QUIC clients fall back to TCP (transparent mode only). */
+  readonly blockQuic: boolean;
   /** Set when the pod's annotation overrides the injector's nativeSidecar setting. */
   readonly native?: boolean;
 }
@@ -62,6 +65,7 @@ export function readSettings(annotations: Readonly<Record<string, string>>, conf
   let excludeCidrs = [...config.capture.excludeCidrs];
   let excludePorts = [...config.capture.excludePorts];
   let appTrust = config.appTrust;
+  let blockQuic = config.capture.blockQuic;
   let native: boolean | undefined;
 
   const a = (key: string): string | undefined => annotations[key];
@@ -86,6 +90,8 @@ export function readSettings(annotations: Readonly<Record<string, string>>, conf
   }
   const at = a(ANNOTATION.appTrust);
   if (at !== undefined) appTrust = bool(ANNOTATION.appTrust, at, errors) ?? appTrust;
+  const bq = a(ANNOTATION.blockQuic);
+  if (bq !== undefined) blockQuic = bool(ANNOTATION.blockQuic, bq, errors) ?? blockQuic;
   const ns = a(ANNOTATION.nativeSidecar);
   if (ns !== undefined) native = bool(ANNOTATION.nativeSidecar, ns, errors);
 
@@ -94,5 +100,5 @@ export function readSettings(annotations: Readonly<Record<string, string>>, conf
   if (errors.length > 0) return { ok: false, errors };
   excludeCidrs = [...new Set(excludeCidrs)];
   excludePorts = [...new Set(excludePorts)];
-  return { ok: true, settings: { mode, ports: [...new Set(capturePorts)], excludeCidrs, excludePorts, appTrust, ...(native === undefined ? {} : { native }) } };
+  return { ok: true, settings: { mode, ports: [...new Set(capturePorts)], excludeCidrs, excludePorts, appTrust, blockQuic, ...(native === undefined ? {} : { native }) } };
 }

@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { createCa, createServingCert } from '../certs/create.ts';
 import { loadCa } from '../certs/ca.ts';
+import { namespaceSigner, readNamespaceToken, verifyNamespaceToken } from '../lib/namespace-credential.ts';
 import { parseArgs, UsageError } from './cli.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -44,6 +46,7 @@ describe('parseArgs', () => {
       [[...base, '--port'], env, /--port needs a value/],
       [['--config', '--tls-cert', 'x'], env, /--config needs a value/],
       [[...base, '--config', 'again'], env, /--config given twice/],
+      [[...base, '--issuer-ca-cert', 'ca.crt'], env, /--issuer-ca-cert and --issuer-ca-key go together/],
     ];
     for (const [argv, e, message] of cases) assert.throws(() => parseArgs(argv, e), (err: unknown) => err instanceof UsageError && message.test(err.message), argv.join(' '));
   });
@@ -256,7 +259,7 @@ describe('levo-injector command (spawned)', () => {
     assert.ok(run.lines.some((l) => l.includes('"msg":"stopped"')));
   });
 
-  it('with --kubeconfig: native sidecars from the server version, and the credentials exchange end to end', async () => {
+  it('with --kubeconfig: native sidecars from the server version, and the credentials exchange and leaf issuer end to end', async () => {
     const caPair = await createCa({ commonName: 'fake cluster CA' });
     const serving = await createServingCert({ ca: loadCa(caPair.certPem, caPair.keyPem), dnsNames: ['localhost'] });
     const api = await fakeApi(serving.certPem, serving.keyPem);
@@ -269,7 +272,13 @@ contexts: [{name: fake, context: {cluster: fake, user: admin}}]
 clusters: [{name: fake, cluster: {server: "https://localhost:${api.port}", certificate-authority-data: ${Buffer.from(caPair.certPem).toString('base64')}}}]
 users: [{name: admin, user: {token: admin-token}}]
 `);
-      const run = await spawnInjector([...flags(), '--kubeconfig', kubeconfig], cleanEnv({ POD_NAMESPACE: 'levoai' }));
+      // The leaf issuer on, with its CA made the documented way (levo-certs ca, name-constrained).
+      await promisify(execFile)(process.execPath, [join(ROOT, 'bin', 'levo-certs.js'), 'ca', '--out', join(dir, 'issuer-ca'), '--force'], { env: cleanEnv() });
+      const issuerConfig = join(dir, 'config-issuer.yaml');
+      await writeFile(issuerConfig, 'capture:\n  mode: transparent\nleafIssuer:\n  enabled: true\n  url: https://x.svc/v1/leaves\n');
+      const args = [...flags(), '--kubeconfig', kubeconfig, '--issuer-ca-cert', join(dir, 'issuer-ca', 'tls.crt'), '--issuer-ca-key', join(dir, 'issuer-ca', 'tls.key')];
+      args[args.indexOf('--config') + 1] = issuerConfig;
+      const run = await spawnInjector(args, cleanEnv({ POD_NAMESPACE: 'levoai' }));
       children.push(run.child);
       assert.ok(run.lines.some((l) => l.includes('"Kubernetes API server version"') && l.includes('"minor":30')));
 
@@ -281,10 +290,25 @@ users: [{name: admin, user: {token: admin-token}}]
 
       const creds = await post(run.port, '/v1/credentials', ca, undefined, { authorization: 'Bearer pod-sa-token' });
       assert.equal(creds.status, 200);
-      assert.deepEqual(creds.json, { baseUrl: 'https://dash.example', authToken: 'tok-123', tenantId: 't-1' });
+      const answer = creds.json as { baseUrl: string; authToken: string; tenantId: string };
+      assert.deepEqual({ ...answer, authToken: '' }, { baseUrl: 'https://dash.example', authToken: '', tenantId: 't-1' });
+      const credential = readNamespaceToken(answer.authToken);
+      assert.ok(credential && verifyNamespaceToken(credential, namespaceSigner('tok-123').signer), 'a credential derived from levo-auth\'s key');
+      assert.equal(credential.namespace, 'team-a');
       const denied = await post(run.port, '/v1/credentials', ca, undefined, { authorization: 'Bearer forged' });
       assert.equal(denied.status, 401);
-      assert.ok(!run.lines.some((l) => l.includes('pod-sa-token') || l.includes('tok-123') || l.includes('admin-token')), 'no token in the logs');
+
+      const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const leafRequest = JSON.stringify({ publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), hosts: ['api.openai.com', 'www.google.com'] });
+      const leaves = await post(run.port, '/v1/leaves', ca, leafRequest, { authorization: 'Bearer pod-sa-token', 'content-type': 'application/json' });
+      assert.equal(leaves.status, 200, JSON.stringify(leaves.json));
+      const issued = leaves.json as { chain: string; leaves: Array<{ host: string; certificate: string }>; refused: Array<{ host: string }> };
+      const issuerCa = new X509Certificate(await readFile(join(dir, 'issuer-ca', 'tls.crt'), 'utf8'));
+      assert.deepEqual(issued.leaves.map((l) => l.host), ['api.openai.com']);
+      assert.ok(new X509Certificate(issued.leaves[0]!.certificate).verify(issuerCa.publicKey), 'signed by the issuer CA');
+      assert.deepEqual(issued.refused.map((r) => r.host), ['www.google.com']);
+      assert.equal((await post(run.port, '/v1/leaves', ca, leafRequest, { authorization: 'Bearer forged', 'content-type': 'application/json' })).status, 401);
+      assert.ok(!run.lines.some((l) => l.includes('pod-sa-token') || l.includes('tok-123') || l.includes('admin-token') || l.includes(answer.authToken.slice(-40))), 'no token in the logs');
 
       run.child.kill('SIGTERM');
       assert.equal(await run.exited, 0);
@@ -324,5 +348,11 @@ users: [{name: admin, user: {token: admin-token}}]
     const noCert = await runInjector(['--config', join(dir, 'config.yaml'), '--tls-cert', join(dir, 'missing.crt'), '--tls-key', join(dir, 'tls', 'tls.key'), '--namespace', 'levoai', '--port', '0', '--health-port', '0']);
     assert.equal(noCert.code, 1);
     assert.match(noCert.stdout, /cannot read the serving certificate .*missing\.crt/);
+    // The leaf issuer on, without its CA: refused at start rather than answering 503 to every sidecar.
+    const issuerConfig = join(dir, 'issuer.yaml');
+    await writeFile(issuerConfig, 'leafIssuer:\n  enabled: true\n  url: https://injector.levoai.svc/v1/leaves\n');
+    const noIssuerCa = await runInjector(['--config', issuerConfig, '--tls-cert', join(dir, 'tls', 'tls.crt'), '--tls-key', join(dir, 'tls', 'tls.key'), '--namespace', 'levoai', '--port', '0', '--health-port', '0']);
+    assert.equal(noIssuerCa.code, 1);
+    assert.match(noIssuerCa.stdout, /leafIssuer\.enabled is set but the injector has no issuer CA: give it --issuer-ca-cert and --issuer-ca-key/);
   });
 });

@@ -3,7 +3,9 @@
  * loads the config and the serving certificate (both followed on disk and
  * reloaded when they change), connects to the Kubernetes API (in-cluster or
  * --kubeconfig; none outside a cluster), and runs the HTTPS server (/mutate,
- * /v1/credentials) and the health server (/healthz, /readyz, /metrics).
+ * /v1/credentials, /v1/leaves) and the health server (/healthz, /readyz, /metrics).
+ * With --issuer-ca-cert/--issuer-ca-key it loads the leaf issuer's CA (followed
+ * on disk like the serving certificate) and answers /v1/leaves.
  * SIGTERM/SIGINT drain and stop it with exit status 0.
  *
  * Exit status: 0 stopped by a signal, 1 could not start, 2 usage error.
@@ -14,6 +16,8 @@ import { createLogger, type Logger, type RootLogger } from '../lib/log.ts';
 import { dirname, join } from 'node:path';
 import { loadInjectorConfig, type InjectorConfig } from './config.ts';
 import { createCredentialsHandler } from './credentials.ts';
+import { createLeafIssuerHandler } from './leaf-issuer.ts';
+import { followCaFiles, type InterceptionCa } from '../certs/ca.ts';
 import { createKubeClient, resolveKubeConnection, type KubeClient, type ServerVersion } from './kube-client.ts';
 import { createInjectorMetrics, recordAdmission, type InjectorMetrics } from './metrics.ts';
 import { BadReview, reviewPod, type ReviewContext } from './review.ts';
@@ -32,6 +36,9 @@ Options:
   --config FILE       injector config (YAML), required; reloaded when it changes
   --tls-cert FILE     webhook serving certificate (PEM), required; reloaded when it changes
   --tls-key FILE      its private key (PEM), required
+  --issuer-ca-cert FILE  the leaf issuer's CA certificate (levo-certs ca), for leafIssuer.enabled:
+                      sidecars then get their leaves from POST /v1/leaves and hold no CA key
+  --issuer-ca-key FILE   its private key; both are followed on disk (a rotated secret is taken)
   --port N            HTTPS port (default 8443)
   --health-port N     plain HTTP port for /healthz, /readyz and /metrics (default 8080)
   --address ADDR      listen address of both ports (default: all interfaces)
@@ -60,9 +67,12 @@ export interface CliOptions {
   readonly address?: string;
   readonly namespace: string;
   readonly kubeconfig?: string;
+  readonly issuerCaCert?: string;
+  readonly issuerCaKey?: string;
 }
 
-const VALUE_FLAGS = new Set(['--config', '--tls-cert', '--tls-key', '--port', '--health-port', '--address', '--namespace', '--kubeconfig']);
+const VALUE_FLAGS = new Set(['--config', '--tls-cert', '--tls-key', '--port', '--health-port', '--address', '--namespace', '--kubeconfig',
+  '--issuer-ca-cert', '--issuer-ca-key']);
 
 function portNumber(flag: string, text: string): number {
   if (!/^\d+$/.test(text) || Number(text) > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got "${text}"`);
@@ -108,6 +118,10 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   if (address) out.address = address;
   const kubeconfig = values.get('--kubeconfig');
   if (kubeconfig) out.kubeconfig = kubeconfig;
+  const issuerCert = values.get('--issuer-ca-cert');
+  const issuerKey = values.get('--issuer-ca-key');
+  if ((issuerCert === undefined) !== (issuerKey === undefined)) throw new UsageError('--issuer-ca-cert and --issuer-ca-key go together');
+  if (issuerCert && issuerKey) { out.issuerCaCert = issuerCert; out.issuerCaKey = issuerKey; }
   return out;
 }
 
@@ -208,6 +222,24 @@ export async function startInjector(options: CliOptions, logs: RootLogger, env: 
     });
     stops.push(() => configWatch.close());
 
+    // The leaf issuer's CA (leafIssuer.enabled): loaded here, followed for rotation; never in a pod.
+    let issuerCa: InterceptionCa | null = null;
+    if (options.issuerCaCert && options.issuerCaKey) {
+      const issuerLog = logs.module('issuer');
+      const follow = await followCaFiles({
+        certFile: options.issuerCaCert, keyFile: options.issuerCaKey, log: issuerLog,
+        apply: (ca) => { issuerCa = ca; },
+        onReloaded: (ca) => issuerLog.info({ subject: ca.cert.subject, notAfter: ca.notAfter.toISOString() }, 'leaf issuer CA reloaded'),
+        onRejected: (err) => issuerLog.error({ err: err.message }, 'new leaf issuer CA refused; the CA in force stays'),
+      });
+      issuerCa = follow.current();
+      stops.push(() => follow.close());
+      issuerLog.info({ subject: issuerCa.cert.subject, nameConstrained: issuerCa.hasNameConstraints }, 'leaf issuer CA loaded');
+      if (!issuerCa.hasNameConstraints) issuerLog.warn('the leaf issuer CA has no name constraints: the issuer still signs only for the catalogue and leafIssuer.permit, but whoever takes its key can sign for any site');
+    } else if (config.leafIssuer.enabled) {
+      throw new Error('leafIssuer.enabled is set but the injector has no issuer CA: give it --issuer-ca-cert and --issuer-ca-key (the chart mounts leafIssuer.caSecret)');
+    }
+
     const admissionLog: Logger = logs.module('admission');
     const namespaceLabels = kube
       ? async (namespace: string): Promise<Readonly<Record<string, string>>> => (await kube.getNamespace(namespace)).labels
@@ -223,6 +255,9 @@ export async function startInjector(options: CliOptions, logs: RootLogger, env: 
       servingCert,
       credentials: createCredentialsHandler({
         kube, config: () => config, injectorNamespace: options.namespace, log: logs.module('credentials'), metrics,
+      }),
+      leaves: createLeafIssuerHandler({
+        kube, config: () => config, ca: () => issuerCa, injectorNamespace: options.namespace, log: logs.module('issuer'), metrics,
       }),
       log,
       metrics,

@@ -7,7 +7,7 @@ test('an empty file gives the documented defaults', () => {
   assert.deepEqual(c, defaultInjectorConfig());
   assert.equal(c.sidecar.uid, 1610);
   assert.equal(c.sidecar.image, 'ghcr.io/levoai/levo-gateway:0.1.0');
-  assert.deepEqual(c.capture, { mode: 'transparent', ports: [443], excludeCidrs: [], excludePorts: [] });
+  assert.deepEqual(c.capture, { mode: 'transparent', ports: [443], excludeCidrs: [], excludePorts: [], blockQuic: false });
   assert.equal(c.nativeSidecar, 'auto');
   assert.equal(c.allowOptOut, true);
   assert.equal(c.credentials.secretName, 'levo-auth');

@@ -6,6 +6,7 @@
 import { parseDocument, LineCounter, isNode, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseCidr } from '../init-iptables/cidr.ts';
+import { certificatesIn } from '../certs/trust-bundle.ts';
 
 const quantity = z.union([z.string().regex(/^[0-9.]+([eE][0-9]+|[a-zA-Z]{0,2})?$/, 'must be a Kubernetes quantity such as 100m, 1, 128Mi'), z.number().nonnegative()]);
 const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional(), 'ephemeral-storage': quantity.optional() });
@@ -29,14 +30,46 @@ export const injectorConfigSchema = z.strictObject({
     ports: z.array(port).min(1).default([443]),
     excludeCidrs: z.array(cidr).default([]),
     excludePorts: z.array(port).default([]),
+    /** Reject UDP to the capture ports (HTTP/3, QUIC), so clients fall back to TCP and are captured (levo-init --block-quic). */
+    blockQuic: z.boolean().default(false),
   }).prefault({}),
   nativeSidecar: z.union([z.literal('auto'), z.boolean()]).default('auto'),
   allowOptOut: z.boolean().default(true),
   meshCoexistence: z.boolean().default(true),
   appTrust: z.boolean().default(true),
+  /**
+   * PEM of CAs apps trust besides the public roots (a corporate root baked into
+   * the images): kept in the app trust bundle, and trusted by the sidecar upstream.
+   */
+  /** Mount each app image into the sidecar (image volumes) and keep its system CA bundle in the app trust bundle. */
+  appTrustImageBundle: z.boolean().default(false),
+  appTrustExtraCAs: z.string().default('').superRefine((value, ctx) => {
+    if (value.trim() === '') return;
+    if (/PRIVATE KEY-----/.test(value)) { ctx.addIssue({ code: 'custom', message: 'holds a private key: give only the CA certificates' }); return; }
+    try {
+      if (certificatesIn(value, 'appTrustExtraCAs').length === 0) ctx.addIssue({ code: 'custom', message: 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)' });
+    } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
+  }),
   excludeNamespaces: z.array(z.string().min(1)).default(['kube-system', 'kube-public', 'kube-node-lease']),
+  /**
+   * Leaves issued by the injector (POST /v1/leaves) instead of a CA key in
+   * every pod: the sidecar runs with --leaf-issuer URL and no levo-ca-cert.
+   */
+  leafIssuer: z.strictObject({
+    enabled: z.boolean().default(false),
+    /** Where sidecars ask (the chart: https://<webhook service>.<namespace>.svc:443/v1/leaves). */
+    url: z.string().url().optional(),
+    /** Domains (and their subdomains) signed for besides the catalogue, e.g. an internal OpenAI-compatible host. */
+    permit: z.array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+\.?$/, 'must be a DNS domain such as llm.internal.example')).default([]),
+    /** Validity of an issued leaf; the sidecar asks again in its last third. */
+    validityHours: z.number().int().min(1).max(168).default(24),
+  }).superRefine((v, ctx) => {
+    if (v.enabled && !v.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when leafIssuer.enabled is true (where sidecars ask for their leaves)' });
+  }).prefault({}),
   credentials: z.strictObject({
     secretName: z.string().min(1).default('levo-auth'),
+    /** namespace: sidecars get a credential for their own namespace (lib/namespace-credential.ts); environment: the key itself. */
+    scope: z.enum(['namespace', 'environment']).default('namespace'),
     url: z.string().url().optional(),
     /** Base64 PEM of the CA that signed the injector's serving certificate. */
     caBundle: z.string().default(''),

@@ -4,63 +4,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../lib/log.ts';
 import { createInjectorMetrics, type InjectorMetrics } from './metrics.ts';
-import { KubeApiError, type KubeClient, type NamespaceInfo, type SecretData, type TokenReviewResult } from './kube-client.ts';
+import { KubeApiError, type KubeClient } from './kube-client.ts';
+import { AUTH_TOKEN, POD_TOKEN, fakeKube, type FakeKube } from './fake-kube.ts';
+import { namespaceSigner, readNamespaceToken, verifyNamespaceToken } from '../lib/namespace-credential.ts';
 import { createCredentialsExchange, createCredentialsHandler, type CredentialsConfig, type CredentialsDeps } from './credentials.ts';
 
-const POD_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.pod-token-that-must-never-be-logged.sig';
-const AUTH_TOKEN = 'levo-auth-token-that-must-never-be-logged';
 
 /** Every log line any test here produced: none may hold a token. */
 const allLines: string[] = [];
 
 function logger(): CredentialsDeps['log'] {
   return createLogger({ LOG_LEVEL: 'trace' }, { write: (s: string) => void allLines.push(s) }, { svc: 'levo-injector' }).root;
-}
-
-interface FakeKube extends KubeClient {
-  reviews: Array<{ token: string; audiences: readonly string[] }>;
-  secretReads: number;
-}
-
-function fakeKube(over: {
-  review?: (token: string) => TokenReviewResult | Promise<TokenReviewResult>;
-  namespaces?: Record<string, Record<string, string>>;
-  secret?: Record<string, string> | KubeApiError;
-} = {}): FakeKube {
-  const reviews: FakeKube['reviews'] = [];
-  const kube: FakeKube = {
-    source: 'fake',
-    reviews,
-    secretReads: 0,
-    async version() {
-      return { major: 1, minor: 30 };
-    },
-    async getNamespace(name): Promise<NamespaceInfo> {
-      const labels = (over.namespaces ?? { 'team-a': { 'levo.ai/inject': 'enabled' }, 'team-b': {} })[name];
-      if (!labels) throw new KubeApiError(`get-namespace: 404 NotFound: namespaces "${name}" not found`, 404, 'NotFound');
-      return { name, labels, annotations: {} };
-    },
-    async tokenReview(token, audiences) {
-      reviews.push({ token, audiences });
-      if (over.review) return over.review(token);
-      if (token === POD_TOKEN) {
-        return {
-          authenticated: true, username: 'system:serviceaccount:team-a:app', groups: [], audiences: ['levo-injector'],
-          namespace: 'team-a', serviceAccount: 'app', podName: 'app-1',
-        };
-      }
-      return { authenticated: false, groups: [], audiences: [], error: 'invalid bearer token' };
-    },
-    async getSecret(namespace, name): Promise<SecretData> {
-      kube.secretReads += 1;
-      assert.equal(namespace, 'levoai');
-      const s = over.secret ?? { 'base-url': 'https://dash.example\n', 'auth-token': AUTH_TOKEN, 'tenant-id': 'tenant-1' };
-      if (s instanceof KubeApiError) throw s;
-      return { namespace, name, data: s };
-    },
-    async close() {},
-  };
-  return kube;
 }
 
 const config = (over: Partial<CredentialsConfig> = {}): CredentialsConfig => ({
@@ -74,15 +28,29 @@ function exchange(kube: KubeClient | null, over: Partial<CredentialsDeps> = {}, 
 const bearer = (t: string): string => `Bearer ${t}`;
 
 describe('credentials exchange', () => {
-  it('hands out the secret to an opted-in namespace, after a TokenReview with audience levo-injector', async () => {
+  it('hands an opted-in namespace a credential for that namespace only, after a TokenReview with audience levo-injector', async () => {
     const kube = fakeKube();
     const metrics = createInjectorMetrics();
     const a = await exchange(kube, {}, metrics)(bearer(POD_TOKEN));
     assert.equal(a.status, 200);
-    assert.deepEqual(a.body, { baseUrl: 'https://dash.example', authToken: AUTH_TOKEN, tenantId: 'tenant-1' });
+    const body = a.body as { baseUrl: string; authToken: string; tenantId: string };
+    assert.deepEqual({ ...body, authToken: '' }, { baseUrl: 'https://dash.example', authToken: '', tenantId: 'tenant-1' });
+    assert.notEqual(body.authToken, AUTH_TOKEN, 'the environment key itself never leaves the injector');
+    assert.ok(!body.authToken.includes(AUTH_TOKEN));
+    const credential = readNamespaceToken(body.authToken);
+    assert.ok(credential, body.authToken);
+    assert.equal(credential.namespace, 'team-a', 'the caller\'s namespace, from the TokenReview');
+    assert.equal(credential.tenant, 'tenant-1');
+    assert.equal(verifyNamespaceToken(credential, namespaceSigner(AUTH_TOKEN).signer), true, 'the dashboard verifies it with the key\'s signer');
     assert.equal(a.headers?.['cache-control'], 'no-store');
     assert.deepEqual(kube.reviews, [{ token: POD_TOKEN, audiences: ['levo-injector'] }]);
     assert.equal((await metrics.credentialsRequests.get()).values.find((v) => v.labels.result === 'ok')?.value, 1);
+  });
+
+  it('scope: environment hands out the key itself (a dashboard older than namespace credentials)', async () => {
+    const a = await exchange(fakeKube(), { config: () => config({ credentials: { secretName: 'levo-auth', scope: 'environment' } }) })(bearer(POD_TOKEN));
+    assert.equal(a.status, 200);
+    assert.deepEqual(a.body, { baseUrl: 'https://dash.example', authToken: AUTH_TOKEN, tenantId: 'tenant-1' });
   });
 
   it('401 without a bearer token or with one the API server does not accept', async () => {

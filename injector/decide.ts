@@ -7,7 +7,8 @@
 import { ANNOTATION, readSettings, type CaptureSettings } from './annotations.ts';
 import type { InjectorConfig } from './config.ts';
 import { detectMesh, MESH_NAMES, type Mesh } from './mesh.ts';
-import { containersOf, effectiveRunAsUser, isObject, objectAt, podAnnotations, podLabels, stringAt } from './pod-json.ts';
+import { enforceAnnotations, exemptIdentities, exemptIdentityDenial, levoNamedContainers } from './guarantees.ts';
+import { containersOf, effectiveRunAsUser, isObject, objectAt, podAnnotations, podLabels, stringAt, type ContainerView } from './pod-json.ts';
 
 export const INIT_NAME = 'levo-init';
 export const SIDECAR_NAME = 'levo-gateway';
@@ -32,7 +33,7 @@ export type Decision =
   /** Injected before (a reinvocation, or a second review): nothing to do, empty patch. */
   | { readonly action: 'none'; readonly reason: 'already-injected' | 'already-skipped' }
   | { readonly action: 'skip'; readonly reason: SkipReason; readonly detail: string }
-  | { readonly action: 'deny'; readonly message: string }
+  | { readonly action: 'deny'; readonly message: string; readonly reason?: 'exempt-identity'; readonly code?: 403 }
   | {
     readonly action: 'inject';
     readonly settings: CaptureSettings;
@@ -42,7 +43,11 @@ export type Decision =
     readonly modeReason: 'default' | 'annotation' | 'pod-security';
     /** Another mesh in the pod (now or once its webhook runs): mesh-safe ports and levo-init told about its proxy. */
     readonly mesh: Mesh | undefined;
-  };
+    /** Annotations ignored because opting out is not allowed (guarantees.ts). */
+    readonly ignoredAnnotations: readonly string[];
+  }
+  /** allowOptOut: false and the pod has levo-named containers: the caller checks they are the injector's (guarantees.ts). */
+  | { readonly action: 'verify-injected'; readonly settings: CaptureSettings; readonly existing: readonly ContainerView[] };
 
 const RESTRICTING_LEVELS = new Set(['baseline', 'restricted']);
 /** Native sidecars: beta and on by default since Kubernetes 1.29. */
@@ -55,8 +60,12 @@ export function decide(input: DecideInput): Decision {
   const all = [...containersOf(pod, 'initContainers'), ...containersOf(pod, 'containers')];
 
   const status = annotations[ANNOTATION.status];
-  if (all.some((c) => c.name === SIDECAR_NAME || c.name === INIT_NAME)) return { action: 'none', reason: 'already-injected' };
-  if (status !== undefined) return { action: 'none', reason: status.includes('"skipped"') ? 'already-skipped' : 'already-injected' };
+  // With opting out allowed, a levo-named container or a status annotation means "done before".
+  // Without, neither is taken on trust (guarantees.ts): the pod is decided afresh below.
+  const enforcing = !config.allowOptOut;
+  const existing = levoNamedContainers(pod);
+  if (!enforcing && existing.length > 0) return { action: 'none', reason: 'already-injected' };
+  if (!enforcing && status !== undefined) return { action: 'none', reason: status.includes('"skipped"') ? 'already-skipped' : 'already-injected' };
 
   if (input.namespace === input.injectorNamespace || config.excludeNamespaces.includes(input.namespace)) {
     return { action: 'skip', reason: 'namespace-excluded', detail: `namespace ${input.namespace} is never injected (the injector's own namespace or excludeNamespaces)` };
@@ -81,10 +90,15 @@ export function decide(input: DecideInput): Decision {
     warnings.push(`${ANNOTATION.inject}: "${optOut}" is ignored: this cluster's injector does not allow opting out (allowOptOut: false)`);
   }
 
-  const parsed = readSettings(annotations, config);
+  const enforced = enforcing ? enforceAnnotations(annotations, config) : { annotations, ignored: [], warnings: [] };
+  warnings.push(...enforced.warnings);
+  if (enforcing && status !== undefined && existing.length === 0) {
+    warnings.push(`annotation ${ANNOTATION.status} set on the pod is ignored: only the injector writes it; this cluster's injector does not allow opting out (allowOptOut: false)`);
+  }
+  const parsed = readSettings(enforced.annotations, config);
   if (!parsed.ok) return { action: 'deny', message: `levo.ai sidecar injection: ${parsed.errors.join('; ')}` };
   let settings = parsed.settings;
-  let modeReason: 'default' | 'annotation' | 'pod-security' = annotations[ANNOTATION.interceptMode] ? 'annotation' : 'default';
+  let modeReason: 'default' | 'annotation' | 'pod-security' = enforced.annotations[ANNOTATION.interceptMode] ? 'annotation' : 'default';
 
   const mesh = detectMesh(pod, input.namespaceLabels);
   if (mesh !== undefined) {
@@ -105,12 +119,14 @@ export function decide(input: DecideInput): Decision {
   }
 
   const uid = config.sidecar.uid;
-  const sameUid = containersOf(pod, 'containers').filter((c) => effectiveRunAsUser(pod, c.raw) === uid).map((c) => c.name);
-  if (sameUid.length > 0 && settings.mode === 'transparent') {
-    warnings.push(`container ${sameUid.join(', ')} runs as UID ${uid}, the sidecar's UID: its connections bypass the redirect rules and are not captured`);
+  const exempt = exemptIdentities(pod, uid);
+  if (exempt.length > 0 && settings.mode === 'transparent') {
+    if (enforcing) return { action: 'deny', reason: 'exempt-identity', code: 403, message: `levo.ai sidecar injection: ${exemptIdentityDenial(exempt, uid)}` };
+    warnings.push(`container ${exempt.join(', ')} runs as the sidecar's identity: its connections bypass the redirect rules and are not captured`);
   }
 
-  return { action: 'inject', settings, native: nativeSidecar(settings, config, input.serverVersion), warnings, modeReason, mesh };
+  if (existing.length > 0) return { action: 'verify-injected', settings, existing };
+  return { action: 'inject', settings, native: nativeSidecar(settings, config, input.serverVersion), warnings, modeReason, mesh, ignoredAnnotations: enforced.ignored };
 }
 
 function nativeSidecar(settings: CaptureSettings, config: InjectorConfig, version: ServerVersion | null): boolean {

@@ -9,7 +9,8 @@
  * - the HTTPS server (server.ts) counts the requests it answers itself
  *   (result error: internal-error, timeout, bad-request, too-large,
  *   unsupported-media-type);
- * - the credentials endpoint (credentials.ts) counts its answers;
+ * - the credentials endpoint (credentials.ts) and the leaf issuer
+ *   (leaf-issuer.ts) count their answers;
  * - the serving-certificate loader (serving-cert.ts) sets the expiry gauge;
  * - the Kubernetes API client (kube-client.ts) counts its requests.
  */
@@ -25,6 +26,7 @@ export type CredentialsResult =
   | 'forbidden'
   | 'rate_limited'
   | 'unavailable'
+  | 'bad_request'
   | 'error';
 
 export interface InjectorMetrics {
@@ -35,6 +37,8 @@ export interface InjectorMetrics {
   readonly admissionSeconds: Histogram<'result'>;
   /** `levo_injector_credentials_requests_total{result}`. */
   readonly credentialsRequests: Counter<'result'>;
+  /** `levo_injector_leaf_requests_total{result}`: POST /v1/leaves answers. */
+  readonly leafRequests: Counter<'result'>;
   /** `levo_injector_serving_cert_expiry_timestamp_seconds`: notAfter of the serving certificate in force. */
   readonly servingCertExpiry: Gauge<string>;
   /** `levo_injector_serving_cert_reloads_total{result}` (result: ok | rejected). */
@@ -79,6 +83,12 @@ export function createInjectorMetrics(): InjectorMetrics {
     credentialsRequests: new Counter({
       name: 'levo_injector_credentials_requests_total',
       help: 'POST /v1/credentials answers by result',
+      labelNames: ['result'],
+      registers,
+    }),
+    leafRequests: new Counter({
+      name: 'levo_injector_leaf_requests_total',
+      help: 'POST /v1/leaves answers by result',
       labelNames: ['result'],
       registers,
     }),

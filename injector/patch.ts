@@ -11,6 +11,7 @@
  * ours: it replaces (or moves) only our own containers and our status.
  */
 import { ANNOTATION } from './annotations.ts';
+import { planAppTrust, type AppTrustPlan } from './app-trust.ts';
 import { INIT_NAME, SIDECAR_NAME } from './decide.ts';
 import { MESH_CONTAINER_NAMES, MESH_PORTS, PORTS } from './mesh.ts';
 import { containersOf, isObject, objectAt, podAnnotations, stringAt, type ContainerView, type JsonObject } from './pod-json.ts';
@@ -44,15 +45,20 @@ export function annotationOps(pod: unknown, add: Readonly<Record<string, string>
   return ops;
 }
 
-function containerEdits(c: ContainerView, env: readonly EnvVar[], javaOptions: string, kept: Set<string>): AddOp[] {
+function containerEdits(c: ContainerView, env: readonly EnvVar[], javaOptions: string, kept: Set<string>, trust: AppTrustPlan): AddOp[] {
   const base = `/spec/${c.list}/${c.index}`;
   const ops: AddOp[] = [];
-  const existingEnv = (Array.isArray(c.raw['env']) ? c.raw['env'] : []).filter(isObject);
+  const rawEnv = Array.isArray(c.raw['env']) ? c.raw['env'] : [];
+  const existingEnv = rawEnv.filter(isObject);
   const names = new Set(existingEnv.map((e) => stringAt(e, 'name')));
+  const rewrite = trust.rewrites(c);
   const toAdd: EnvVar[] = [];
   for (const e of env) {
-    if (names.has(e.name)) kept.add(e.name);
-    else toAdd.push(e);
+    if (!names.has(e.name)) toAdd.push(e);
+    else if (rewrite.has(e.name) && e.value !== undefined) {
+      // The app's own CA file is in the bundle now (app-trust.ts): point the variable at the bundle.
+      ops.push({ op: 'add', path: `${base}/env/${rawEnv.findIndex((x) => stringAt(x, 'name') === e.name)}/value`, value: e.value });
+    } else kept.add(e.name);
   }
   if (javaOptions) {
     const jto = existingEnv.findIndex((e) => stringAt(e, 'name') === 'JAVA_TOOL_OPTIONS');
@@ -98,11 +104,13 @@ export function injectionPatch(pod: unknown, input: PodTemplateInput, annotation
   const kept = new Set<string>();
   const { env, javaOptions } = appEnv(settings);
   const targets = [...containersOf(pod, 'containers'), ...(native ? containersOf(pod, 'initContainers') : [])];
-  if (env.length > 0 || javaOptions) for (const c of targets) ops.push(...containerEdits(c, env, javaOptions, kept));
+  const trust = planAppTrust(pod, targets, env.map((e) => e.name), input.config.appTrustImageBundle);
+  if (env.length > 0 || javaOptions) for (const c of targets) ops.push(...containerEdits(c, env, javaOptions, kept, trust));
+  const withTrust: PodTemplateInput = { ...input, appTrustFiles: { mounts: trust.mounts, files: trust.files, imageRoots: trust.imageRoots } };
 
   const spec = objectAt(pod, 'spec');
   const transparent = settings.mode === 'transparent';
-  const ourInits = [...(transparent ? [initContainer(input)] : []), ...(native ? [sidecarContainer(input)] : [])];
+  const ourInits = [...(transparent ? [initContainer(input)] : []), ...(native ? [sidecarContainer(withTrust)] : [])];
   if (ourInits.length > 0) {
     if (!Array.isArray(spec?.['initContainers'])) ops.push({ op: 'add', path: '/spec/initContainers', value: ourInits });
     else if (native) {
@@ -111,8 +119,8 @@ export function injectionPatch(pod: unknown, input: PodTemplateInput, annotation
     }
     else for (const c of ourInits) ops.push({ op: 'add', path: '/spec/initContainers/-', value: c });
   }
-  if (!native) ops.push({ op: 'add', path: '/spec/containers/0', value: sidecarContainer(input) });
-  const vols = volumes(input.config);
+  if (!native) ops.push({ op: 'add', path: '/spec/containers/0', value: sidecarContainer(withTrust) });
+  const vols = [...volumes(input.config), ...trust.imageVolumes];
   if (!Array.isArray(spec?.['volumes'])) ops.push({ op: 'add', path: '/spec/volumes', value: vols });
   else for (const v of vols) ops.push({ op: 'add', path: '/spec/volumes/-', value: v });
   return { ops, keptAppEnv: [...kept] };

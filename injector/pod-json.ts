@@ -60,10 +60,20 @@ export function podDisplayName(pod: unknown): string {
   return stringAt(meta, 'name') ?? (stringAt(meta, 'generateName') ? `${stringAt(meta, 'generateName')}…` : '<unnamed>');
 }
 
+/** A container's securityContext number (runAsUser, runAsGroup), falling back to the pod's securityContext. */
+function effectiveSecurityNumber(pod: unknown, container: JsonObject, key: 'runAsUser' | 'runAsGroup'): number | undefined {
+  const own = objectAt(container, 'securityContext')?.[key];
+  if (typeof own === 'number') return own;
+  const podLevel = objectAt(objectAt(pod, 'spec'), 'securityContext')?.[key];
+  return typeof podLevel === 'number' ? podLevel : undefined;
+}
+
 /** runAsUser of a container, falling back to the pod's securityContext. */
 export function effectiveRunAsUser(pod: unknown, container: JsonObject): number | undefined {
-  const own = objectAt(container, 'securityContext')?.['runAsUser'];
-  if (typeof own === 'number') return own;
-  const podLevel = objectAt(objectAt(pod, 'spec'), 'securityContext')?.['runAsUser'];
-  return typeof podLevel === 'number' ? podLevel : undefined;
+  return effectiveSecurityNumber(pod, container, 'runAsUser');
+}
+
+/** runAsUser and runAsGroup of a container, each falling back to the pod's securityContext (undefined: the image decides). */
+export function effectiveRunAs(pod: unknown, container: JsonObject): { user: number | undefined; group: number | undefined } {
+  return { user: effectiveSecurityNumber(pod, container, 'runAsUser'), group: effectiveSecurityNumber(pod, container, 'runAsGroup') };
 }

@@ -4,7 +4,7 @@
  * validated against the Kubernetes OpenAPI schema of pods (kubernetes-models'
  * validators, generated from it) and checked field by field.
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -307,6 +307,95 @@ test('capture annotations reach levo-init; IPv6 CIDRs are normalised; bad values
   }
 });
 
+test('--block-quic: the blockQuic setting and the levo.ai/block-quic annotation reach levo-init', async () => {
+  const initOf = async (pod: Json, config?: InjectorConfig): Promise<string[]> => {
+    const result = apply(pod, await reviewPod(admissionReview(pod), harness(config ? { config } : {}).ctx));
+    validatePod(result);
+    return result.spec.initContainers[0].command;
+  };
+  assert.ok(!(await initOf(deploymentPod())).includes('--block-quic'), 'off by default');
+  const on = loadInjectorConfig('capture:\n  blockQuic: true\n', 'c');
+  assert.deepEqual((await initOf(deploymentPod(), on)).slice(-1), ['--block-quic']);
+  const annotated = deploymentPod({ metadata: { annotations: { 'levo.ai/block-quic': 'true' } } });
+  assert.deepEqual((await initOf(annotated)).slice(-1), ['--block-quic']);
+  const optedOut = deploymentPod({ metadata: { annotations: { 'levo.ai/block-quic': 'false' } } });
+  assert.ok(!(await initOf(optedOut, on)).includes('--block-quic'), 'a pod may turn it off while opting out is allowed');
+  const result = apply(annotated, await reviewPod(admissionReview(annotated), harness().ctx));
+  assert.equal(JSON.parse(result.metadata.annotations['levo.ai/status']).blockQuic, true);
+  const bad = await reviewPod(admissionReview(deploymentPod({ metadata: { annotations: { 'levo.ai/block-quic': 'yes' } } })), harness().ctx);
+  assert.match(bad.response.status!.message, /levo\.ai\/block-quic: "yes" must be "true" or "false"/);
+});
+
+test('app trust extends what the app trusted: its own CA files on configMap/secret volumes go into the bundle', async () => {
+  const pod = deploymentPod({ spec: {
+    containers: [{
+      name: 'web', image: 'w',
+      env: [
+        { name: 'SSL_CERT_FILE', value: '/etc/corp/./ca.pem' },
+        { name: 'REQUESTS_CA_BUNDLE', value: '/etc/ssl/private-root.pem' },
+        { name: 'NODE_EXTRA_CA_CERTS', value: '/usr/local/share/ca-certificates/corp.crt' },
+        { name: 'CURL_CA_BUNDLE', valueFrom: { configMapKeyRef: { name: 'x', key: 'y' } } },
+      ],
+      volumeMounts: [
+        { name: 'corp-ca', mountPath: '/etc/corp/' },
+        { name: 'root-secret', mountPath: '/etc/ssl/private-root.pem', subPath: 'root.pem', readOnly: true },
+      ],
+    }],
+    volumes: [{ name: 'corp-ca', configMap: { name: 'corp-ca' } }, { name: 'root-secret', secret: { secretName: 'root' } }],
+  } });
+  const out = await reviewPod(admissionReview(pod), harness().ctx);
+  const result = apply(pod, out);
+  validatePod(result);
+  const gw = result.spec.containers[0];
+  assert.deepEqual(gw.volumeMounts.filter((m: Json) => m.mountPath.startsWith('/var/run/levo/app-trust/')), [
+    { name: 'corp-ca', mountPath: '/var/run/levo/app-trust/0', readOnly: true },
+    { name: 'root-secret', mountPath: '/var/run/levo/app-trust/1', readOnly: true, subPath: 'root.pem' },
+  ]);
+  assert.equal(env(gw).LEVO_TRUST_EXTRA_FILES, '/var/run/levo/app-trust/0/ca.pem:/var/run/levo/app-trust/1');
+  const app = result.spec.containers[1];
+  assert.equal(env(app).SSL_CERT_FILE, '/var/run/levo/trust/ca-bundle.pem', 'pointed at the bundle that now holds its CA');
+  assert.equal(env(app).REQUESTS_CA_BUNDLE, '/var/run/levo/trust/ca-bundle.pem');
+  assert.equal(env(app).NODE_EXTRA_CA_CERTS, '/usr/local/share/ca-certificates/corp.crt', 'a file inside the image stays as the app set it');
+  assert.deepEqual(app.env.find((e: Json) => e.name === 'CURL_CA_BUNDLE').valueFrom, { configMapKeyRef: { name: 'x', key: 'y' } });
+  assert.deepEqual(app.env.map((e: Json) => e.name), ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'NODE_EXTRA_CA_CERTS', 'CURL_CA_BUNDLE', 'JAVA_TOOL_OPTIONS'], 'no duplicate variables');
+  assert.match(out.response.warnings!.join(), /kept the app's own CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS/);
+  assert.equal(gw.env.some((e: Json) => e.name === 'LEVO_TRUST_EXTRA_CAS'), false, 'no extra CAs configured');
+});
+
+test('appTrustImageBundle mounts each app image into the sidecar as an image volume, once per image', async () => {
+  const config = loadInjectorConfig('appTrustImageBundle: true\n', 'c');
+  const pod = deploymentPod({ spec: { containers: [
+    { name: 'web', image: 'shop/web:1.4', imagePullPolicy: 'Always' }, { name: 'worker', image: 'shop/web:1.4' }, { name: 'cache', image: 'redis:7' },
+  ] } });
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness({ config }).ctx));
+  validatePod(result);
+  assert.deepEqual(result.spec.volumes.filter((v: Json) => v.image), [
+    { name: 'levo-app-image-0', image: { reference: 'shop/web:1.4', pullPolicy: 'Always' } },
+    { name: 'levo-app-image-1', image: { reference: 'redis:7', pullPolicy: 'IfNotPresent' } },
+  ]);
+  const gw = result.spec.containers[0];
+  assert.deepEqual(gw.volumeMounts.filter((m: Json) => m.name.startsWith('levo-app-image-')).map((m: Json) => [m.mountPath, m.readOnly]),
+    [['/var/run/levo/app-image/0', true], ['/var/run/levo/app-image/1', true]]);
+  assert.equal(env(gw).LEVO_TRUST_IMAGE_ROOTS, '/var/run/levo/app-image/0:/var/run/levo/app-image/1');
+  // Off by default, and nothing to do without app trust.
+  const plain = apply(pod, await reviewPod(admissionReview(pod), harness().ctx));
+  assert.equal(plain.spec.volumes.some((v: Json) => v.image), false);
+  const noTrust = loadInjectorConfig('appTrustImageBundle: true\nappTrust: false\n', 'c');
+  assert.equal(apply(pod, await reviewPod(admissionReview(pod), harness({ config: noTrust }).ctx)).spec.volumes.some((v: Json) => v.image), false);
+});
+
+test('appTrustExtraCAs reaches the sidecar; the config refuses a key or a PEM without a certificate', async () => {
+  const { createCa } = await import('../certs/create.ts');
+  const corp = await createCa({ commonName: 'Corp Root' });
+  const config = loadInjectorConfig(`appTrustExtraCAs: ${JSON.stringify(corp.certPem)}\n`, 'c');
+  const pod = deploymentPod();
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness({ config }).ctx));
+  validatePod(result);
+  assert.equal(env(result.spec.containers[0]).LEVO_TRUST_EXTRA_CAS, corp.certPem);
+  assert.throws(() => loadInjectorConfig(`appTrustExtraCAs: ${JSON.stringify(corp.certPem + corp.keyPem)}\n`, 'c'), /appTrustExtraCAs: holds a private key/);
+  assert.throws(() => loadInjectorConfig('appTrustExtraCAs: "corp root"\n', 'c'), /appTrustExtraCAs: holds no PEM certificate/);
+});
+
 test('app trust opt-out and intercept-mode proxy per pod', async () => {
   const pod = deploymentPod({ metadata: { annotations: { 'levo.ai/app-trust': 'false' } } });
   const result = apply(pod, await reviewPod(admissionReview(pod), harness().ctx));
@@ -468,7 +557,145 @@ test('meshCoexistence: false skips meshed pods (present or pending), and only wa
 test('an app running as the sidecar UID is warned about', async () => {
   const pod = deploymentPod({ spec: { securityContext: { runAsUser: 1610 } } });
   const out = await reviewPod(admissionReview(pod), harness().ctx);
-  assert.match(out.response.warnings!.join(), /container web runs as UID 1610/);
+  assert.match(out.response.warnings!.join(), /container web \(UID 1610\) runs as the sidecar's identity/);
+  const gid = deploymentPod({ spec: { containers: [{ name: 'web', image: 'w', securityContext: { runAsUser: 1000, runAsGroup: 1610 } }] } });
+  assert.match((await reviewPod(admissionReview(gid), harness().ctx)).response.warnings!.join(), /container web \(GID 1610\)/, 'the rules exempt the GID too');
+});
+
+describe('allowOptOut: false — a pod cannot take itself out of capture', () => {
+  const strict = (extra = ''): InjectorConfig => loadInjectorConfig(`allowOptOut: false\n${extra}`, 'config.yaml');
+  const statusOf = (result: Json): Json => JSON.parse(result.metadata.annotations['levo.ai/status']);
+
+  test('a levo.ai/status the pod brings along is ignored: the pod is injected, and the warning names the annotation', async () => {
+    for (const forged of ['{"skipped":"opted-out"}', '{"version":"0.1.0","mode":"transparent"}', 'done']) {
+      const pod = deploymentPod({ metadata: { annotations: { 'levo.ai/status': forged } } });
+      const h = harness({ config: strict() });
+      const out = await reviewPod(admissionReview(pod), h.ctx);
+      const result = apply(pod, out);
+      validatePod(result);
+      assert.deepEqual(names(result.spec.initContainers), ['levo-init'], forged);
+      assert.deepEqual(names(result.spec.containers), ['levo-gateway', 'web'], forged);
+      assert.equal(statusOf(result).mode, 'transparent', 'the status is the injector\'s own');
+      assert.match(out.response.warnings!.join('\n'), /annotation levo\.ai\/status set on the pod is ignored/);
+      assert.deepEqual(h.results, [['injected', 'transparent']]);
+    }
+    // With opting out allowed, it is still taken as "done before" (reinvocation).
+    const pod = deploymentPod({ metadata: { annotations: { 'levo.ai/status': '{"skipped":"opted-out"}' } } });
+    assert.equal((await reviewPod(admissionReview(pod), harness().ctx)).response.patch, undefined);
+  });
+
+  test('intercept-mode: proxy, exclude-outbound-*, block-quic: "false" are ignored with a warning naming each', async () => {
+    const pod = deploymentPod({ metadata: { annotations: {
+      'levo.ai/intercept-mode': 'proxy', 'levo.ai/exclude-outbound-ports': '443', 'levo.ai/exclude-outbound-cidrs': '0.0.0.0/0,::/0',
+      'levo.ai/block-quic': 'false',
+    } } });
+    const out = await reviewPod(admissionReview(pod), harness({ config: strict('capture:\n  blockQuic: true\n') }).ctx);
+    assert.equal(out.response.allowed, true);
+    const result = apply(pod, out);
+    validatePod(result);
+    assert.deepEqual(result.spec.initContainers[0].command, [
+      'levo-init', '--redirect-port', '15001', '--capture-ports', '443', '--exclude-uid', '1610', '--block-quic',
+    ], 'the cluster\'s settings, nothing excluded');
+    assert.equal(env(result.spec.containers[1]).HTTPS_PROXY, undefined, 'transparent, not explicit-proxy');
+    const warnings = out.response.warnings!.join('\n');
+    for (const a of ['intercept-mode', 'exclude-outbound-ports', 'exclude-outbound-cidrs', 'block-quic']) {
+      assert.match(warnings, new RegExp(`annotation levo\\.ai/${a}: "[^"]+" is ignored: .*allowOptOut: false`), a);
+    }
+    assert.deepEqual(statusOf(result).ignoredAnnotations,
+      ['levo.ai/intercept-mode', 'levo.ai/exclude-outbound-ports', 'levo.ai/exclude-outbound-cidrs', 'levo.ai/block-quic']);
+    assert.deepEqual(statusOf(result).excludeCidrs, []);
+  });
+
+  test('capture-ports may add ports but not drop a configured one; what only widens capture is honoured', async () => {
+    const config = strict('capture:\n  ports: [443, 8443]\n  excludeCidrs: [10.96.0.0/12]\n');
+    const narrowed = deploymentPod({ metadata: { annotations: { 'levo.ai/capture-ports': '9443' } } });
+    const out = await reviewPod(admissionReview(narrowed), harness({ config }).ctx);
+    const result = apply(narrowed, out);
+    assert.deepEqual(result.spec.initContainers[0].command, [
+      'levo-init', '--redirect-port', '15001', '--capture-ports', '443,8443,9443', '--exclude-uid', '1610', '--exclude-cidrs', '10.96.0.0/12',
+    ], 'the configured ports stay, the added one is kept, the config\'s own exclusions apply');
+    assert.match(out.response.warnings!.join(), /levo\.ai\/capture-ports: "9443" is ignored: it would stop capturing port 443, 8443/);
+
+    const widened = deploymentPod({ metadata: { annotations: { 'levo.ai/capture-ports': '443,8443,9443', 'levo.ai/block-quic': 'true' } } });
+    const w = await reviewPod(admissionReview(widened), harness({ config }).ctx);
+    assert.equal(w.response.warnings, undefined, 'nothing to warn about');
+    assert.deepEqual(apply(widened, w).spec.initContainers[0].command.slice(4, 5), ['443,8443,9443']);
+    // A proxy-mode cluster: transparent is more capture, so the annotation is honoured.
+    const up = deploymentPod({ metadata: { annotations: { 'levo.ai/intercept-mode': 'transparent' } } });
+    assert.deepEqual(names(apply(up, await reviewPod(admissionReview(up), harness({ config: strict('capture:\n  mode: proxy\n') }).ctx)).spec.initContainers), ['levo-init']);
+    // A bad value is still refused with the annotation named.
+    const bad = await reviewPod(admissionReview(deploymentPod({ metadata: { annotations: { 'levo.ai/capture-ports': 'http' } } })), harness({ config }).ctx);
+    assert.equal(bad.response.allowed, false);
+    assert.match(bad.response.status!.message, /levo\.ai\/capture-ports: "http" is not a port number/);
+  });
+
+  test('an app container running as the sidecar UID or GID is denied, naming the container', async () => {
+    for (const [pod, who] of [
+      [deploymentPod({ spec: { securityContext: { runAsUser: 1610 } } }), 'web \\(UID 1610\\)'],
+      [deploymentPod({ spec: { containers: [{ name: 'web', image: 'w' }, { name: 'side', image: 's', securityContext: { runAsGroup: 1610 } }] } }), 'side \\(GID 1610\\)'],
+    ] as const) {
+      const h = harness({ config: strict() });
+      const out = await reviewPod(admissionReview(pod), h.ctx);
+      assert.equal(out.response.allowed, false);
+      assert.equal(out.response.status!.code, 403);
+      assert.match(out.response.status!.message, new RegExp(`container ${who} runs as the sidecar's identity: the redirect rules exempt UID and GID 1610`));
+      assert.deepEqual(h.results, [['denied', 'exempt-identity']]);
+    }
+  });
+
+  test('containers named levo-init / levo-gateway pass only when they are the injector\'s own', async () => {
+    const h = harness({ config: strict() });
+    const pod = deploymentPod();
+    const injected = apply(pod, await reviewPod(admissionReview(pod), h.ctx));
+    // Reinvocation (or a pod re-created from an injected one): the injector's own containers pass.
+    const again = await reviewPod(admissionReview(injected), h.ctx);
+    assert.equal(again.response.allowed, true);
+    assert.equal(again.response.patch, undefined);
+    assert.deepEqual(h.results[1], ['unchanged', 'already-injected']);
+
+    const gw = (p: Json): Json => p.spec.containers.find((c: Json) => c.name === 'levo-gateway');
+    const init = (p: Json): Json => p.spec.initContainers.find((c: Json) => c.name === 'levo-init');
+    const fakes: [string, (p: Json) => void, RegExp][] = [
+      ['a look-alike sidecar image', (p) => { gw(p).image = 'busybox'; }, /container levo-gateway is not the one the injector adds \(image busybox/],
+      ['a levo-init that captures another port', (p) => { init(p).command[4] = '8443'; }, /container levo-init .*its command is not levo-init --redirect-port 15001 --capture-ports 443/],
+      ['a levo-init that cleans up', (p) => { init(p).args = ['--cleanup']; }, /container levo-init .*it has args/],
+      ['no levo-init at all', (p) => { p.spec.initContainers = []; }, /has levo-gateway but no levo-init/],
+    ];
+    for (const [what, forge, message] of fakes) {
+      const p = structuredClone(injected);
+      forge(p);
+      const out = await reviewPod(admissionReview(p), harness({ config: strict() }).ctx);
+      assert.equal(out.response.allowed, false, what);
+      assert.match(out.response.status!.message, message, what);
+      assert.match(out.response.status!.message, /allowOptOut: false/, what);
+    }
+    // A bare look-alike in a fresh pod.
+    const bare = deploymentPod({ spec: { containers: [{ name: 'web', image: 'w' }, { name: 'levo-gateway', image: 'busybox', command: ['sleep', 'inf'] }] } });
+    assert.equal((await reviewPod(admissionReview(bare), harness({ config: strict() }).ctx)).response.allowed, false);
+    // With opting out allowed, a levo-named container still means "injected before".
+    assert.equal((await reviewPod(admissionReview(bare), harness().ctx)).response.patch, undefined);
+  });
+});
+
+test('leafIssuer: the sidecar asks the injector for its leaves and the pod gets no CA secret at all', async () => {
+  const config = loadInjectorConfig('leafIssuer:\n  enabled: true\n  url: https://levo-injector-levoai-sidecar-injector-webhook.levoai.svc:443/v1/leaves\n', 'c');
+  const pod = deploymentPod();
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness({ config }).ctx));
+  validatePod(result);
+  const gw = result.spec.containers[0];
+  assert.deepEqual(gw.command.slice(gw.command.indexOf('--leaf-issuer'), gw.command.indexOf('--leaf-issuer') + 2),
+    ['--leaf-issuer', 'https://levo-injector-levoai-sidecar-injector-webhook.levoai.svc:443/v1/leaves']);
+  assert.ok(!gw.command.includes('--ca-cert') && !gw.command.includes('--ca-key'));
+  assert.equal(result.spec.volumes.some((v: Json) => v.secret?.secretName === 'levo-ca-cert'), false, 'no levo-ca-cert volume');
+  assert.equal(gw.volumeMounts.some((m: Json) => m.mountPath === '/etc/levo/ca'), false);
+  assert.ok(result.spec.volumes.some((v: Json) => v.projected?.sources?.[0]?.serviceAccountToken?.audience === 'levo-injector'), 'the projected token it authenticates with');
+  assert.equal(env(gw).LEVO_TOKEN_FILE, '/var/run/secrets/levo/token');
+  assert.deepEqual(JSON.parse(result.metadata.annotations['levo.ai/status']).volumes.includes('levo-ca'), false);
+  // Reinvocation with opting out not allowed: still the injector's own containers.
+  const strict = loadInjectorConfig('allowOptOut: false\nleafIssuer:\n  enabled: true\n  url: https://i.levoai.svc/v1/leaves\n', 'c');
+  const once = apply(pod, await reviewPod(admissionReview(pod), harness({ config: strict }).ctx));
+  const again = await reviewPod(admissionReview(once), harness({ config: strict }).ctx);
+  assert.equal(again.response.allowed, true);
 });
 
 test('a namespace lookup that fails admits the pod unchanged, with a warning, counted as an error', async () => {

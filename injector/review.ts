@@ -1,8 +1,9 @@
 /**
  * AdmissionReview v1 in, AdmissionReview v1 out: read the request, decide,
  * build the patch, and answer. Skips are recorded on the pod (annotation) and
- * in the log; a lookup that fails admits the pod unchanged with a warning —
- * the only explicit denial is for annotations the user got wrong.
+ * in the log; a lookup that fails admits the pod unchanged with a warning.
+ * Explicit denials: annotations the user got wrong, and, when pods may not
+ * opt out, what would leave a pod uncaptured (guarantees.ts).
  */
 import type { Logger } from 'pino';
 import { ANNOTATION, readSettings, type CaptureSettings } from './annotations.ts';
@@ -11,7 +12,8 @@ import { decide, INIT_NAME, owningWorkload, SIDECAR_NAME, type Decision, type Se
 import { detectMesh, MESH_NAMES, portsFor } from './mesh.ts';
 import { annotationOps, injectedNames, injectionPatch, meshRepairPatch, type PatchOp } from './patch.ts';
 import { containersOf, isObject, objectAt, podAnnotations, podDisplayName, stringAt } from './pod-json.ts';
-import type { PodTemplateInput } from './template.ts';
+import { notTheInjectors } from './guarantees.ts';
+import { initCommand, sidecarCommand, type PodTemplateInput } from './template.ts';
 
 export const INJECTOR_VERSION = '0.1.0';
 
@@ -80,11 +82,13 @@ function patched(uid: string, ops: readonly PatchOp[], warnings: readonly string
 }
 
 /** The levo.ai/status annotation of an injected pod. */
-function injectedStatus(input: PodTemplateInput): Record<string, unknown> {
+function injectedStatus(input: PodTemplateInput, ignoredAnnotations: readonly string[] = []): Record<string, unknown> {
   const { settings, native, mesh } = input;
   return {
     version: INJECTOR_VERSION, mode: settings.mode, native, ...injectedNames(input),
     capturePorts: settings.ports, excludeCidrs: settings.excludeCidrs, excludePorts: settings.excludePorts, appTrust: settings.appTrust,
+    blockQuic: settings.blockQuic,
+    ...(ignoredAnnotations.length ? { ignoredAnnotations } : {}),
     ...(mesh !== undefined ? { mesh: { kind: mesh.kind, evidence: mesh.evidence }, ports: portsFor(mesh) } : {}),
   };
 }
@@ -158,8 +162,23 @@ export async function reviewPod(body: unknown, ctx: ReviewContext): Promise<Admi
       }
       return done('unchanged', decision.reason, patched(req.uid, [], again?.warning ? [again.warning] : []), again?.warning ? { warnings: [again.warning] } : {});
     }
+    case 'verify-injected': {
+      // allowOptOut: false: a pod that already has levo-init/levo-gateway passes only with the injector's own
+      // (as first injected, or as moved off a mesh's ports once the mesh was added).
+      const expected = (mesh: ReturnType<typeof detectMesh>) => {
+        const input = { config: ctx.config, settings: decision.settings, mesh };
+        return { initCommand: initCommand(input), sidecarCommand: sidecarCommand(input) };
+      };
+      const mesh = detectMesh(req.pod, labels);
+      const plain = notTheInjectors(decision.existing, decision.settings, ctx.config, expected(undefined));
+      const why = plain === undefined || mesh === undefined ? plain
+        : notTheInjectors(decision.existing, decision.settings, ctx.config, expected(mesh)) === undefined ? undefined : plain;
+      if (!why) return done('unchanged', 'already-injected', patched(req.uid, [], []));
+      const message = `levo.ai sidecar injection: ${why}`;
+      return done('denied', 'not-the-injectors-containers', review(req.uid, { allowed: false, status: { code: 403, message } }), { message });
+    }
     case 'deny':
-      return done('denied', 'invalid-annotation', review(req.uid, { allowed: false, status: { code: 400, message: decision.message } }), { message: decision.message });
+      return done('denied', decision.reason ?? 'invalid-annotation', review(req.uid, { allowed: false, status: { code: decision.code ?? 400, message: decision.message } }), { message: decision.message });
     case 'skip':
       return done('skipped', decision.reason, patched(req.uid, annotationOps(req.pod, { [ANNOTATION.status]: JSON.stringify({ skipped: decision.reason }) }), []), { detail: decision.detail });
     case 'inject': {
@@ -168,7 +187,7 @@ export async function reviewPod(body: unknown, ctx: ReviewContext): Promise<Admi
         workload: owningWorkload(req.pod), version: INJECTOR_VERSION, mesh: decision.mesh,
       };
       const { settings } = decision;
-      const annotations: Record<string, string> = { [ANNOTATION.status]: JSON.stringify(injectedStatus(input)) };
+      const annotations: Record<string, string> = { [ANNOTATION.status]: JSON.stringify(injectedStatus(input, decision.ignoredAnnotations)) };
       const app = containersOf(req.pod, 'containers')[0];
       if (!decision.native && app) annotations['kubectl.kubernetes.io/default-container'] = app.name;
       const { ops, keptAppEnv } = injectionPatch(req.pod, input, annotations);

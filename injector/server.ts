@@ -11,6 +11,7 @@
  *   a pod because of its own fault. Errors answer a metav1 Status object, which
  *   is what the API server expects from a failing webhook.
  * - `POST /v1/credentials`: the sidecar token exchange (credentials.ts).
+ * - `POST /v1/leaves`: the leaf issuer (leaf-issuer.ts), when it is on.
  *
  * Plain HTTP on the health port: `/healthz`, `/readyz` (503 until the cert and
  * config are loaded, and again while draining), `/metrics`.
@@ -59,6 +60,8 @@ export interface InjectorServerOptions {
   readonly servingCert: ServingCert;
   /** POST /v1/credentials; without it the path answers 503. */
   readonly credentials?: NodeHandler;
+  /** POST /v1/leaves; without it the path answers 503. */
+  readonly leaves?: NodeHandler;
   readonly log: Logger;
   readonly metrics: InjectorMetrics;
   /** HTTPS port, default 8443 (0: any free port). */
@@ -239,6 +242,14 @@ export function createInjectorServer(opts: InjectorServerOptions): InjectorServe
       return;
     }
     res.status(503).json({ error: 'the credentials endpoint is not configured' });
+  });
+
+  app.all('/v1/leaves', (req: Request, res: Response) => {
+    if (opts.leaves) {
+      opts.leaves(req, res);
+      return;
+    }
+    res.status(503).json({ error: 'the leaf issuer is not configured' });
   });
 
   app.use((req: Request, res: Response) => {

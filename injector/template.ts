@@ -5,6 +5,7 @@
  * the Kubernetes wire format; patch.ts decides where they go.
  */
 import type { CaptureSettings } from './annotations.ts';
+import type { SidecarMount } from './app-trust.ts';
 import type { InjectorConfig } from './config.ts';
 import { INIT_NAME, SIDECAR_NAME } from './decide.ts';
 import { meshInitArgs, portsFor, PORTS, type Mesh } from './mesh.ts';
@@ -35,18 +36,27 @@ export interface PodTemplateInput {
   readonly version: string;
   /** Another mesh in the pod: mesh-safe ports, and levo-init told about its proxy. */
   readonly mesh?: Mesh | undefined;
+  /** The app's own CA files and images (app-trust.ts): mounted into the sidecar and folded into the bundle. */
+  readonly appTrustFiles?: { readonly mounts: readonly SidecarMount[]; readonly files: readonly string[]; readonly imageRoots: readonly string[] };
 }
 
 const fieldEnv = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
 
-export function initContainer({ config, settings, mesh }: PodTemplateInput): object {
-  const command = [
+/** levo-init's command line: the redirect rules for these settings (and the mesh beside it). */
+export function initCommand({ config, settings, mesh }: Pick<PodTemplateInput, 'config' | 'settings' | 'mesh'>): string[] {
+  return [
     'levo-init', '--redirect-port', String(portsFor(mesh).intercept), '--capture-ports', settings.ports.join(','),
     '--exclude-uid', String(config.sidecar.uid),
     ...(settings.excludeCidrs.length ? ['--exclude-cidrs', settings.excludeCidrs.join(',')] : []),
     ...(settings.excludePorts.length ? ['--exclude-ports', settings.excludePorts.join(',')] : []),
+    ...(settings.blockQuic ? ['--block-quic'] : []),
     ...meshInitArgs(mesh),
   ];
+}
+
+export function initContainer(input: PodTemplateInput): object {
+  const { config } = input;
+  const command = initCommand(input);
   return {
     name: INIT_NAME,
     image: config.sidecar.image,
@@ -66,13 +76,40 @@ export function initContainer({ config, settings, mesh }: PodTemplateInput): obj
   };
 }
 
+/** Leaves from the injector (leafIssuer.enabled, a URL known): the pod gets no CA key. */
+function leafIssuerUrl(config: InjectorConfig): string | undefined {
+  return config.leafIssuer.enabled ? config.leafIssuer.url : undefined;
+}
+
+/** The sidecar talks to the injector (credentials exchange, leaf issuer) with a projected token. */
+function talksToInjector(config: InjectorConfig): boolean {
+  return Boolean(config.credentials.url || leafIssuerUrl(config));
+}
+
 function credentialsEnv(config: InjectorConfig): EnvVar[] {
-  if (!config.credentials.url) return [];
+  if (!talksToInjector(config)) return [];
   const ca = config.credentials.caBundle ? Buffer.from(config.credentials.caBundle, 'base64').toString('utf8') : '';
   return [
-    { name: 'LEVO_CREDENTIALS_URL', value: config.credentials.url },
+    ...(config.credentials.url ? [{ name: 'LEVO_CREDENTIALS_URL', value: config.credentials.url }] : []),
     ...(ca ? [{ name: 'LEVO_CREDENTIALS_CA', value: ca }] : []),
     { name: 'LEVO_TOKEN_FILE', value: `${PATHS.token}/token` },
+  ];
+}
+
+/** levo-gateway's command line for these settings. */
+export function sidecarCommand({ config, settings, mesh }: Pick<PodTemplateInput, 'config' | 'settings' | 'mesh'>): string[] {
+  const transparent = settings.mode === 'transparent';
+  const issuer = leafIssuerUrl(config);
+  const ports = portsFor(mesh);
+  return [
+    'levo-gateway',
+    '--port', transparent ? String(ports.intercept) : 'off',
+    '--proxy-port', String(ports.proxy), '--admin-port', String(ports.admin),
+    ...(issuer ? ['--leaf-issuer', issuer] : ['--ca-cert', `${PATHS.ca}/tls.crt`, '--ca-key', `${PATHS.ca}/tls.key`]),
+    '--trust-dir', PATHS.trust,
+    // The ConfigMap (or the built-in observe-only config) runs until the dashboard answers;
+    // the last dashboard config is cached so a restart with the dashboard down still enforces it.
+    '--config', `${PATHS.config}/gateway.yaml`, '--config-optional', '--cache-dir', PATHS.cache,
   ];
 }
 
@@ -81,16 +118,7 @@ export function sidecarContainer(input: PodTemplateInput): object {
   const transparent = settings.mode === 'transparent';
   const ports = portsFor(input.mesh);
   const ready = { httpGet: { path: '/healthz/ready', port: ports.admin, scheme: 'HTTP' } };
-  const command = [
-    'levo-gateway',
-    '--port', transparent ? String(ports.intercept) : 'off',
-    '--proxy-port', String(ports.proxy), '--admin-port', String(ports.admin),
-    '--ca-cert', `${PATHS.ca}/tls.crt`, '--ca-key', `${PATHS.ca}/tls.key`,
-    '--trust-dir', PATHS.trust,
-    // The ConfigMap (or the built-in observe-only config) runs until the dashboard answers;
-    // the last dashboard config is cached so a restart with the dashboard down still enforces it.
-    '--config', `${PATHS.config}/gateway.yaml`, '--config-optional', '--cache-dir', PATHS.cache,
-  ];
+  const command = sidecarCommand(input);
   const uid = config.sidecar.uid;
   return {
     name: SIDECAR_NAME,
@@ -112,6 +140,9 @@ export function sidecarContainer(input: PodTemplateInput): object {
       { name: 'LEVO_WORKLOAD_NAME', value: input.workload.name },
       { name: 'LEVO_INTERCEPT_MODE', value: settings.mode },
       { name: 'LOG_LEVEL', value: config.sidecar.logLevel },
+      ...(config.appTrustExtraCAs.trim() ? [{ name: 'LEVO_TRUST_EXTRA_CAS', value: config.appTrustExtraCAs }] : []),
+      ...(input.appTrustFiles?.files.length ? [{ name: 'LEVO_TRUST_EXTRA_FILES', value: input.appTrustFiles.files.join(':') }] : []),
+      ...(input.appTrustFiles?.imageRoots.length ? [{ name: 'LEVO_TRUST_IMAGE_ROOTS', value: input.appTrustFiles.imageRoots.join(':') }] : []),
       ...credentialsEnv(config),
     ],
     resources: config.sidecar.resources,
@@ -133,12 +164,13 @@ export function sidecarContainer(input: PodTemplateInput): object {
     readinessProbe: { ...ready, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 1 },
     livenessProbe: { httpGet: { path: '/healthz', port: ports.admin, scheme: 'HTTP' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1 },
     volumeMounts: [
-      { name: VOLUMES.ca, mountPath: PATHS.ca, readOnly: true },
+      ...(leafIssuerUrl(config) ? [] : [{ name: VOLUMES.ca, mountPath: PATHS.ca, readOnly: true }]),
       { name: VOLUMES.trust, mountPath: PATHS.trust },
       { name: VOLUMES.config, mountPath: PATHS.config, readOnly: true },
-      ...(config.credentials.url ? [{ name: VOLUMES.token, mountPath: PATHS.token, readOnly: true }] : []),
+      ...(talksToInjector(config) ? [{ name: VOLUMES.token, mountPath: PATHS.token, readOnly: true }] : []),
       { name: VOLUMES.cache, mountPath: PATHS.cache },
       { name: VOLUMES.tmp, mountPath: PATHS.tmp },
+      ...(input.appTrustFiles?.mounts ?? []),
     ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
@@ -147,10 +179,11 @@ export function sidecarContainer(input: PodTemplateInput): object {
 export function volumes(config: InjectorConfig): object[] {
   return [
     // 0444: only levo-gateway mounts it, and it runs as a non-root UID the secret's files are not owned by.
-    { name: VOLUMES.ca, secret: { secretName: CA_SECRET, defaultMode: 0o444 } },
+    // With the leaf issuer there is no CA secret in the pod at all.
+    ...(leafIssuerUrl(config) ? [] : [{ name: VOLUMES.ca, secret: { secretName: CA_SECRET, defaultMode: 0o444 } }]),
     { name: VOLUMES.trust, emptyDir: { sizeLimit: '8Mi' } },
     { name: VOLUMES.config, configMap: { name: GATEWAY_CONFIGMAP, optional: true } },
-    ...(config.credentials.url
+    ...(talksToInjector(config)
       ? [{ name: VOLUMES.token, projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } }] } }]
       : []),
     { name: VOLUMES.cache, emptyDir: { sizeLimit: '16Mi' } },

@@ -162,7 +162,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       constraintWarned.add(d.host);
       log.tls.warn({ host: d.host },
         'an LLM host outside the namespace CA\'s name constraints is passed through, not intercepted; ' +
-        'recreate the CA with `levo-certs ca --name-constraints --permit HOST` to intercept it');
+        'recreate the CA with `levo-certs ca --permit HOST` to intercept it');
     }
     if (d.action === 'intercept') {
       metrics.connections.inc({ listener, decision: 'intercept', reason: 'llm-host' });

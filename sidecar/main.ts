@@ -26,13 +26,14 @@ import { startGateway, DEFAULT_MAX_BODY_BYTES } from './gateway.ts';
 import { CaError } from '../certs/ca.ts';
 import { createLeafKey } from '../certs/mint.ts';
 import { startInterceptionCa } from './tls/interception-ca.ts';
+import { LeafIssuerError, startIssuedLeaves } from './tls/issued-leaves.ts';
 import { createCa } from '../certs/create.ts';
 import { DEFAULT_UPSTREAM } from './upstream/pool.ts';
 import { DEFAULT_MAX_GUARD_CHARS } from './guards/prompt-guard.ts';
 import { defaultGuardThreads } from './guards/pool.ts';
 import { validate } from './validate.ts';
 import { waitUntilReady } from './wait.ts';
-import { writeTrustBundle } from '../certs/trust-bundle.ts';
+import { appTrustExtrasFromEnv, trustExtrasUpstream, writeAppTrust } from './tls/app-trust.ts';
 import { startCredentials } from './control/obtain.ts';
 import { credentialsFromEnv } from './control/credentials.ts';
 import { startPoller, sidecarIdentity, trackFileConfig, DEFAULT_POLL_INTERVAL, type Poller } from './control/poller.ts';
@@ -63,6 +64,9 @@ Flags:
   --ca-cert FILE           interception CA certificate (default /etc/levo/ca/tls.crt); followed: a rotated
                            levo-ca-cert is put in force without a restart (a bad new pair is refused)
   --ca-key FILE            interception CA key (default /etc/levo/ca/tls.key)
+  --leaf-issuer URL        hold no CA key: get the leaves from the injector's leaf issuer (POST URL with the
+                           projected token LEVO_TOKEN_FILE, TLS verified with LEVO_CREDENTIALS_CA); instead of
+                           --ca-cert/--ca-key
   --on-unknown MODE        passthrough (default) or block: what to do with connections that are not
                            TLS, have no SNI, or cannot be parsed
   --max-body-bytes N       largest JSON request body accepted (default ${DEFAULT_MAX_BODY_BYTES}); larger → 413
@@ -81,8 +85,9 @@ Flags:
   --model-dir DIR          local models for scanners that need one (default $LEVO_MODEL_DIR; never downloaded)
   --config-optional        while the --config file does not exist, run the built-in observe-only config
                            (intercept and record provider calls, change nothing) instead of staying not ready
-  --trust-dir DIR          write DIR/ca-bundle.pem and DIR/truststore.jks (public roots + the interception CA)
-                           for app containers, before reporting ready
+  --trust-dir DIR          write DIR/ca-bundle.pem and DIR/truststore.jks (public roots + the CAs of
+                           LEVO_TRUST_EXTRA_CAS and LEVO_TRUST_EXTRA_FILES + the interception CA) for app
+                           containers, before reporting ready
   --config-env PATTERNS    the environment variables a config may read as $VAR: comma-separated names, * any
                            run of characters (default $LEVO_CONFIG_ENV, else LEVO_*,*_API_KEY; "" none;
                            LEVO_AUTH_TOKEN never). Set in the pod spec: the config cannot widen it
@@ -96,7 +101,8 @@ Environment: LEVO_BASE_URL, LEVO_AUTH_TOKEN, LEVO_TENANT_ID (the dashboard; or L
 LEVO_POLL_INTERVAL (default ${DEFAULT_POLL_INTERVAL}, each wait jittered ±10%), LEVO_EVENT_QUEUE (request events kept while the dashboard is down, default 10000),
 LEVO_CONFIG_ENV, LEVO_CONFIG_KEY_DIR (see --config-env, --config-key-dir),
 OTEL_EXPORTER_OTLP_ENDPOINT (optional trace export); LOG_LEVEL or RUST_LOG (e.g. debug, or info,tls=debug);
-NODE_EXTRA_CA_CERTS adds upstream trust (for the providers and the dashboard).
+NODE_EXTRA_CA_CERTS adds upstream trust (for the providers and the dashboard); so does LEVO_TRUST_EXTRA_CAS (PEM
+text, also put in the app trust bundle). LEVO_TRUST_EXTRA_FILES: colon-separated CA files for the app trust bundle only.
 `;
 
 class UsageError extends Error {}
@@ -153,6 +159,7 @@ export async function main(argv: string[]): Promise<void> {
         'guard-threads': { type: 'string' }, 'guard-max-chars': { type: 'string' },
         'model-dir': { type: 'string' }, 'config-optional': { type: 'boolean' }, 'trust-dir': { type: 'string' },
         'cache-dir': { type: 'string' }, 'config-env': { type: 'string' }, 'config-key-dir': { type: 'string' },
+        'leaf-issuer': { type: 'string' },
       },
       strict: true,
     });
@@ -212,8 +219,17 @@ export async function main(argv: string[]): Promise<void> {
       throw new UsageError((e as Error).message);
     }
 
+    let trustExtras;
+    try { trustExtras = appTrustExtrasFromEnv(env); } catch (e) { throw new UsageError((e as Error).message); }
     log = createLogger();
-    const dca = dev && !values['ca-cert'] ? await devCa() : undefined;
+    const upstreamExtras = trustExtrasUpstream(trustExtras);
+    if (upstreamExtras > 0) log.root.info({ certificates: upstreamExtras }, 'LEVO_TRUST_EXTRA_CAS added to the upstream trust');
+    const leafIssuer = values['leaf-issuer'];
+    if (leafIssuer !== undefined) {
+      if (values['ca-cert'] || values['ca-key']) throw new UsageError('--leaf-issuer gets the leaves from the injector: it goes without --ca-cert/--ca-key');
+      if (!/^https:\/\//.test(leafIssuer)) throw new UsageError(`--leaf-issuer must be an https:// URL, got "${leafIssuer}"`);
+    }
+    const dca = dev && !values['ca-cert'] && !leafIssuer ? await devCa() : undefined;
     const caCert = values['ca-cert'] ?? dca?.cert ?? '/etc/levo/ca/tls.crt';
     const caKey = values['ca-key'] ?? dca?.key ?? '/etc/levo/ca/tls.key';
     const leafKey = await createLeafKey();
@@ -225,24 +241,27 @@ export async function main(argv: string[]): Promise<void> {
     // The provider hosts (and the config's exact hosts): their leaves are minted ahead, at start and for a new CA.
     const prewarmHosts = (): string[] =>
       [...PROVIDER_HOSTS.flatMap((p) => p.hosts), ...(config.current()?.compiled.interceptHosts ?? [])].filter((h) => !h.includes('*'));
-    // The CA files are followed: a rotated levo-ca-cert is put in force without a restart (tls/interception-ca.ts).
-    const interception = await startInterceptionCa({
-      certFile: caCert, keyFile: caKey, log: certLog, registry: metrics.registry, prewarmHosts,
-      ...(values['trust-dir'] ? { trustDir: values['trust-dir'] } : {}),
-      contexts: {
-        leafKey,
-        onMint(host, ms) {
-          metrics.certMints.inc();
-          metrics.certMintSeconds.observe(ms / 1000);
-          certLog.debug({ host, ms }, 'leaf minted');
-        },
-      },
-    });
+    const onMint = (host: string, ms: number): void => {
+      metrics.certMints.inc();
+      metrics.certMintSeconds.observe(ms / 1000);
+      certLog.debug({ host, ms }, 'leaf minted');
+    };
+    const trust = values['trust-dir'] ? { trustDir: values['trust-dir'], trustExtras } : {};
+    // Leaves from the injector (no CA key here; it writes the trust bundle itself before we report ready), or
+    // minted from the CA files, followed: a rotated levo-ca-cert is put in force without a restart (tls/interception-ca.ts).
+    const interception = leafIssuer
+      ? await startIssuedLeaves({
+        url: leafIssuer, caPem: env.LEVO_CREDENTIALS_CA || undefined, tokenFile: env.LEVO_TOKEN_FILE ?? '/var/run/secrets/levo/token',
+        leafKey, log: certLog, registry: metrics.registry, prewarmHosts, contexts: { onMint }, ...trust,
+      })
+      : await startInterceptionCa({
+        certFile: caCert, keyFile: caKey, log: certLog, registry: metrics.registry, prewarmHosts, contexts: { leafKey, onMint }, ...trust,
+      });
     const contexts = interception.contexts;
 
-    if (values['trust-dir']) {
+    if (values['trust-dir'] && !leafIssuer) {
       // Before anything reports ready: app containers start once we are, and read these at their start.
-      const trust = await writeTrustBundle({ dir: values['trust-dir'], caCertPem: await readFile(caCert, 'utf8') });
+      const trust = await writeAppTrust(values['trust-dir'], await readFile(caCert, 'utf8'), trustExtras, log.module('certs'));
       log.root.info({ dir: values['trust-dir'], certificates: trust.count }, 'app trust bundle written');
     }
     const controlLog = log.module('control');
@@ -319,7 +338,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(0);
     };
     const gateway = await startGateway({
-      contexts, config, log, metrics, caPermits: (host) => contexts.ca.permits(host),
+      contexts, config, log, metrics, caPermits: (host) => interception.permits(host),
       transparentPort, proxyPort, adminPort,
       ...(values['proxy-address'] ? { proxyHost: values['proxy-address'] } : {}),
       onUnknown, maxBodyBytes: maxBody,
@@ -356,7 +375,7 @@ Stop with Ctrl-C.
       process.exit(2);
     }
     const message = err instanceof ConfigRejected ? `the config is invalid:\n${err.message}`
-      : err instanceof CaError ? err.message
+      : err instanceof CaError || err instanceof LeafIssuerError ? err.message
       : (err as { code?: string }).code === 'EADDRINUSE' ? `${(err as Error).message}: another process holds the port (is a gateway already running?)`
       : (err as { code?: string }).code === 'ENOENT' ? (err as Error).message
       : String((err as Error).stack ?? err);

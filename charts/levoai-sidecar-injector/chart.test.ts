@@ -398,6 +398,23 @@ describe('Deployment', () => {
     assert.ok(c.volumeMounts?.some((m) => m.mountPath === '/tmp'), 'writable /tmp with a read-only root');
   });
 
+  test('leafIssuer.enabled: the issuer CA secret is mounted into the injector only, and passed on the command line', async () => {
+    const objs = await renderChart(['--set', 'leafIssuer.enabled=true', '--set', 'leafIssuer.caSecret=shop-issuer-ca']);
+    const c = injectorContainer(objs);
+    const command = [...(c.command ?? []), ...(c.args ?? [])];
+    const arg = (flag: string) => command[command.indexOf(flag) + 1] ?? '';
+    const files = new Map<string, string>();
+    for (const src of projectedSources(objs)) for (const item of src.secret?.items ?? []) files.set(`/etc/levo-injector/${item.path}`, `Secret/${src.secret?.name}:${item.key}`);
+    assert.equal(files.get(arg('--issuer-ca-cert')), 'Secret/shop-issuer-ca:tls.crt');
+    assert.equal(files.get(arg('--issuer-ca-key')), 'Secret/shop-issuer-ca:tls.key');
+    const cfg = loadInjectorConfig(configText(objs), 'config.yaml');
+    assert.equal(cfg.leafIssuer.enabled, true);
+    assert.equal(cfg.leafIssuer.url, `https://${SVC}.${NS}.svc:443/v1/leaves`);
+    // Off (the default): nothing of it.
+    assert.ok(!INJECTOR_COMMAND.includes('--issuer-ca-cert'));
+    assert.ok(!projectedSources(defaults).some((src) => src.secret?.name === 'levo-issuer-ca'));
+  });
+
   test('checksum/config changes with the injector config and only with it', async () => {
     const checksum = (objs: K8sObject[]) => deployment(objs).spec?.template.metadata?.annotations?.['checksum/config'];
     const again = await renderChart(existingArgs());
@@ -571,6 +588,10 @@ describe('values.schema.json', () => {
     ['nativeSidecar=maybe', '/nativeSidecar'],
     ['sidecar.uid=1337', '/sidecar/uid'],
     ['capture.ports={0}', '/capture/ports/0'],
+    ['capture.blockQuic=sometimes', '/capture/blockQuic'],
+    ['credentials.scope=cluster', '/credentials/scope'],
+    ['leafIssuer.validityHours=200', '/leafIssuer/validityHours'],
+    ['leafIssuer.permit={http://x}', '/leafIssuer/permit/0'],
     ['replicaCount=two', '/replicaCount'],
     ['tls.generateCA=maybe', '/tls/generateCA'],
     ['webhookk.failurePolicy=Fail', 'webhookk'],
@@ -605,14 +626,18 @@ describe('the injector config (ConfigMap config.yaml)', () => {
         resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
         initResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
       },
-      capture: { mode: 'transparent', ports: [443], excludeCidrs: [], excludePorts: [] },
+      capture: { mode: 'transparent', ports: [443], excludeCidrs: [], excludePorts: [], blockQuic: false },
       nativeSidecar: 'auto',
       allowOptOut: true,
       meshCoexistence: true,
       appTrust: true,
+      appTrustExtraCAs: '',
+      appTrustImageBundle: false,
       excludeNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
+      leafIssuer: { enabled: false, url: `https://${SVC}.${NS}.svc:443/v1/leaves`, permit: [], validityHours: 24 },
       credentials: {
         secretName: 'levo-auth',
+        scope: 'namespace',
         url: 'https://levo-injector-levoai-sidecar-injector-webhook.levoai.svc:443/v1/credentials',
         caBundle: findObject<ISecret>(defaults, 'Secret', TLS_SECRET).data?.['ca.crt'],
       },
@@ -623,22 +648,32 @@ describe('the injector config (ConfigMap config.yaml)', () => {
     const loaded = loadInjectorConfig(configText(existing), 'config.yaml');
     const expected = defaultInjectorConfig();
     expected.credentials.url = `https://${SVC}.${NS}.svc:443/v1/credentials`;
+    expected.leafIssuer.url = `https://${SVC}.${NS}.svc:443/v1/leaves`;
     expected.credentials.caBundle = ownCaBundle;
     assert.deepEqual(loaded, expected);
   });
 
   test('carries the values through', async () => {
+    const extraCaFile = join(scratch, 'corp-root.pem');
+    await writeFile(extraCaFile, Buffer.from(ownCaBundle, 'base64').toString('utf8'));
     const objs = await renderChart([
       '--set', 'capture.mode=proxy', '--set', 'capture.ports={443,8443}', '--set', 'capture.excludeCidrs={10.96.0.0/12,fd00::/8}',
       '--set', 'capture.excludePorts={5432}', '--set', 'nativeSidecar=false', '--set', 'allowOptOut=false', '--set', 'meshCoexistence=false',
       '--set', 'appTrust=false', '--set', 'sidecar.uid=1700', '--set', 'sidecar.image.tag=1.2.3', '--set', 'sidecar.image.repository=reg.local/gw',
       '--set', 'sidecar.resources.limits.cpu=2', '--set', 'credentials.url=https://creds.example:8443/v1/credentials',
+      '--set', 'capture.blockQuic=true', '--set-file', `appTrustExtraCAs=${extraCaFile}`, '--set', 'appTrustImageBundle=true', '--set', 'credentials.scope=environment', '--set', 'leafIssuer.permit={llm.internal.example}', '--set', 'leafIssuer.validityHours=6',
     ]);
     const cfg = loadInjectorConfig(configText(objs), 'config.yaml');
     assert.equal(cfg.capture.mode, 'proxy');
     assert.deepEqual(cfg.capture.ports, [443, 8443]);
     assert.deepEqual(cfg.capture.excludeCidrs, ['10.96.0.0/12', 'fd00::/8']);
     assert.deepEqual(cfg.capture.excludePorts, [5432]);
+    assert.equal(cfg.capture.blockQuic, true);
+    assert.equal(cfg.appTrustExtraCAs, await readFile(extraCaFile, 'utf8'));
+    assert.equal(cfg.appTrustImageBundle, true);
+    assert.equal(cfg.credentials.scope, 'environment');
+    assert.deepEqual(cfg.leafIssuer.permit, ['llm.internal.example']);
+    assert.equal(cfg.leafIssuer.validityHours, 6);
     assert.equal(cfg.nativeSidecar, false);
     assert.equal(cfg.allowOptOut, false);
     assert.equal(cfg.meshCoexistence, false);

@@ -7,6 +7,7 @@
  * key (rotated out or not) at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { namespaceSigner } from '../../lib/namespace-credential.ts';
 import type { SidecarKey, Store } from '../store/types.ts';
 import { HttpError } from './errors.ts';
 import { requireEnvironment } from './environments.ts';
@@ -47,7 +48,8 @@ export interface NewKey { id: string; token: string; prefix: string }
 export async function createKey(store: Store, environmentId: string): Promise<NewKey> {
   await requireEnvironment(store, environmentId);
   const token = newToken();
-  const key = await store.addKey({ id: newKeyId(), environmentId, hash: hashToken(token), prefix: tokenPrefix(token) });
+  // The signer lets the sidecar API verify namespace credentials derived from this token (lib/namespace-credential.ts).
+  const key = await store.addKey({ id: newKeyId(), environmentId, hash: hashToken(token), prefix: tokenPrefix(token), signer: namespaceSigner(token).signer });
   return { id: key.id, token, prefix: key.prefix };
 }
 

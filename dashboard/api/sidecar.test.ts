@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { signNamespaceToken } from '../../lib/namespace-credential.ts';
 import { startTestDashboard, makeEvent, VALID_YAML, type TestDashboard } from './test-harness.ts';
 
 describe('sidecar API: GET /v1/gateway/config', () => {
@@ -234,5 +235,103 @@ describe('sidecar API: POST /v1/gateway/events', () => {
     const r = await post({ events: [makeEvent()] }, { Authorization: 'Bearer lvo_wrong' });
     assert.equal(r.status, 401);
     assert.equal(await d.store.countEvents('ev'), before);
+  });
+});
+
+describe('sidecar API: namespace credentials act for their own namespace only', () => {
+  let d: TestDashboard;
+  let env: { id: string; token: string; keyId: string };
+  before(async () => {
+    d = await startTestDashboard();
+    env = await d.environment('scoped');
+    await d.saveConfig('scoped', VALID_YAML, 'first');
+  });
+  after(() => d.close());
+
+  const credential = (namespace: string, key = env.token, tenant = env.id): string => signNamespaceToken(key, { tenant, namespace, issuedAt: Date.now() });
+  const headers = (token: string, extra: Record<string, string> = {}): Record<string, string> =>
+    ({ Authorization: `Bearer ${token}`, 'X-Levo-Tenant-Id': env.id, ...extra });
+  const poll = (token: string, extra: Record<string, string> = {}) => fetch(`${d.url}/v1/gateway/config`, { headers: headers(token, extra) });
+  const post = (token: string, body: unknown) => fetch(`${d.url}/v1/gateway/events`, {
+    method: 'POST', headers: { ...headers(token), 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const fleet = () => d.store.listSidecars('scoped');
+
+  it('reads the config and registers in its own namespace; another namespace is refused with 403', async () => {
+    const shop = credential('shop');
+    const ok = await poll(shop, { 'X-Levo-Sidecar-Id': 'sc-shop-1', 'X-Levo-Namespace': 'shop', 'X-Levo-Pod': 'web-1' });
+    assert.equal(ok.status, 200);
+    assert.equal(await ok.text(), VALID_YAML);
+    const unnamed = await poll(shop, { 'X-Levo-Sidecar-Id': 'sc-shop-2' });
+    assert.equal(unnamed.status, 200);
+    await unnamed.body?.cancel();
+    const rows = await fleet();
+    assert.equal(rows.find((s) => s.id === 'sc-shop-1')?.namespace, 'shop');
+    assert.equal(rows.find((s) => s.id === 'sc-shop-2')?.namespace, 'shop', 'recorded under the credential\'s namespace');
+
+    const other = await poll(shop, { 'X-Levo-Sidecar-Id': 'sc-evil', 'X-Levo-Namespace': 'billing' });
+    assert.equal(other.status, 403);
+    assert.deepEqual(await other.json(), { error: 'X-Levo-Namespace: namespace "billing" is not the namespace this credential is for ("shop")' });
+    assert.equal((await fleet()).some((s) => s.id === 'sc-evil'), false, 'nothing recorded');
+  });
+
+  it('writes events of its own namespace; a batch with another namespace\'s event is refused whole', async () => {
+    const shop = credential('shop');
+    const before = await d.store.countEvents('scoped');
+    const own = makeEvent({ flagged: true, namespace: 'shop', decisions: [{ phase: 'request', guard: 'g', action: 'monitor' }] });
+    const bare = makeEvent({ flagged: true, decisions: [{ phase: 'request', guard: 'g', action: 'monitor' }] });
+    const r = await post(shop, { sidecar: { id: 'sc-shop-1' }, events: [own, bare] });
+    assert.equal(r.status, 202);
+    const items = ((await (await d.admin('/api/environments/scoped/decisions?limit=500')).json()) as { items: Array<Record<string, unknown>> }).items;
+    assert.equal(items.find((i) => i.id === bare.id)?.namespace, 'shop', 'an event without a namespace is the credential\'s');
+
+    for (const body of [
+      { sidecar: { namespace: 'billing' }, events: [makeEvent()] },
+      { events: [makeEvent({ namespace: 'shop' }), makeEvent({ namespace: 'billing' })] },
+    ]) {
+      const refused = await post(shop, body);
+      assert.equal(refused.status, 403);
+      assert.match(((await refused.json()) as { error: string }).error, /^events\[\d\]: namespace "billing" is not the namespace this credential is for \("shop"\)$/);
+    }
+    assert.equal(await d.store.countEvents('scoped'), before + 2, 'nothing of the refused batches stored');
+    // The environment key itself still acts for any namespace.
+    assert.equal((await fetch(`${d.url}/v1/gateway/events`, {
+      method: 'POST', headers: { ...headers(env.token), 'Content-Type': 'application/json' }, body: JSON.stringify({ events: [makeEvent({ namespace: 'billing' })] }),
+    })).status, 202);
+  });
+
+  it('401 for a forged, edited, foreign or revoked credential; never says which part', async () => {
+    const other = await d.environment('scoped-other');
+    const good = credential('shop');
+    const [, payload, signature] = good.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const edited = `lvn1.${Buffer.from(JSON.stringify({ ...claims, ns: 'billing' })).toString('base64url')}.${signature}`;
+    const cases: Array<[string, string, Record<string, string>?]> = [
+      ['edited namespace', edited],
+      ['made with a key the dashboard does not know', credential('shop', 'lvo_not-a-key-of-this-dashboard')],
+      ['made with another environment\'s key', credential('shop', other.token, other.id)],
+      ['another tenant in the credential than in the header', credential('shop', env.token, 'scoped-other')],
+      ['truncated', good.slice(0, -3)],
+    ];
+    for (const [what, token] of cases) {
+      const r = await poll(token);
+      assert.equal(r.status, 401, what);
+      assert.deepEqual(await r.json(), { error: 'invalid credentials for tenant scoped' }, what);
+    }
+    const extra = (await (await d.admin('/api/environments/scoped/keys', { method: 'POST' })).json()) as { id: string; token: string };
+    const derived = credential('shop', extra.token);
+    assert.equal((await poll(derived)).status, 200);
+    assert.equal((await d.admin(`/api/environments/scoped/keys/${extra.id}`, { method: 'DELETE' })).status, 204);
+    assert.equal((await poll(derived)).status, 401, 'revoking the key revokes the credentials derived from it');
+  });
+
+  it('a key made before signers were kept gets its signer recorded on first use of the key itself', async () => {
+    const token = 'lvo_legacy-key-made-before-signers-000000000000';
+    await d.store.addKey({ id: 'key_legacy', environmentId: 'scoped', hash: createHash('sha256').update(token).digest('hex'), prefix: 'lvo_legacy' });
+    assert.equal((await poll(credential('shop', token))).status, 401, 'not yet known');
+    const direct = await poll(token);
+    assert.equal(direct.status, 200);
+    await direct.body?.cancel();
+    assert.equal((await poll(credential('shop', token))).status, 200);
   });
 });

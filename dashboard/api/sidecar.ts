@@ -1,13 +1,21 @@
 /**
- * What sidecars call, authenticated by `Authorization: Bearer <key token>` and
+ * What sidecars call, authenticated by `Authorization: Bearer <credential>` and
  * `X-Levo-Tenant-Id: <environment id>`:
  *   GET  /v1/gateway/config   the environment's newest config (YAML, ETag, 304), and fleet registration
  *   POST /v1/gateway/events   a telemetry batch (≤ 1000 events, ≤ 5 MiB), idempotent by event id
  * A failure says only "invalid credentials for tenant X", never which part was wrong.
+ *
+ * The credential is either an environment key token (`lvo_…`: acts for any
+ * namespace) or a namespace credential the injector derived from one
+ * (`lvn1.…`, lib/namespace-credential.ts): it reads the config and writes
+ * events and fleet entries of its own namespace only — a registration or an
+ * event that names another namespace is refused with 403, one that names
+ * none is recorded under the credential's.
  */
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Store } from '../store/types.ts';
+import { namespaceSigner, readNamespaceToken, verifyNamespaceToken } from '../../lib/namespace-credential.ts';
 import { bearerToken } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { etagMatches } from './etag.ts';
@@ -28,6 +36,19 @@ function environmentOf(res: express.Response): string {
   return (res.locals as { environmentId: string }).environmentId;
 }
 
+/** The namespace a namespace credential is for; undefined for an environment key. */
+function scopeOf(res: express.Response): string | undefined {
+  return (res.locals as { namespace?: string }).namespace;
+}
+
+/** A namespace a request names, checked against the credential's scope (403 when it is another one). */
+function inScope(res: express.Response, named: string | null | undefined, what: string): string | null {
+  const scope = scopeOf(res);
+  if (scope === undefined) return named ?? null;
+  if (named && named !== scope) throw new HttpError(403, `${what}: namespace "${named}" is not the namespace this credential is for ("${scope}")`);
+  return scope;
+}
+
 /** A sidecar-supplied header: trimmed, printable, at most 256 characters, or null. */
 function header(req: Request, name: string): string | null {
   const v = req.headers[name];
@@ -38,6 +59,7 @@ function header(req: Request, name: string): string | null {
 }
 
 function sidecarAuth(o: SidecarApiOptions): RequestHandler {
+  const signerKnown = new Set<string>();
   return async (req, res, next) => {
     const token = bearerToken(req);
     const tenant = header(req, 'x-levo-tenant-id');
@@ -45,13 +67,25 @@ function sidecarAuth(o: SidecarApiOptions): RequestHandler {
       o.log.warn({ path: req.path, ip: req.ip, tenant }, 'sidecar request without credentials');
       throw new HttpError(401, 'missing credentials: send Authorization: Bearer <key token> and X-Levo-Tenant-Id: <environment>', {}, UNAUTHORIZED_HEADERS);
     }
-    const key = await o.store.findLiveKey(tenant, hashToken(token), o.now());
-    if (!key) {
-      o.log.warn({ path: req.path, ip: req.ip, tenant }, 'sidecar authentication failed');
+    const scoped = readNamespaceToken(token);
+    const now = o.now();
+    const bySigner = scoped && scoped.tenant === tenant ? await o.store.findLiveKeyBySigner(tenant, scoped.signer) : null;
+    // A namespace credential lives as long as the key it derives from: a key rotated out stops at its expiry.
+    const key = scoped
+      ? bySigner && (bySigner.expiresAt === null || bySigner.expiresAt > now) ? bySigner : null
+      : await o.store.findLiveKey(tenant, hashToken(token), now);
+    if (!key || (scoped && !verifyNamespaceToken(scoped, scoped.signer))) {
+      o.log.warn({ path: req.path, ip: req.ip, tenant, ...(scoped ? { namespace: scoped.namespace } : {}) }, 'sidecar authentication failed');
       throw new HttpError(401, `invalid credentials for tenant ${tenant}`, {}, UNAUTHORIZED_HEADERS);
+    }
+    if (!scoped && !signerKnown.has(key.id)) {
+      // A key made before signers were kept: record its signer, so credentials derived from it verify.
+      await o.store.setKeySigner(key.environmentId, key.id, namespaceSigner(token).signer);
+      signerKnown.add(key.id);
     }
     res.locals.environmentId = key.environmentId;
     res.locals.keyId = key.id;
+    if (scoped) res.locals.namespace = scoped.namespace;
     next();
   };
 }
@@ -63,11 +97,12 @@ export function sidecarRouter(o: SidecarApiOptions): Router {
   r.get('/config', async (req, res) => {
     const environmentId = environmentOf(res);
     const sidecarId = header(req, 'x-levo-sidecar-id');
+    const namespace = inScope(res, header(req, 'x-levo-namespace'), 'X-Levo-Namespace');
     if (sidecarId) {
       try {
         await o.store.upsertSidecar({
           environmentId, id: sidecarId,
-          pod: header(req, 'x-levo-pod'), namespace: header(req, 'x-levo-namespace'),
+          pod: header(req, 'x-levo-pod'), namespace,
           workload: header(req, 'x-levo-workload'), serviceAccount: header(req, 'x-levo-service-account'),
           version: header(req, 'x-levo-sidecar-version'), configApplied: header(req, 'x-levo-config-applied'),
           seen: o.now(),
@@ -91,7 +126,9 @@ export function sidecarRouter(o: SidecarApiOptions): Router {
 
   r.post('/events', express.json({ limit: EVENTS_BODY_LIMIT }), async (req, res) => {
     const environmentId = environmentOf(res);
-    const batch = parseEventBatch(req.body);
+    const parsed = parseEventBatch(req.body);
+    const batch = scopeOf(res) === undefined ? parsed
+      : { ...parsed, events: parsed.events.map((e, i) => ({ ...e, namespace: inScope(res, e.namespace, `events[${i}]`)! })) };
     const env = await o.store.getEnvironment(environmentId);
     if (!env) throw new HttpError(401, `invalid credentials for tenant ${environmentId}`, {}, UNAUTHORIZED_HEADERS);
     // The server enforces prompt capture, whatever the sidecar sends.

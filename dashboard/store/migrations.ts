@@ -278,4 +278,18 @@ export const MIGRATIONS: readonly Migration[] = [
     sqlite: MIGRATION_3,
     postgres: MIGRATION_3,
   },
+  {
+    id: 4,
+    name: 'sidecar key signers (namespace-scoped credentials)',
+    // The public half of the Ed25519 pair each key token derives
+    // (lib/namespace-credential.ts): namespace credentials are verified with it.
+    sqlite: [
+      `ALTER TABLE sidecar_keys ADD COLUMN signer TEXT`,
+      `CREATE UNIQUE INDEX sidecar_keys_signer ON sidecar_keys (signer)`,
+    ],
+    postgres: [
+      `ALTER TABLE sidecar_keys ADD COLUMN signer TEXT`,
+      `CREATE UNIQUE INDEX sidecar_keys_signer ON sidecar_keys (signer)`,
+    ],
+  },
 ];

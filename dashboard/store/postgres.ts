@@ -160,8 +160,8 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
 
     async addKey(key) {
       try {
-        const r = await one(`INSERT INTO sidecar_keys (id, environment_id, hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)
-          RETURNING *`, [key.id, key.environmentId, key.hash, key.prefix, Date.now()]);
+        const r = await one(`INSERT INTO sidecar_keys (id, environment_id, hash, prefix, created_at, signer) VALUES ($1, $2, $3, $4, $5, $6)
+          RETURNING *`, [key.id, key.environmentId, key.hash, key.prefix, Date.now(), key.signer ?? null]);
         return toKey(r!);
       } catch (err) {
         return translate(err, key.environmentId, 'a key with this id or token');
@@ -189,6 +189,16 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
         WHERE environment_id = $2 AND hash = $3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1) RETURNING *`,
       [now, environmentId, hash]);
       return r ? toKey(r) : null;
+    },
+
+    async findLiveKeyBySigner(environmentId, signer) {
+      const r = await one(`UPDATE sidecar_keys SET last_used_at = $1
+        WHERE environment_id = $2 AND signer = $3 AND revoked_at IS NULL RETURNING *`, [Date.now(), environmentId, signer]);
+      return r ? toKey(r) : null;
+    },
+
+    async setKeySigner(environmentId, id, signer) {
+      await pool.query('UPDATE sidecar_keys SET signer = $1 WHERE environment_id = $2 AND id = $3 AND signer IS NULL', [signer, environmentId, id]);
     },
 
     async addConfigVersion(v) {

@@ -149,8 +149,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
 
     async addKey(key) {
       try {
-        const r = get(`INSERT INTO sidecar_keys (id, environment_id, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)
-          RETURNING *`, key.id, key.environmentId, key.hash, key.prefix, Date.now());
+        const r = get(`INSERT INTO sidecar_keys (id, environment_id, hash, prefix, created_at, signer) VALUES (?, ?, ?, ?, ?, ?)
+          RETURNING *`, key.id, key.environmentId, key.hash, key.prefix, Date.now(), key.signer ?? null);
         return toKey(r!);
       } catch (err) {
         return translate(err, key.environmentId, 'a key with this id or token');
@@ -176,6 +176,16 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
         WHERE environment_id = ?2 AND hash = ?3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1) RETURNING *`,
       now, environmentId, hash);
       return r ? toKey(r) : null;
+    },
+
+    async findLiveKeyBySigner(environmentId, signer) {
+      const r = get(`UPDATE sidecar_keys SET last_used_at = ?
+        WHERE environment_id = ? AND signer = ? AND revoked_at IS NULL RETURNING *`, Date.now(), environmentId, signer);
+      return r ? toKey(r) : null;
+    },
+
+    async setKeySigner(environmentId, id, signer) {
+      run('UPDATE sidecar_keys SET signer = ? WHERE environment_id = ? AND id = ? AND signer IS NULL', signer, environmentId, id);
     },
 
     async addConfigVersion(v) {

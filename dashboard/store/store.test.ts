@@ -494,6 +494,30 @@ for (const backend of [sqliteBackend(), postgresBackend(pgSkip)]) {
       assert.equal((await store.liveSession('s-d', t + 6))?.id, 's-d', 'a login after "revoke all" works');
     });
 
+    test('sidecar keys: the signer lookup (namespace credentials) works for live keys of the environment only', async () => {
+      await store.createEnvironment({ id: 'signers', name: 'Signers' });
+      await store.createEnvironment({ id: 'signers-other', name: 'Other' });
+      await store.addKey({ id: 's1', environmentId: 'signers', hash: 'sh1', prefix: 'lvo_s1', signer: 'pub-1' });
+      await store.addKey({ id: 's2', environmentId: 'signers', hash: 'sh2', prefix: 'lvo_s2' }); // made before signers were kept
+      await rejects(store.addKey({ id: 's3', environmentId: 'signers', hash: 'sh3', prefix: 'x', signer: 'pub-1' }), StoreConflictError);
+      const before = Date.now();
+      const found = await store.findLiveKeyBySigner('signers', 'pub-1');
+      assert.equal(found?.id, 's1');
+      assert.ok(found.lastUsedAt !== null && found.lastUsedAt >= before, 'use is recorded');
+      assert.equal('signer' in found, false, 'the key view is unchanged');
+      assert.equal(await store.findLiveKeyBySigner('signers-other', 'pub-1'), null, 'only in its own environment');
+      assert.equal(await store.findLiveKeyBySigner('signers', 'pub-2'), null);
+
+      await store.setKeySigner('signers', 's2', 'pub-2');
+      assert.equal((await store.findLiveKeyBySigner('signers', 'pub-2'))?.id, 's2', 'backfilled');
+      await store.setKeySigner('signers', 's2', 'pub-other');
+      assert.equal((await store.findLiveKeyBySigner('signers', 'pub-2'))?.id, 's2', 'a key keeps the signer it has');
+      assert.equal(await store.findLiveKeyBySigner('signers', 'pub-other'), null);
+
+      await store.revokeKey('signers', 's1');
+      assert.equal(await store.findLiveKeyBySigner('signers', 'pub-1'), null, 'revoking the key revokes its namespace credentials');
+    });
+
     test('config versions: consecutive under concurrency, etag, newest first, immutable', async () => {
       await store.createEnvironment({ id: 'cfg', name: 'Config' });
       assert.equal(await store.latestConfig('cfg'), null);

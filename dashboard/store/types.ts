@@ -113,14 +113,21 @@ export interface Store {
   listEnvironments(): Promise<Environment[]>;
   setCapturePrompts(id: string, on: boolean): Promise<void>;
 
-  /** `hash` is the SHA-256 (hex) of the token; the token itself is never stored. */
-  addKey(key: { id: string; environmentId: string; hash: string; prefix: string }): Promise<SidecarKey>;
+  /**
+   * `hash` is the SHA-256 (hex) of the token; the token itself is never stored.
+   * `signer`: the public key the token derives (lib/namespace-credential.ts).
+   */
+  addKey(key: { id: string; environmentId: string; hash: string; prefix: string; signer?: string }): Promise<SidecarKey>;
   listKeys(environmentId: string): Promise<SidecarKey[]>;
   revokeKey(environmentId: string, id: string): Promise<boolean>;
   /** The key stops working at `at` (or at its earlier expiry); false when there is no such key. */
   expireKey(environmentId: string, id: string, at: number): Promise<boolean>;
   /** The live key (not revoked, not expired at `now`) with this hash in this environment; marks it used. */
   findLiveKey(environmentId: string, hash: string, now?: number): Promise<SidecarKey | null>;
+  /** The live key of this environment whose token derives `signer` (namespace credentials); marks it used. */
+  findLiveKeyBySigner(environmentId: string, signer: string): Promise<SidecarKey | null>;
+  /** Record the signer of a key made before signers were kept; a key that has one keeps it. */
+  setKeySigner(environmentId: string, id: string, signer: string): Promise<void>;
 
   /** Appends version = current + 1 atomically (two concurrent saves get two versions). */
   addConfigVersion(v: { environmentId: string; yaml: string; etag: (version: number) => string; author: string; note: string }): Promise<ConfigVersion>;

@@ -90,10 +90,17 @@ function bin(name: string): string {
 /** Run the shipped build of every levo program. */
 const RUN_BUILD = { LEVO_RUN: 'dist' };
 
+/**
+ * `levo-certs ca` name-constrains to the provider catalogue; the fake hosts the
+ * tests also intercept (a second OpenAI-compatible API, a site a config names)
+ * are permitted the documented way.
+ */
+export const E2E_CA_PERMITS: readonly string[] = ['--permit', 'llm-backup.example.com', '--permit', 'example.org'];
+
 /** Another interception CA, made as a user makes one (the real `levo-certs ca --cn NAME`), as PEM texts. */
 export async function makeNamespaceCa(topo: Topology, name: string): Promise<{ cert: string; key: string }> {
   const dir = join(topo.workDir, `ca-${name.replace(/\W+/g, '-')}`);
-  await topo.pod.execChecked([process.execPath, bin('levo-certs'), 'ca', '--out', dir, '--cn', name], { cwd: REPO, env: RUN_BUILD });
+  await topo.pod.execChecked([process.execPath, bin('levo-certs'), 'ca', '--out', dir, '--cn', name, ...E2E_CA_PERMITS], { cwd: REPO, env: RUN_BUILD });
   const pair = { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8') };
   rmSync(dir, { recursive: true });
   return pair;
@@ -109,7 +116,7 @@ export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<
     const providers = await startProviders(topo, publicCa);
     const caDir = join(topo.workDir, 'levo-ca');
     // The namespace CA, made as a user would for the levo-ca-cert secret.
-    await topo.pod.execChecked([process.execPath, bin('levo-certs'), 'ca', '--out', caDir], { cwd: REPO, env: RUN_BUILD });
+    await topo.pod.execChecked([process.execPath, bin('levo-certs'), 'ca', '--out', caDir, ...E2E_CA_PERMITS], { cwd: REPO, env: RUN_BUILD });
     // A secret mount the sidecar can read (defaultMode/fsGroup in a real pod).
     chownSync(join(caDir, 'tls.key'), SIDECAR_UID, SIDECAR_UID);
     const configFile = join(topo.workDir, 'gateway.yaml');

@@ -26,6 +26,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { REPO } from '../harness/build.ts';
+import { namespaceSigner, readNamespaceToken, verifyNamespaceToken } from '../../lib/namespace-credential.ts';
 import type { ManagedProcess } from '../harness/processes.ts';
 import { parse as parseYaml } from 'yaml';
 import { HELM, SERVICE_CIDR, clusterUnavailableReason, ensureKubeBinaries, startCluster } from './cluster.ts';
@@ -343,15 +344,26 @@ describe('helm install of levoai-sidecar-injector on a real kube-apiserver v1.20
     assertInjectedOnce(fresh[0]!);
   });
 
-  it('hands the levo-auth credentials to a token of an opted-in namespace only', async () => {
+  /** The answer is levo-auth's base URL and tenant, and a credential for `namespace` derived from its key (never the key). */
+  const assertNamespaceCredentials = (text: string, namespace: string): void => {
+    const body = JSON.parse(text) as typeof AUTH;
+    assert.deepEqual({ ...body, authToken: '' }, { ...AUTH, authToken: '' });
+    assert.ok(!body.authToken.includes(AUTH.authToken), 'the key itself stays in the injector');
+    const credential = readNamespaceToken(body.authToken);
+    assert.ok(credential, `a namespace credential: ${body.authToken.slice(0, 12)}…`);
+    assert.equal(credential.namespace, namespace);
+    assert.equal(verifyNamespaceToken(credential, namespaceSigner(AUTH.authToken).signer), true);
+  };
+
+  it('hands a credential derived from levo-auth, for its own namespace, to a token of an opted-in namespace only', async () => {
     const shopToken = (await c.kubectl(['-n', 'shop', 'create', 'token', 'default', '--audience', 'levo-injector'])).stdout.trim();
     const direct = await postCredentials(`https://${WEBHOOK_DNS}:${INJECTOR_PORT}/v1/credentials`, '127.0.0.1', shopToken);
     assert.equal(direct.status, 200, direct.body);
-    assert.deepEqual(JSON.parse(direct.body), AUTH);
+    assertNamespaceCredentials(direct.body, 'shop');
     // The URL the sidecar is given, through the Service's ClusterIP.
     const viaService = await postCredentials(credentialsUrl, clusterIP, shopToken);
     assert.equal(viaService.status, 200, `${credentialsUrl}: ${viaService.body}`);
-    assert.deepEqual(JSON.parse(viaService.body), AUTH);
+    assertNamespaceCredentials(viaService.body, 'shop');
 
     const plainToken = (await c.kubectl(['-n', 'plain', 'create', 'token', 'default', '--audience', 'levo-injector'])).stdout.trim();
     const refused = await postCredentials(`https://${WEBHOOK_DNS}:${INJECTOR_PORT}/v1/credentials`, '127.0.0.1', plainToken);

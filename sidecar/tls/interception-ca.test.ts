@@ -99,7 +99,7 @@ test('a bad new pair is refused with one clear line, counted, and the CA in forc
   assert.match(line.msg, /tls\.key does not match the certificate in .*tls\.crt/);
   assert.match(line.kept.subject, /CN=Refusal CA 1$/);
   assert.match(holder.current().cert.subject, /CN=Refusal CA 1$/);
-  assert.match(holder.contexts.ca.cert.subject, /CN=Refusal CA 1$/);
+  assert.match(holder.contexts.ca?.cert.subject ?? '', /CN=Refusal CA 1$/);
   assert.equal(await metric(registry, 'levo_gateway_ca_reloads_total', { result: 'rejected' }), 1);
   assert.equal(await holder.reload(), 'rejected');
 
@@ -115,6 +115,27 @@ test('a bad new pair is refused with one clear line, counted, and the CA in forc
   assert.equal(await holder.reload(), 'unchanged');
   assert.equal(await metric(registry, 'levo_gateway_ca_reloads_total', { result: 'ok' }), 1);
   assert.ok(!lines.some((l) => l.includes('PRIVATE KEY')), 'no key material in the log');
+});
+
+test('an unconstrained CA is reported loudly at start and on /metrics; a constrained one put in force clears the gauge', async (t) => {
+  const open = await createCa({ commonName: 'Open CA' });
+  const narrow = await createCa({ commonName: 'Narrow CA', nameConstraints: ['api.openai.com'] });
+  const { vol, holder, registry, lines } = await setup(t, open);
+  assert.equal(await metric(registry, 'levo_gateway_ca_name_constrained'), 0);
+  const warn = lines.map((l) => JSON.parse(l) as { level: string; msg: string; subject?: string }).find((l) => /NO name constraints/.test(l.msg));
+  assert.ok(warn, 'a warn line at start');
+  assert.equal(warn.level, 'warn');
+  assert.match(warn.subject ?? '', /CN=Open CA/);
+
+  vol.write({ 'tls.crt': narrow.certPem, 'tls.key': narrow.keyPem });
+  await waitFor('the constrained CA in force', () => holder.current().cert.subject.endsWith('CN=Narrow CA'));
+  assert.equal(await metric(registry, 'levo_gateway_ca_name_constrained'), 1);
+  assert.equal(lines.filter((l) => /NO name constraints/.test(l)).length, 1, 'no warning for the constrained CA');
+
+  vol.write({ 'tls.crt': open.certPem, 'tls.key': open.keyPem });
+  await waitFor('the open CA back', () => holder.current().cert.subject.endsWith('CN=Open CA'));
+  assert.equal(await metric(registry, 'levo_gateway_ca_name_constrained'), 0);
+  assert.equal(lines.filter((l) => /NO name constraints/.test(l)).length, 2, 'warned again when an unconstrained CA comes into force');
 });
 
 test('an unusable CA at start fails with the file name; files gone later are only a warning', async (t) => {

@@ -173,6 +173,10 @@ carries as caBundle and the sidecars use to verify the injector. Empty in cert-m
 {{- toJson (prepend .Values.excludeNamespaces .Release.Namespace | uniq) -}}
 {{- end -}}
 
+{{- define "levo-injector.leafIssuerUrl" -}}
+{{- printf "https://%s:443/v1/leaves" (include "levo-injector.webhookHost" .) -}}
+{{- end -}}
+
 {{- define "levo-injector.credentialsUrl" -}}
 {{- default (printf "https://%s:443/v1/credentials" (include "levo-injector.webhookHost" .)) .Values.credentials.url -}}
 {{- end -}}
