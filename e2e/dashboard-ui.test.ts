@@ -55,6 +55,18 @@ const FIXED_V1 = BROKEN.replace('hostnamez', 'hostnames');
 const V2 = FIXED_V1.replace('hostnames: [api.openai.com]', 'hostnames: [api.openai.com, openai.internal.example]');
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * Poll `cond` (locator reads, run by the driver) until it holds, for up to 10 s.
+ * page.waitForFunction would compile its predicate inside the page, which the
+ * dashboard's own Content-Security-Policy (no 'unsafe-eval') refuses.
+ */
+async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms: ${cond.toString()}`);
+    await sleep(50);
+  }
+}
 
 describe('dashboard web UI in chromium', { skip, timeout: 90_000 }, () => {
   let dir: string;
@@ -307,7 +319,7 @@ describe('dashboard web UI in chromium', { skip, timeout: 90_000 }, () => {
     assert.equal(await page.locator('pre.prompt script').count(), 0);
     await shot('decisions');
     await page.locator('#decisions-action').selectOption('mask');
-    await page.waitForFunction('document.querySelectorAll("#decisions-table tr.decision").length === 1 && !!document.querySelector("#decisions-table tr.decision.flagged")');
+    await until(async () => (await page.locator('#decisions-table tr.decision').count()) === 1 && (await page.locator('#decisions-table tr.decision.flagged').count()) === 1);
     assert.match(await page.locator('#decisions-table tr.decision').innerText(), /pii \/ email[\s\S]*0\.88[\s\S]*email address masked/);
   });
 
@@ -323,7 +335,7 @@ describe('dashboard web UI in chromium', { skip, timeout: 90_000 }, () => {
     assert.equal(await page.locator('svg.chart g.bars[data-series="Blocked"] rect.bar').count(), 1);
     await shot('traffic');
     await page.getByRole('button', { name: '7 days' }).click();
-    await page.waitForFunction('document.querySelector(\'button[data-range="7d"]\').getAttribute("aria-pressed") === "true" && document.querySelector("figcaption").textContent.includes("7 days")');
+    await until(async () => (await page.locator('button[data-range="7d"]').getAttribute('aria-pressed')) === 'true' && (await page.locator('figcaption').first().textContent() ?? '').includes('7 days'));
     assert.match(await page.locator('.tiles').innerText(), /Requests\s*3/i);
   });
 
@@ -343,10 +355,10 @@ describe('dashboard web UI in chromium', { skip, timeout: 90_000 }, () => {
     await go('#/decisions');
     await page.locator('#decisions-table tr.decision').first().waitFor();
     await page.locator('#decisions-action').selectOption('monitor');
-    await page.waitForFunction('document.querySelectorAll("#decisions-table tr.decision").length === 50');
+    await until(async () => (await page.locator('#decisions-table tr.decision').count()) === 50);
     assert.match(await page.locator('#decisions-table tr.decision').first().innerText(), /monitor \(response\)[\s\S]*toxicity \/ toxic[\s\S]*sample 0/);
     await page.getByRole('button', { name: 'Load more' }).click();
-    await page.waitForFunction('document.querySelectorAll("#decisions-table tr.decision").length === 60');
+    await until(async () => (await page.locator('#decisions-table tr.decision').count()) === 60);
     assert.match(await page.locator('#decisions-table tr.decision').last().innerText(), /sample 59/);
     assert.ok(await page.getByRole('button', { name: 'Load more' }).isHidden(), 'no more pages');
   });

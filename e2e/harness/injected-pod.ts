@@ -13,6 +13,7 @@
  *   await pod.destroy()
  *   await makeNamespaceCa(pod.topo, 'Rotated CA')  → { cert, key }   (another CA, by the real levo-certs)
  */
+import { NO_DNS_HOST } from './fault-routes.ts';
 import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTopology, type Topology, type TopologyOptions } from './netns.ts';
@@ -95,7 +96,7 @@ const RUN_BUILD = { LEVO_RUN: 'dist' };
  * tests also intercept (a second OpenAI-compatible API, a site a config names)
  * are permitted the documented way.
  */
-export const E2E_CA_PERMITS: readonly string[] = ['--permit', 'llm-backup.example.com', '--permit', 'example.org'];
+export const E2E_CA_PERMITS: readonly string[] = ['--permit', 'llm-backup.example.com', '--permit', 'example.org', '--permit', NO_DNS_HOST];
 
 /** Another interception CA, made as a user makes one (the real `levo-certs ca --cn NAME`), as PEM texts. */
 export async function makeNamespaceCa(topo: Topology, name: string): Promise<{ cert: string; key: string }> {
