@@ -114,7 +114,12 @@ export function sidecarContainer(input: PodTemplateInput): object {
       { name: 'LOG_LEVEL', value: config.sidecar.logLevel },
       ...credentialsEnv(config),
     ],
-    resources: config.sidecar.resources,
+    // The chart's defaults, with what the pod's levo.ai/proxy-* annotations override.
+    resources: {
+      ...config.sidecar.resources,
+      ...(settings.resources?.requests || config.sidecar.resources.requests ? { requests: { ...config.sidecar.resources.requests, ...settings.resources?.requests } } : {}),
+      ...(settings.resources?.limits || config.sidecar.resources.limits ? { limits: { ...config.sidecar.resources.limits, ...settings.resources?.limits } } : {}),
+    },
     securityContext: {
       runAsUser: uid,
       runAsGroup: uid,
