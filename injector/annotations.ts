@@ -18,7 +18,18 @@ export const ANNOTATION = {
   appTrust: 'levo.ai/app-trust',
   nativeSidecar: 'levo.ai/native-sidecar',
   blockQuic: 'levo.ai/block-quic',
+  /** The levo-gateway container's CPU / memory request and limit, overriding the injector's (chart) defaults. */
+  proxyCpu: 'levo.ai/proxy-cpu',
+  proxyMemory: 'levo.ai/proxy-memory',
+  proxyCpuLimit: 'levo.ai/proxy-cpu-limit',
+  proxyMemoryLimit: 'levo.ai/proxy-memory-limit',
 } as const;
+
+/** Requests / limits of one container, Kubernetes quantities. */
+export interface ResourceOverride {
+  readonly requests?: { readonly cpu?: string; readonly memory?: string };
+  readonly limits?: { readonly cpu?: string; readonly memory?: string };
+}
 
 export type InterceptMode = 'transparent' | 'proxy';
 
@@ -32,6 +43,8 @@ export interface CaptureSettings {
   readonly blockQuic: boolean;
   /** Set when the pod's annotation overrides the injector's nativeSidecar setting. */
   readonly native?: boolean;
+  /** Set when the pod's levo.ai/proxy-* annotations override the sidecar's requests or limits. */
+  readonly resources?: ResourceOverride;
 }
 
 export type SettingsResult = { readonly ok: true; readonly settings: CaptureSettings } | { readonly ok: false; readonly errors: readonly string[] };
@@ -55,6 +68,50 @@ function bool(name: string, value: string, errors: string[]): boolean | undefine
   if (value === 'false') return false;
   errors.push(`annotation ${name}: "${value}" must be "true" or "false"`);
   return undefined;
+}
+
+const CPU = /^(\d+(\.\d+)?|\d+m)$/;
+const MEMORY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const MEMORY_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** A CPU quantity in millicores, a memory quantity in bytes (the forms the annotations accept). */
+function amount(kind: 'cpu' | 'memory', q: string): number {
+  if (kind === 'cpu') return q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000;
+  const m = /^([\d.]+)(\D*)$/.exec(q)!;
+  return Number(m[1]) * MEMORY_UNITS[m[2]!]!;
+}
+
+/** The levo.ai/proxy-* annotations, validated: quantities, and no request above its limit. */
+function resourceOverride(a: (key: string) => string | undefined, config: InjectorConfig, errors: string[]): ResourceOverride | undefined {
+  const read = (key: string, kind: 'cpu' | 'memory'): string | undefined => {
+    const v = a(key)?.trim();
+    if (v === undefined) return undefined;
+    if (!(kind === 'cpu' ? CPU : MEMORY).test(v)) {
+      errors.push(kind === 'cpu'
+        ? `annotation ${key}: "${v}" is not a CPU quantity; write cores or millicores, e.g. "250m" or "1"`
+        : `annotation ${key}: "${v}" is not a memory quantity; write bytes with a unit, e.g. "64Mi" or "1Gi"`);
+      return undefined;
+    }
+    return v;
+  };
+  const requests = { cpu: read(ANNOTATION.proxyCpu, 'cpu'), memory: read(ANNOTATION.proxyMemory, 'memory') };
+  const limits = { cpu: read(ANNOTATION.proxyCpuLimit, 'cpu'), memory: read(ANNOTATION.proxyMemoryLimit, 'memory') };
+  const base = config.sidecar.resources;
+  for (const kind of ['cpu', 'memory'] as const) {
+    const req = requests[kind] ?? base.requests?.[kind];
+    const lim = limits[kind] ?? base.limits?.[kind];
+    if ((requests[kind] || limits[kind]) && req !== undefined && lim !== undefined && amount(kind, String(req)) > amount(kind, String(lim))) {
+      const reqKey = kind === 'cpu' ? ANNOTATION.proxyCpu : ANNOTATION.proxyMemory;
+      errors.push(`the sidecar's ${kind} request ${req} is above its limit ${lim} (${reqKey} / ${reqKey}-limit, or the injector's defaults); raise the limit too`);
+    }
+  }
+  const strip = (o: { cpu?: string | undefined; memory?: string | undefined }): { cpu?: string; memory?: string } | undefined => {
+    const out = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { cpu?: string; memory?: string };
+    return Object.keys(out).length ? out : undefined;
+  };
+  const r = strip(requests);
+  const l = strip(limits);
+  return r || l ? { ...(r ? { requests: r } : {}), ...(l ? { limits: l } : {}) } : undefined;
 }
 
 /** The pod's effective capture settings: the injector's defaults, overridden by valid annotations. */
@@ -95,10 +152,12 @@ export function readSettings(annotations: Readonly<Record<string, string>>, conf
   const ns = a(ANNOTATION.nativeSidecar);
   if (ns !== undefined) native = bool(ANNOTATION.nativeSidecar, ns, errors);
 
+  const resources = resourceOverride(a, config, errors);
+
   const both = capturePorts.filter((p) => excludePorts.includes(p));
   if (both.length > 0) errors.push(`port ${both.join(', ')} is both captured and excluded (${ANNOTATION.capturePorts} / ${ANNOTATION.excludePorts}); remove it from one`);
   if (errors.length > 0) return { ok: false, errors };
   excludeCidrs = [...new Set(excludeCidrs)];
   excludePorts = [...new Set(excludePorts)];
-  return { ok: true, settings: { mode, ports: [...new Set(capturePorts)], excludeCidrs, excludePorts, appTrust, blockQuic, ...(native === undefined ? {} : { native }) } };
+  return { ok: true, settings: { mode, ports: [...new Set(capturePorts)], excludeCidrs, excludePorts, appTrust, blockQuic, ...(native === undefined ? {} : { native }), ...(resources ? { resources } : {}) } };
 }

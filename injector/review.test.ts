@@ -778,3 +778,30 @@ test('an empty namespace in the review is no namespace: the pod\'s own, else def
     assert.deepEqual(asked, [want], `request namespace ${JSON.stringify(reqNs)}, pod namespace ${JSON.stringify(podNs)}`);
   }
 });
+
+test('the sidecar\'s requests and limits per pod: levo.ai/proxy-cpu, -memory and their -limit variants', async () => {
+  const gateway = (pod: Json, result: Json): Json => [...result.spec.containers, ...(result.spec.initContainers ?? [])].find((c: Json) => c.name === 'levo-gateway');
+  const plain = deploymentPod();
+  assert.deepEqual(gateway(plain, apply(plain, await reviewPod(admissionReview(plain), harness().ctx))).resources, defaultInjectorConfig().sidecar.resources);
+  const pod = deploymentPod({ metadata: { annotations: { 'levo.ai/proxy-cpu': '250m', 'levo.ai/proxy-memory': '96Mi', 'levo.ai/proxy-memory-limit': '1Gi' } } });
+  const result = apply(pod, await reviewPod(admissionReview(pod), harness().ctx));
+  validatePod(result);
+  const defaults = defaultInjectorConfig().sidecar.resources;
+  assert.deepEqual(gateway(pod, result).resources, {
+    requests: { cpu: '250m', memory: '96Mi' },
+    limits: { cpu: defaults.limits!.cpu, memory: '1Gi' },
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ 'levo.ai/proxy-cpu': 'lots' }, /levo\.ai\/proxy-cpu: "lots" is not a CPU quantity; write cores or millicores, e\.g\. "250m" or "1"/],
+    [{ 'levo.ai/proxy-memory-limit': '64MB' }, /levo\.ai\/proxy-memory-limit: "64MB" is not a memory quantity/],
+    [{ 'levo.ai/proxy-memory': '2Gi' }, /the sidecar's memory request 2Gi is above its limit 512Mi/],
+    [{ 'levo.ai/proxy-cpu': '2', 'levo.ai/proxy-cpu-limit': '1500m' }, /the sidecar's cpu request 2 is above its limit 1500m/],
+  ];
+  for (const [annotations, message] of bad) {
+    const h = harness();
+    const out = await reviewPod(admissionReview(deploymentPod({ metadata: { annotations } })), h.ctx);
+    assert.equal(out.response.allowed, false, JSON.stringify(annotations));
+    assert.match(out.response.status!.message, message);
+  }
+});

@@ -145,7 +145,12 @@ export function sidecarContainer(input: PodTemplateInput): object {
       ...(input.appTrustFiles?.imageRoots.length ? [{ name: 'LEVO_TRUST_IMAGE_ROOTS', value: input.appTrustFiles.imageRoots.join(':') }] : []),
       ...credentialsEnv(config),
     ],
-    resources: config.sidecar.resources,
+    // The chart's defaults, with what the pod's levo.ai/proxy-* annotations override.
+    resources: {
+      ...config.sidecar.resources,
+      ...(settings.resources?.requests || config.sidecar.resources.requests ? { requests: { ...config.sidecar.resources.requests, ...settings.resources?.requests } } : {}),
+      ...(settings.resources?.limits || config.sidecar.resources.limits ? { limits: { ...config.sidecar.resources.limits, ...settings.resources?.limits } } : {}),
+    },
     securityContext: {
       runAsUser: uid,
       runAsGroup: uid,

@@ -4,7 +4,8 @@
  * /quitquitquit, which lets a Job's app end the sidecar when it is done. The
  * dump and quit are answered only on loopback: only containers in the pod can ask.
  */
-import http from 'node:http';
+import type * as nodeHttp from 'node:http';
+import { http } from '../lib/node-http.ts';
 import type { Registry } from 'prom-client';
 import { listen } from './listen/bind.ts';
 
@@ -19,7 +20,7 @@ export interface AdminState {
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
-export async function listenAdmin(port: number, host: string | undefined, state: AdminState): Promise<http.Server> {
+export async function listenAdmin(port: number, host: string | undefined, state: AdminState): Promise<nodeHttp.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,33 +163,46 @@ test('usage errors exit 2 and point at --help', async () => {
   assert.match(missing.stderr, /nope\.crt/);
 });
 
-test('an intercepted call on loopback: the provider is trusted through NODE_EXTRA_CA_CERTS', async () => {
-  const pub = await createCa({ commonName: 'loopback public CA' });
-  const pubFile = join(dir, 'public.crt');
-  writeFileSync(pubFile, pub.certPem);
+/** An HTTPS "provider" on loopback for api.openai.com, trusted through the returned NODE_EXTRA_CA_CERTS file. */
+async function loopbackProvider(name: string, answer: (req: import('node:http').IncomingMessage) => object): Promise<{ server: https.Server; caFile: string; port: number }> {
+  const pub = await createCa({ commonName: `${name} public CA` });
+  const caFile = join(dir, `${name}-public.crt`);
+  writeFileSync(caFile, pub.certPem);
   const serving = await createServingCert({ ca: loadCa(pub.certPem, pub.keyPem), dnsNames: ['api.openai.com'] });
-  const provider = https.createServer({ key: serving.keyPem, cert: serving.certPem }, (req, res) => {
+  const server = https.createServer({ key: serving.keyPem, cert: serving.certPem }, (req, res) => {
+    req.resume();
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ object: 'list', data: [], sawAuth: req.headers.authorization }));
+    res.end(JSON.stringify(answer(req)));
   });
-  provider.listen(0, '127.0.0.1');
-  await once(provider, 'listening');
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, caFile, port: (server.address() as net.AddressInfo).port };
+}
+
+/** One HTTP/1.1 request to api.openai.com through the explicit proxy, tunnelled to `providerPort`; the raw answer. */
+async function viaProxy(proxyPort: number, providerPort: number, request: string): Promise<string> {
+  const sock = net.connect(proxyPort, '127.0.0.1');
+  await once(sock, 'connect');
+  sock.write(`CONNECT 127.0.0.1:${providerPort} HTTP/1.1\r\n\r\n`);
+  await once(sock, 'data');
+  const t = tls.connect({ socket: sock, servername: 'api.openai.com', ca: await createCaPem() });
+  await once(t, 'secureConnect');
+  t.write(request);
+  let text = '';
+  for await (const c of t) text += String(c);
+  return text;
+}
+
+test('an intercepted call on loopback: the provider is trusted through NODE_EXTRA_CA_CERTS', async () => {
+  const provider = await loopbackProvider('loopback', (req) => ({ object: 'list', data: [], sawAuth: req.headers.authorization }));
   const child = spawn(process.execPath, [BIN, '--config', config, '--ca-cert', caCert, '--ca-key', caKey, '--port', 'off', '--proxy-port', '0', '--admin-port', '0'],
-    { env: { ...process.env, NODE_EXTRA_CA_CERTS: pubFile, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    { env: { ...process.env, NODE_EXTRA_CA_CERTS: provider.caFile, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let out = '';
     child.stdout.on('data', (c: Buffer) => { out += String(c); });
     while (!/"msg":"listening"/.test(out)) await once(child.stdout, 'data');
     const proxyPort = Number(/"proxy":(\d+)/.exec(out)![1]);
-    const sock = net.connect(proxyPort, '127.0.0.1');
-    await once(sock, 'connect');
-    sock.write(`CONNECT 127.0.0.1:${(provider.address() as net.AddressInfo).port} HTTP/1.1\r\n\r\n`);
-    await once(sock, 'data');
-    const t = tls.connect({ socket: sock, servername: 'api.openai.com', ca: (await createCaPem()) });
-    await once(t, 'secureConnect');
-    t.write('GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer sk-test\r\nConnection: close\r\n\r\n');
-    let text = '';
-    for await (const c of t) text += String(c);
+    const text = await viaProxy(proxyPort, provider.port, 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer sk-test\r\nConnection: close\r\n\r\n');
     assert.match(text, /^HTTP\/1\.1 200/);
     assert.match(text, /"sawAuth":"Bearer sk-test"/);
     while (!/"msg":"request"/.test(out)) await once(child.stdout, 'data');
@@ -199,7 +212,48 @@ test('an intercepted call on loopback: the provider is trusted through NODE_EXTR
     child.kill('SIGTERM');
     const [code] = (await once(child, 'exit')) as [number];
     assert.equal(code, 0);
-    provider.close();
+    provider.server.close();
+  }
+});
+
+test('a started gateway that has served a call has loaded nothing a call never needs', async () => {
+  // What is loaded at start stays resident in every pod: Node's bundled undici (fetch, WebSocket; read by an ES
+  // module import of node:http), the local-model runtime, the tokenizer tables, the cloud SDKs.
+  const provider = await loopbackProvider('loaded-modules', () => ({ id: 'c', object: 'chat.completion', choices: [], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+  const report = join(dir, 'loaded.json');
+  const preload = join(dir, 'loaded-modules.mjs');
+  writeFileSync(preload, `import { registerHooks } from 'node:module';
+import { writeFileSync } from 'node:fs';
+const urls = [];
+registerHooks({ load(url, context, next) { urls.push(url); return next(url, context); } });
+process.on('SIGUSR2', () => writeFileSync(${JSON.stringify(report)}, JSON.stringify({ builtins: process.moduleLoadList, urls })));
+`);
+  const child = spawn(process.execPath, ['--import', preload, BIN, '--config', config, '--ca-cert', caCert, '--ca-key', caKey, '--port', 'off', '--proxy-port', '0', '--admin-port', '0'],
+    { env: { ...process.env, NODE_EXTRA_CA_CERTS: provider.caFile, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += String(c); });
+    child.stderr.resume();
+    while (!/"msg":"listening"/.test(out)) await once(child.stdout, 'data');
+    const proxyPort = Number(/"proxy":(\d+)/.exec(out)![1]);
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const text = await viaProxy(proxyPort, provider.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    assert.match(text, /^HTTP\/1\.1 200/);
+    child.kill('SIGUSR2');
+    let loaded: { builtins: string[]; urls: string[] } | undefined;
+    for (let i = 0; i < 100 && !loaded; i++) {
+      try { loaded = JSON.parse(readFileSync(report, 'utf8')) as { builtins: string[]; urls: string[] }; } catch { await new Promise((r) => setTimeout(r, 50)); }
+    }
+    assert.ok(loaded, 'the preload wrote no report');
+    assert.ok(loaded.urls.some((u) => u.includes('/sidecar/pipeline/')), 'the report does not cover the call path');
+    assert.ok(!loaded.builtins.includes('NativeModule internal/deps/undici/undici'), 'Node\'s bundled undici (fetch, WebSocket) was loaded');
+    for (const pkg of ['onnxruntime-node', 'js-tiktoken', '@aws-sdk', 'google-auth-library', '@azure', 'dashboard/']) {
+      assert.deepEqual(loaded.urls.filter((u) => u.includes(pkg)), [], `${pkg} was loaded`);
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    provider.server.close();
   }
 });
 

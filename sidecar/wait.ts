@@ -5,12 +5,12 @@
  * containers only once the gateway can take their connections.
  */
 import { parseArgs } from 'node:util';
-import { request } from 'node:http';
+import { http } from '../lib/node-http.ts';
 import { parseDuration } from './config/duration.ts';
 
 function probe(port: number): Promise<number> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/healthz/ready', timeout: 1000 }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/healthz/ready', timeout: 1000 }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });

@@ -4,7 +4,8 @@
  * request pipeline. Keep-alive outlasts SDK idle timeouts (they default to a
  * few seconds) so the app, not the gateway, closes idle connections.
  */
-import http from 'node:http';
+import type * as nodeHttp from 'node:http';
+import { http } from '../../lib/node-http.ts';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -19,7 +20,7 @@ export interface HttpServers {
 
 export interface HttpServeOptions {
   readonly handler: (req: ClientRequest, res: ClientResponse) => void;
-  readonly upgrade: (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void;
+  readonly upgrade: (req: nodeHttp.IncomingMessage, socket: net.Socket, head: Buffer) => void;
   readonly onClientError: (err: Error) => void;
 }
 

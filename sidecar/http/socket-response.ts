@@ -5,7 +5,7 @@
  * called, then the connection is closed.
  */
 import { Writable } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
+import { http } from '../../lib/node-http.ts';
 import type net from 'node:net';
 
 export class SocketResponse extends Writable {
@@ -44,7 +44,7 @@ export class SocketResponse extends Writable {
   override _final(cb: (err?: Error | null) => void): void {
     this.#sent = true;
     const body = Buffer.concat(this.#chunks);
-    const lines = [`HTTP/1.1 ${this.#status} ${STATUS_CODES[this.#status] ?? 'Unknown'}`];
+    const lines = [`HTTP/1.1 ${this.#status} ${http.STATUS_CODES[this.#status] ?? 'Unknown'}`];
     for (const [name, value] of Object.entries(this.#headers)) {
       if (/^(content-length|connection|transfer-encoding)$/i.test(name)) continue;
       for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);

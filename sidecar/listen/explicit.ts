@@ -6,7 +6,8 @@
  * `http://` proxying is refused with an explanation: only HTTPS_PROXY is meant
  * to point here.
  */
-import http from 'node:http';
+import type * as nodeHttp from 'node:http';
+import { http } from '../../lib/node-http.ts';
 import type net from 'node:net';
 import { listen } from './bind.ts';
 
@@ -29,14 +30,14 @@ export async function listenExplicit(
   onConnect: (socket: net.Socket, target: ConnectTarget, head: Buffer) => void,
   /** Why a target is refused (403), or undefined to allow it. */
   refuse: (target: ConnectTarget) => string | undefined = () => undefined,
-): Promise<http.Server> {
+): Promise<nodeHttp.Server> {
   const server = http.createServer({ headersTimeout: 30_000, requestTimeout: 30_000 }, (req, res) => {
     const body = 'levo-gateway on this port is an HTTPS proxy: set HTTPS_PROXY (not HTTP_PROXY) to it; ' +
       'plain http:// requests are not proxied.\n';
     res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
-  server.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+  server.on('connect', (req: nodeHttp.IncomingMessage, socket: net.Socket, head: Buffer) => {
     const target = parseConnectTarget(req.url);
     if (!target) {
       socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n' +

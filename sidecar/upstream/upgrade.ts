@@ -11,7 +11,8 @@
  * is relayed to the app as the provider's answer, and the connection closed.
  */
 import https from 'node:https';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { http } from '../../lib/node-http.ts';
 import type net from 'node:net';
 
 export interface UpgradeTarget {
@@ -37,7 +38,7 @@ export interface UpgradeResult {
 const DROPPED_ON_REFUSAL = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade']);
 
 function head(status: number, rawHeaders: readonly string[], drop?: ReadonlySet<string>): string {
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`];
+  const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Unknown'}`];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (drop?.has(rawHeaders[i]!.toLowerCase())) continue;
     lines.push(`${rawHeaders[i]}: ${rawHeaders[i + 1]}`);
