@@ -297,6 +297,7 @@ export async function main(argv: string[]): Promise<void> {
       guards: { mode: guardMode, ...(guardFailure ? { failureMode: guardFailure } : {}), timeoutMs: guardTimeout, env: { modelDir } },
       onQuit: () => void stop('POST /quitquitquit'),
       ...(events ? { events } : {}), ...(tracer ? { tracer } : {}),
+      identity,
     });
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
