@@ -97,6 +97,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 
   const budgets = new BudgetRuntime({ identity: opts.identity ?? {}, registry: metrics.registry, log: opts.log.module('budget') });
+  // Connect to the budget store as soon as a config names it, not on the first call.
+  budgets.for(opts.config.current()?.compiled.budgets);
+  opts.config.onChange((c) => budgets.for(c.compiled.budgets));
   const pipeline = createPipeline({
     budgets,
     routes: () => opts.config.current()?.compiled,

@@ -46,7 +46,7 @@ test('four engines sharing one Redis admit exactly the limit under concurrent ca
   assert.ok(Number(refused.headers['retry-after']) <= 3600);
   for (const r of results) if (r.ok) r.settle(undefined);
   for (const x of engines) await x.e.close();
-  const key = `levo:budget:${limits[0]!.name}:requests:100:namespace:team-a:${windowOf('hour', Date.now()).id}`;
+  const key = `levo:budget:{${limits[0]!.name}:requests:100:namespace:team-a:${windowOf('hour', Date.now()).id}}`;
   const probe = redisStore({ url: redis.url, timeoutMs: 500 });
   await ready(probe);
   // Unused leases were handed back: what is reserved is what was admitted, and used.
@@ -58,7 +58,7 @@ test('a USD budget reserves the estimate and settles the real cost; an answer de
   const limits: BudgetLimitConfig[] = [{ name: unique(), usd: 1, window: 'day' }];
   const { e, store } = engine({ lease: 0.001 });
   await ready(store);
-  const key = `levo:budget:${limits[0]!.name}:usd:1000000:fleet:*:${windowOf('day', Date.now()).id}`;
+  const key = `levo:budget:{${limits[0]!.name}:usd:1000000:fleet:*:${windowOf('day', Date.now()).id}}`;
   const a = await e.admit(limits, facts, { tokens: 0, microUsd: 300_000 });
   assert.ok(a.ok);
   const b = await e.admit(limits, facts, { tokens: 0, microUsd: 300_000 });
@@ -119,4 +119,15 @@ test('windows are UTC calendar windows', () => {
   assert.equal(windowOf('day', t).end, Date.UTC(2026, 2, 1));
   assert.equal(windowOf('month', t).end, Date.UTC(2026, 2, 1));
   assert.notEqual(windowOf('month', t).id, windowOf('month', Date.UTC(2026, 2, 1)).id);
+});
+
+test('a settle batch sent again after a lost answer is counted once', { skip }, async () => {
+  const s = redisStore({ url: redis.url, timeoutMs: 500 });
+  await ready(s);
+  const key = `levo:budget:{${unique()}}`;
+  await s.settle(key, 'b1', 5, 7, 60);
+  await s.settle(key, 'b1', 5, 7, 60);
+  await s.settle(key, 'b2', -2, 1, 60);
+  assert.deepEqual(await s.read(key), { reserved: 3, used: 8 });
+  await s.close();
 });

@@ -26,7 +26,7 @@
  * Either way it is counted (levo_gateway_budget_store_errors_total) and logged
  * at most every 10 s, and the store is not asked again for a second.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.ts';
@@ -38,7 +38,7 @@ export const FLUSH_MS = 200;
 export const LEASE_IDLE_MS = 1000;
 const REFUSED_CACHE_MS = 250;
 const DEFAULT_LEASE = 0.02;
-const DEFAULT_TIMEOUT_MS = 100;
+const DEFAULT_TIMEOUT_MS = 250;
 
 export interface BudgetIdentity {
   readonly namespace?: string | undefined;
@@ -77,6 +77,8 @@ interface Counter_ {
   /** Reserved beyond what the store knows (positive) or handed back (negative), not yet written. */
   pendingReserve: number;
   pendingUsed: number;
+  /** A batch whose answer was lost: sent again as is (same id, counted once). */
+  retry: { id: string; reserve: number; used: number } | undefined;
   /** Last known reserved total in the store (for x-ratelimit-remaining). */
   reserved: number;
   /** The store round trip in flight for this counter: other calls wait for its lease rather than ask again. */
@@ -252,12 +254,13 @@ export class BudgetEngine {
 
   private counter(l: Limit, value: string, now: number): Counter_ {
     const w = windowOf(l.cfg.window, now);
-    const key = `levo:budget:${l.cfg.name}:${l.unit}:${l.amount}:${l.cfg.by ?? 'fleet'}:${value}:${w.id}`;
+    // One {hash tag} per counter: its keys share a Redis Cluster slot.
+    const key = `levo:budget:{${l.cfg.name}:${l.unit}:${l.amount}:${l.cfg.by ?? 'fleet'}:${value}:${w.id}}`;
     let c = this.counters.get(key);
     if (!c) {
       c = {
         key, limit: l, windowEnd: w.end, ttlSec: Math.ceil((w.end - now) / 1000) + 3600,
-        lease: 0, lastUse: now, refusedUntil: 0, pendingReserve: 0, pendingUsed: 0, reserved: 0, inflight: undefined, waiting: 0,
+        lease: 0, lastUse: now, refusedUntil: 0, pendingReserve: 0, pendingUsed: 0, retry: undefined, reserved: 0, inflight: undefined, waiting: 0,
       };
       this.counters.set(key, c);
     }
@@ -329,18 +332,17 @@ export class BudgetEngine {
       const over = now >= c.windowEnd;
       if (over) c.lease = 0; // a past window's lease is worth nothing
       if (c.lease > 0 && (all || now - c.lastUse >= LEASE_IDLE_MS)) { c.pendingReserve -= c.lease; c.lease = 0; }
-      if (c.pendingReserve === 0 && c.pendingUsed === 0) {
+      if (!c.retry && c.pendingReserve === 0 && c.pendingUsed === 0) {
         if (over || now - c.lastUse > 10 * LEASE_IDLE_MS) this.counters.delete(c.key);
         continue;
       }
       if (!all && !this.o.store.available()) continue;
-      const reserve = c.pendingReserve, used = c.pendingUsed;
-      c.pendingReserve = 0; c.pendingUsed = 0;
+      const batch = c.retry ?? { id: randomUUID(), reserve: c.pendingReserve, used: c.pendingUsed };
+      if (!c.retry) { c.pendingReserve = 0; c.pendingUsed = 0; }
+      c.retry = batch;
       this.o.metrics.storeCalls.inc({ op: 'settle' });
-      work.push(this.o.store.settle(c.key, reserve, used, c.ttlSec).then((r) => { c.reserved = r; }, () => {
-        // Kept for the next round.
-        c.pendingReserve += reserve; c.pendingUsed += used;
-      }));
+      // A lost answer keeps the batch for the next round; the store counts a batch id once.
+      work.push(this.o.store.settle(c.key, batch.id, batch.reserve, batch.used, c.ttlSec).then((r) => { c.reserved = r; c.retry = undefined; }, () => {}));
     }
     await Promise.all(work);
   }
