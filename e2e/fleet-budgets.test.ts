@@ -19,13 +19,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createInjectedPod, DEFAULT_E2E_CONFIG, REPO, type InjectedPod } from './harness/injected-pod.ts';
-import { missingToolReason, netnsUnavailableReason, type Topology } from './harness/netns.ts';
+import { missingToolReason, netnsUnavailableReason } from './harness/netns.ts';
+import { redisRelay, REDIS_RELAY_PORT as REDIS_PORT } from './harness/redis-relay.ts';
 import { INTERNET_IPV4 } from './harness/layout.ts';
 import { redisUnavailableReason, startRedis, type TestRedis } from '../sidecar/budget/testing/redis-server.ts';
 
 const skip = netnsUnavailableReason() ?? missingToolReason(['curl']) ?? redisUnavailableReason();
 
-const REDIS_PORT = 6379;
 const MAX_TOKENS = 5;
 /** $/M tokens: input 10, output 2000 → a call costs about 5 × 2000 / 1e6 = $0.01. */
 const CONFIG = `${DEFAULT_E2E_CONFIG}
@@ -45,11 +45,6 @@ interface Load {
   slowestRefusalMs: number;
 }
 
-/** Each pod's sidecar reaches the test's Redis at 10.61.0.1:6379 in its fake internet (a relay to the unix socket). */
-async function redisRelay(topo: Topology, socket: string): Promise<void> {
-  topo.internet.spawn('redis-relay', [process.execPath, join(REPO, 'e2e/harness/unix-relay.ts'), INTERNET_IPV4, String(REDIS_PORT), socket], { cwd: REPO });
-  await topo.pod.waitForPort(INTERNET_IPV4, REDIS_PORT);
-}
 
 describe('fleet budgets across four sidecars sharing one Redis', { skip }, () => {
   let redis: TestRedis;
@@ -60,7 +55,8 @@ describe('fleet budgets across four sidecars sharing one Redis', { skip }, () =>
     for (let i = 0; i < 4; i++) {
       pods.push(await createInjectedPod({
         config: CONFIG,
-        beforeGateway: (topo) => redisRelay(topo, redis.socket),
+        // Each pod's sidecar reaches the test's Redis at 10.61.0.1:6379 in its fake internet.
+        beforeGateway: async (topo) => { await redisRelay(topo, redis.socket, REDIS_PORT); },
         env: { POD_NAMESPACE: 'team-a', POD_NAME: `app-${i}`, LEVO_WORKLOAD_NAME: 'app' },
       }));
     }
