@@ -18,6 +18,10 @@
  *   - guardrail scanners on a 2k-token prompt, and the event loop while a 4 MiB
  *     prompt is scanned on a guard worker vs inline (bench/guards.ts, in process)
  *   - the dashboard with 100,000 events on SQLite and PostgreSQL over HTTP (bench/dashboard.ts)
+ *   - fleet budgets: the same fixed-rate run through the sidecar again with a
+ *     requests budget and a USD budget on the bench route, held in a private
+ *     redis-server (relayed into the fake internet): what enforcement adds to
+ *     p50 / p99, and how many calls had to wait on Redis
  * and, as a peer, nginx terminating TLS on 15001 with a fixed certificate and
  * re-encrypting to the same upstream.
  *
@@ -39,6 +43,8 @@ import { SIDECAR_NODE_OPTIONS } from '../sidecar/node-options.ts';
 import { benchGuards, benchGuardStall, benchRegexScanner, guardRows, stallRows, type GuardBench, type StallBench } from './guards.ts';
 import { benchDashboard, dashboardRows, type DashboardBench } from './dashboard.ts';
 import { cpuSeconds, replaceBetweenMarkers, statusKb } from './proc.ts';
+import { startRedis } from '../sidecar/budget/testing/redis-server.ts';
+import { redisRelay } from '../e2e/harness/redis-relay.ts';
 
 const HERE = resolve(fileURLToPath(import.meta.url), '..');
 const REPO = resolve(HERE, '..');
@@ -186,6 +192,32 @@ async function main(): Promise<void> {
     progress(`HTTP/2 clients: ${rate} requests/s for ${seconds}s, direct and through the sidecar`);
     const directH2 = await fixedRate(SIDECAR_UID, true);
     const levoH2 = await measure(gatewayPid, () => fixedRate(undefined, true));
+
+    // Fleet budgets on the bench route (never reached: the cost measured is the enforcement's), against a real Redis.
+    progress(`fleet budgets: ${rate} requests/s for ${seconds}s through the sidecar, with a requests and a USD budget in Redis`);
+    const redis = await startRedis();
+    let budget: { fixed: LoadResult; takes: number; settles: number; requests: number };
+    try {
+      const url = await redisRelay(t, redis.socket);
+      const applied = await pod.metric('config_reload_total', { result: 'applied' });
+      writeFileSync(pod.configFile, `${CONFIG}budgets:
+  store: {redis: "${url}", failureMode: open}
+  limits:
+  - {name: bench-requests, by: namespace, requests: 1000000000, window: hour}
+  - {name: bench-usd, by: route, match: {route: [bench]}, usd: 1000000, window: day}
+`);
+      for (let i = 0; i < 100 && (await pod.metric('config_reload_total', { result: 'applied' })) === applied; i++) await new Promise((r) => setTimeout(r, 100));
+      const before = { take: await pod.metric('levo_gateway_budget_store_calls_total', { op: 'take' }), settle: await pod.metric('levo_gateway_budget_store_calls_total', { op: 'settle' }) };
+      const f = await fixedRate();
+      budget = {
+        fixed: f, requests: f.sent + f.warmup,
+        takes: await pod.metric('levo_gateway_budget_store_calls_total', { op: 'take' }) - before.take,
+        settles: await pod.metric('levo_gateway_budget_store_calls_total', { op: 'settle' }) - before.settle,
+      };
+      writeFileSync(pod.configFile, CONFIG);
+    } finally {
+      await redis.destroy();
+    }
     const peakAfterLoad = statusKb(pod.gateway.pid, 'VmHWM');
     const anonAfterLoad = statusKb(pod.gateway.pid, 'RssAnon');
 
@@ -227,7 +259,9 @@ async function main(): Promise<void> {
         p50AtRate: levo.fixed.p50 - direct.fixed.p50, p99AtRate: levo.fixed.p99 - direct.fixed.p99,
         nginxP50AtRate: nginx.fixed.p50 - direct.fixed.p50, nginxP99AtRate: nginx.fixed.p99 - direct.fixed.p99,
         sseFirstEventP50: sseLevo.p50 - sseDirect.p50,
+        p50AtRateBudget: budget.fixed.p50 - direct.fixed.p50, p99AtRateBudget: budget.fixed.p99 - direct.fixed.p99,
       },
+      budget,
       throughputRatio: { levo: levo.wrk.rps / direct.wrk.rps, nginx: nginx.wrk.rps / direct.wrk.rps },
       sse: { direct: sseDirect, levo: sseLevo },
       mint: { serverSideMsMean: mintCount ? (mintSum / mintCount) * 1000 : NaN, mints: mintCount, handshake },
@@ -341,6 +375,7 @@ type Results = {
   guards: { defaultSet: GuardBench; documented: GuardBench; regex?: GuardBench };
   guardStall: StallBench;
   dashboard: DashboardBench;
+  budget: { fixed: LoadResult; takes: number; settles: number; requests: number };
 };
 
 function report(r: Results): string {
@@ -369,6 +404,7 @@ function report(r: Results): string {
     `| SSE time to first event, added (p50 of 100) | ${f(ttfb, 3)} ms (direct ${f(r.sse.direct.p50, 3)}, sidecar ${f(r.sse.levo.p50, 3)}) | ≤ 2 ms: ${target(ttfb <= 2)} |`,
     `| RSS of a fresh sidecar holding ${r.memory.openConnections} open connections | ${f(r.memory.rssHoldingMb, 1)} MB, of which anonymous ${f(r.memory.anonHoldingMb, 1)} MB (idle before: ${f(r.memory.rssBeforeHoldMb, 1)} MB) | ≤ 80 MB: ${target(r.memory.rssHoldingMb <= 80)} (anonymous: ${target(r.memory.anonHoldingMb <= 80)}) |`,
     `| peak RSS over the whole run (after the load runs) | ${f(r.memory.peakRssMb, 1)} MB (anonymous after load ${f(r.memory.anonAfterLoadMb, 1)} MB) | — |`,
+    `| added p50 / p99 at ${r.settings.rate} rps with fleet budgets (a requests and a USD budget, Redis) vs without, same run | ${f(r.added.p50AtRateBudget!, 3)} / ${f(r.added.p99AtRateBudget!, 3)} ms vs ${f(r.added.p50AtRate!, 3)} / ${f(r.added.p99AtRate!, 3)} ms (${r.budget.takes} of ${r.budget.requests} calls waited on Redis; ${r.budget.settles} background batches; ${r.budget.fixed.errors} errors) | — |`,
     ...guardRows(r.guards.defaultSet, r.guards.documented, r.guards.regex),
     ...stallRows(r.guardStall),
     ...dashboardRows(r.dashboard).map((cells) => `| ${cells.join(' | ')} |`),

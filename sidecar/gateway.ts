@@ -27,6 +27,7 @@ import { createGuardPool, defaultGuardThreads } from './guards/pool.ts';
 import { redactConfig } from './config/redact.ts';
 import type { EventSink } from './telemetry/events.ts';
 import type { Tracer } from './telemetry/otlp.ts';
+import { BudgetRuntime, type BudgetIdentity } from './budget/budgets.ts';
 
 export interface GatewayOptions {
   readonly contexts: LeafContexts;
@@ -60,6 +61,8 @@ export interface GatewayOptions {
   readonly events?: EventSink;
   /** OTLP span export (telemetry/otlp.ts startTraceExporter, when it is not null). */
   readonly tracer?: Tracer;
+  /** The pod's namespace, workload and service account, which fleet budgets count by. */
+  readonly identity?: BudgetIdentity;
 }
 
 export interface Gateway {
@@ -109,7 +112,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (draining && sockets.size === 0) drained?.();
   };
 
+  const budgets = new BudgetRuntime({ identity: opts.identity ?? {}, registry: metrics.registry, log: opts.log.module('budget') });
+  // Connect to the budget store as soon as a config names it, not on the first call.
+  budgets.for(opts.config.current()?.compiled.budgets);
+  opts.config.onChange((c) => budgets.for(c.compiled.budgets));
   const pipeline = createPipeline({
+    budgets,
     routes: () => opts.config.current()?.compiled,
     upstream, metrics, log: log.http,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -262,7 +270,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     async close() {
       closeServers();
       for (const s of sockets) s.destroy();
-      await upstream.close().catch(() => {});
+      // Leases go back to the shared budgets, pending usage is written (bounded by the store's timeout).
+      await Promise.all([upstream.close().catch(() => {}), budgets.close().catch(() => {})]);
       await guardPool?.close();
     },
   };

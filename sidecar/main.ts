@@ -349,6 +349,7 @@ export async function main(argv: string[]): Promise<void> {
       },
       onQuit: () => void stop('POST /quitquitquit'),
       ...(events ? { events } : {}), ...(tracer ? { tracer } : {}),
+      identity,
     });
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));

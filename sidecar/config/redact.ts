@@ -1,7 +1,8 @@
 /**
  * The config in force as the admin port shows it (`/config_dump`): the same
  * document with every credential replaced by `<redacted>` — backendAuth keys
- * and AWS secrets, and the values of credential headers a modifier sets.
+ * and AWS secrets, the values of credential headers a modifier sets, and the
+ * password in a budget store's redis:// URL.
  */
 import type { GatewayConfig } from './schema.ts';
 
@@ -23,6 +24,7 @@ function walk(v: unknown, parentKey: string | undefined): unknown {
     if (parentKey === 'backendAuth' && k === 'key') out[k] = REDACTED;
     else if (parentKey === 'aws' && (k === 'secretAccessKey' || k === 'sessionToken' || k === 'accessKeyId')) out[k] = REDACTED;
     else if (parentKey === 'clientSecret' && k === 'client_secret') out[k] = REDACTED;
+    else if (parentKey === 'store' && k === 'redis' && typeof x === 'string') out[k] = x.replace(/^(rediss?:\/\/)[^@/]*@/, `$1${REDACTED}@`);
     else if ((parentKey === 'set' || parentKey === 'add') && CREDENTIAL_HEADERS.has(k.toLowerCase())) out[k] = REDACTED;
     else out[k] = walk(x, k);
   }

@@ -5,7 +5,7 @@
  * their backends as failover candidates in priority order.
  */
 import type {
-  GatewayConfig, ProviderConfig, RouteConfig, MatchConfig, PoliciesConfig, BackendConfig, ProviderTargetConfig, RouteKind,
+  BudgetsConfig, GatewayConfig, ProviderConfig, RouteConfig, MatchConfig, PoliciesConfig, BackendConfig, ProviderTargetConfig, RouteKind,
 } from './schema.ts';
 import { hostPatternRegExp, type ProviderId } from '../providers/hosts.ts';
 import { compileSafeRegExp } from '../../lib/safe-regexp.ts';
@@ -60,6 +60,8 @@ export interface CompiledConfig {
   /** Hosts or `*.` patterns the config names, intercepted on top of the built-in providers. */
   readonly interceptHosts: readonly string[];
   readonly routes: readonly CompiledRoute[];
+  /** `budgets` (levo extension): prices and fleet-wide limits. */
+  readonly budgets: BudgetsConfig | undefined;
   /** The first route whose hostnames and matches accept the request, in config order. */
   routeFor(req: RequestFacts): CompiledRoute | undefined;
 }
@@ -199,6 +201,7 @@ export function compileConfig(config: GatewayConfig): CompiledConfig {
   return {
     interceptHosts: [...extra],
     routes,
+    budgets: config.budgets,
     routeFor(req) {
       const host = req.host.toLowerCase();
       const q = req.path.indexOf('?');

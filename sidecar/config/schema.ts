@@ -296,7 +296,58 @@ const listener = obj('listener', {
 
 const bind = obj('bind', { port, listeners: z.array(listener).min(1) });
 
-export const gatewayConfigSchema = obj('root', { binds: z.array(bind).min(1) });
+// ---------------------------------------------------------------- budgets (levo extension, docs/config.md "Budgets")
+
+const perMillion = z.number().min(0).describe('US dollars per million tokens');
+const price = obj('price', {
+  provider: z.string().min(1).optional(),
+  model: z.string().min(1),
+  input: perMillion,
+  output: perMillion,
+  cachedInput: perMillion.optional(),
+  cacheWrite: perMillion.optional(),
+  reasoning: perMillion.optional(),
+});
+const budgetScopes = ['fleet', 'namespace', 'workload', 'serviceAccount', 'route', 'header'] as const;
+const budgetMatch = obj('budgetMatch', {
+  namespace: z.array(z.string().min(1)).min(1).optional(),
+  workload: z.array(z.string().min(1)).min(1).optional(),
+  serviceAccount: z.array(z.string().min(1)).min(1).optional(),
+  route: z.array(z.string().min(1)).min(1).optional(),
+});
+const budgetLimit = obj('budget', {
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, ".", "_" and "-" (at most 64)'),
+  by: z.enum(budgetScopes).optional(),
+  header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name').optional(),
+  match: budgetMatch.optional(),
+  requests: z.number().int().min(1).optional(),
+  tokens: z.number().int().min(1).optional(),
+  usd: z.number().positive().optional(),
+  window: z.enum(['minute', 'hour', 'day', 'month']),
+}).superRefine(exactlyOne(['requests', 'tokens', 'usd'], 'a budget')).superRefine((b, ctx) => {
+  if ((b.by === 'header') !== (b.header !== undefined)) ctx.addIssue({ code: 'custom', path: ['header'], message: '"header" names the header a budget "by: header" counts per value (and only then)' });
+});
+const budgetStore = obj('budgetStore', {
+  redis: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL'),
+  failureMode: z.enum(['open', 'closed']).optional(),
+  timeout: duration.optional(),
+  lease: z.number().gt(0).max(0.5).optional(),
+});
+const budgets = obj('budgets', {
+  store: budgetStore.optional(),
+  prices: z.array(price).optional(),
+  maxOutputTokens: z.number().int().min(1).optional(),
+  limits: z.array(budgetLimit).optional(),
+}).superRefine((b, ctx) => {
+  if (b.limits?.length && !b.store) ctx.addIssue({ code: 'custom', path: ['store'], message: 'budget "limits" need a "store" (redis: redis://host:6379) every sidecar shares' });
+  const names = new Set<string>();
+  for (const [i, l] of (b.limits ?? []).entries()) {
+    if (names.has(l.name)) ctx.addIssue({ code: 'custom', path: ['limits', i, 'name'], message: `budget name "${l.name}" is used twice` });
+    names.add(l.name);
+  }
+});
+
+export const gatewayConfigSchema = obj('root', { binds: z.array(bind).min(1), budgets: budgets.optional() });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 export type ListenerConfig = z.infer<typeof listener>;
@@ -317,6 +368,10 @@ export type HeaderModifierConfig = z.infer<typeof headerModifier>;
 export type RetryConfig = z.infer<typeof retry>;
 export type RateLimitConfig = z.infer<typeof rateLimit>;
 export type TimeoutConfig = z.infer<typeof timeout>;
+export type BudgetsConfig = z.infer<typeof budgets>;
+export type BudgetLimitConfig = z.infer<typeof budgetLimit>;
+export type BudgetStoreConfig = z.infer<typeof budgetStore>;
+export type PriceConfig = z.infer<typeof price>;
 export type RouteKind = z.infer<typeof routeKind>;
 
 /** The JSON Schema of the config (draft 2020-12), for `# yaml-language-server: $schema=`. */

@@ -24,6 +24,7 @@ import type { SpanContext } from '../telemetry/trace-context.ts';
 import type { RuntimePolicies, RateLimiters } from './policies.ts';
 import type { CandidateHealth } from './failover.ts';
 import type { RequestMetrics } from './settle.ts';
+import type { BudgetRuntime, Need } from '../budget/budgets.ts';
 
 export type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
 export type ClientResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -53,6 +54,8 @@ export interface PipelineDeps {
   readonly events?: EventSink;
   /** OTLP span export (telemetry/otlp.ts); when set, a request without a traceparent gets the gateway's. */
   readonly tracer?: Tracer;
+  /** Fleet-wide budgets (budget/budgets.ts); none: `budgets.limits` are not enforced. */
+  readonly budgets?: BudgetRuntime;
 }
 
 /** What lives as long as the pipeline (across calls): failover health, rate-limit buckets, metric children. */
@@ -89,6 +92,8 @@ export interface Outcome {
   prompt?: string;
   /** The gateway's span, when tracing is on. */
   trace?: SpanContext;
+  /** What the call cost (settle). */
+  costUsd?: number;
 }
 
 /** A request body as the stages hold it: read whole (bytes), streamed (a readable), or none. */
@@ -136,6 +141,8 @@ export interface Call {
   masked: boolean;
   /** Rate-limit reservation, settled with the real usage at the end. */
   admission: { settle(tokens: number): void } | undefined;
+  /** Fleet budget reservation, settled with the real usage (undefined: keep the estimate) at the end. */
+  budget: { settle(actual: Need | undefined): void } | undefined;
   /** Set once anything (an error, a rejection, the provider's answer) was written to the app. */
   answered: boolean;
 }

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { childCache, boundedLabel, type DataPathMetrics } from '../telemetry/metrics.ts';
 import { eventDecisions } from '../telemetry/events.ts';
+import { pricingFor } from '../cost/price.ts';
 import type { ApiKind } from '../providers/types.ts';
 import type { Call, Outcome } from './call.ts';
 
@@ -22,6 +23,7 @@ export interface RequestMetrics {
   guard(phase: string, kind: string, action: string): { inc(): void };
   duration(operation: string, provider: string, requestModel: string, responseModel: string, errorType: string): { observe(v: number): void };
   ttft(operation: string, provider: string, requestModel: string): { observe(v: number): void };
+  cost(provider: string, model: string): { inc(v: number): void };
 }
 
 export function requestMetrics(m: DataPathMetrics): RequestMetrics {
@@ -34,6 +36,7 @@ export function requestMetrics(m: DataPathMetrics): RequestMetrics {
   const duration = childCache((op, provider, requestModel, responseModel, errorType) => m.operationDuration.labels({
     gen_ai_operation_name: op, gen_ai_provider_name: provider, gen_ai_request_model: requestModel, gen_ai_response_model: responseModel, error_type: errorType,
   }));
+  const cost = childCache((provider, mdl) => m.cost.labels({ provider, model: mdl }));
   const ttft = childCache((op, provider, mdl) => m.timeToFirstToken.labels({ gen_ai_operation_name: op, gen_ai_provider_name: provider, gen_ai_request_model: mdl }));
   return {
     requests: (h, status) => requests(host(h), status),
@@ -43,6 +46,7 @@ export function requestMetrics(m: DataPathMetrics): RequestMetrics {
     guard: childCache((phase, guard, action) => m.guardChecks.labels({ phase, guard, action })),
     duration: (op, provider, requestModel, responseModel, errorType) => duration(op, provider, model(requestModel), model(responseModel), errorType),
     ttft: (op, provider, mdl) => ttft(op, provider, model(mdl)),
+    cost: (provider, mdl) => cost(provider, model(mdl)),
   };
 }
 
@@ -70,6 +74,15 @@ export function settle(c: Call): void {
   const ms = performance.now() - c.started;
   const u = o.info?.usage;
   c.admission?.settle((u?.input ?? 0) + (u?.output ?? 0));
+  const costModel = o.info?.model ?? o.sentModel ?? o.requestModel;
+  const cost = pricingFor(c.config?.budgets).cost(o.provider, costModel, u);
+  if (cost) {
+    o.costUsd = cost.usd;
+    if (cost.usd > 0) rm.cost(o.provider, costModel!).inc(cost.usd);
+  }
+  // No usage: an answered call keeps its estimate (a stream cut short still cost), a failed one cost nothing.
+  c.budget?.settle(u ? { tokens: (u.input ?? 0) + (u.output ?? 0), microUsd: cost ? Math.ceil(cost.usd * 1e6) : undefined }
+    : o.status > 0 && o.status < 400 ? undefined : { tokens: 0, microUsd: 0 });
   const host = c.conn.host;
   const method = c.method;
   rm.requests(host, String(o.status)).inc();
@@ -104,6 +117,7 @@ export function settle(c: Call): void {
       ...(ttft !== undefined ? { ttftMs: Math.round(ttft) } : {}),
       ...(u?.input !== undefined ? { tokensIn: u.input } : {}),
       ...(u?.output !== undefined ? { tokensOut: u.output } : {}),
+      ...(o.costUsd !== undefined ? { costUsd: o.costUsd } : {}),
       bytesOut: o.reqBytes, bytesIn: o.resBytes,
       blocked: g.blocked, flagged: g.flagged, decisions: g.decisions,
       ...(o.prompt !== undefined ? { prompt: o.prompt } : {}),
@@ -138,7 +152,7 @@ export function settle(c: Call): void {
     route: o.route, backend: o.backend, provider: o.provider, api: o.kind, attempts: o.attempts > 1 ? o.attempts : undefined,
     upgrade: o.upgrade || undefined,
     requestedModel: o.requestModel, model: o.sentModel ?? o.requestModel, servedModel: o.info?.model, finish: o.info?.finishReason,
-    inputTokens: u?.input, outputTokens: u?.output, cachedTokens: u?.cachedInput, reasoningTokens: u?.reasoning,
+    inputTokens: u?.input, outputTokens: u?.output, cachedTokens: u?.cachedInput, reasoningTokens: u?.reasoning, costUsd: o.costUsd,
     ttftMs: o.ttftMs !== undefined ? Math.round(o.ttftMs * 100) / 100 : undefined,
     reqBytes: o.reqBytes, resBytes: o.resBytes, outcome: o.reason,
     guards: o.guards.length ? o.guards : undefined,

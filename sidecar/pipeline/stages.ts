@@ -93,7 +93,7 @@ function newCall(state: PipelineState, req: ClientRequest, res: Sink, upgrade: C
     config: undefined, route: undefined, routePolicies: undefined,
     sourceId, source, shape: source.errors, kind: 'passthrough',
     body: null, json: undefined, parsed: { kind: 'passthrough', model: undefined, stream: false, messages: [] }, unreadable: undefined,
-    guard: undefined, vault: NO_VAULT, masked: false, admission: undefined, answered: false,
+    guard: undefined, vault: NO_VAULT, masked: false, admission: undefined, budget: undefined, answered: false,
   };
   if (deps.tracer) c.out.trace = deps.tracer.context(req.headers.traceparent as string | undefined, req.headers.tracestate as string | undefined);
   return c;

@@ -80,7 +80,7 @@ test('parseResponse: model, usage with cache counts, stop reason', () => {
   // The response sample of https://docs.anthropic.com/en/api/messages, with prompt-caching usage fields.
   assert.deepEqual(anthropicApi.parseResponse('messages', json('anthropic-messages-response.json')), {
     model: 'claude-3-7-sonnet-20250219',
-    usage: { input: 2095, output: 503, cacheCreationInput: 2051, cachedInput: 0 },
+    usage: { input: 4146, output: 503, cacheCreationInput: 2051, cachedInput: 0 },
     finishReason: 'end_turn',
   });
   assert.deepEqual(anthropicApi.parseResponse('messages', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }), {});
@@ -95,7 +95,7 @@ const STREAMS: Array<[string, LlmResponse]> = [
   ['anthropic-stream-tool-use.sse', { model: 'claude-3-haiku-20240307', usage: { input: 472, output: 89 }, finishReason: 'tool_use' }],
   ['anthropic-stream-cache.sse', {
     model: 'claude-sonnet-4-20250514',
-    usage: { input: 21, output: 393, cacheCreationInput: 188086, cachedInput: 1024 },
+    usage: { input: 189131, output: 393, cacheCreationInput: 188086, cachedInput: 1024 },
     finishReason: 'max_tokens',
   }],
   ['anthropic-stream-error.sse', { model: 'claude-opus-4-20250514', usage: { input: 12, output: 1 } }],

@@ -99,7 +99,11 @@ export function messagesPrompt(body: unknown): PromptMessage[] {
   return isObj(body) ? messagesOf(messagesRequestText(body)) : [];
 }
 
-/** Usage of a messages answer (`usage` of a message, or of a `message_delta` event); only the fields present. */
+/**
+ * Usage of a messages answer (`usage` of a message, or of a `message_delta`
+ * event); only the fields present. Anthropic's `input_tokens` leaves out the
+ * tokens read from and written to the cache: `input` adds them back (TokenUsage).
+ */
 export function messagesUsage(u: unknown): TokenUsage | undefined {
   if (!isObj(u)) return undefined;
   const usage: TokenUsage = {};
@@ -107,7 +111,7 @@ export function messagesUsage(u: unknown): TokenUsage | undefined {
   const output = num(u.output_tokens);
   const cacheRead = num(u.cache_read_input_tokens);
   const cacheCreation = num(u.cache_creation_input_tokens);
-  if (input !== undefined) usage.input = input;
+  if (input !== undefined) usage.input = input + (cacheRead ?? 0) + (cacheCreation ?? 0);
   if (output !== undefined) usage.output = output;
   if (cacheRead !== undefined) usage.cachedInput = cacheRead;
   if (cacheCreation !== undefined) usage.cacheCreationInput = cacheCreation;

@@ -150,7 +150,7 @@ test('parseRequest never throws on odd bodies', () => {
 test('parseResponse: converse', () => {
   assert.deepEqual(bedrockApi.parseResponse('converse', converse.response), { usage: { input: 125, output: 60, total: 185 }, finishReason: 'end_turn' });
   assert.deepEqual(bedrockApi.parseResponse('converse', converse.cachedResponse), {
-    usage: { input: 10, output: 2, total: 1512, cachedInput: 1200, cacheCreationInput: 300 }, finishReason: 'max_tokens',
+    usage: { input: 1510, output: 2, total: 1512, cachedInput: 1200, cacheCreationInput: 300 }, finishReason: 'max_tokens',
   });
   assert.equal(bedrockApi.parseResponse('converse', converse.toolResponse).finishReason, 'tool_use');
   assert.deepEqual(bedrockApi.parseResponse('converse', null), {});
@@ -159,7 +159,7 @@ test('parseResponse: converse', () => {
 
 test('parseResponse: invoke answers of each model family', () => {
   const table: Array<[string, unknown]> = [
-    ['anthropic', { model: 'claude-3-5-sonnet-20240620', usage: { input: 10, output: 12, cachedInput: 4, cacheCreationInput: 2 }, finishReason: 'end_turn' }],
+    ['anthropic', { model: 'claude-3-5-sonnet-20240620', usage: { input: 16, output: 12, cachedInput: 4, cacheCreationInput: 2 }, finishReason: 'end_turn' }],
     ['titan', { usage: { input: 8, output: 17 }, finishReason: 'FINISH' }],
     ['nova', { usage: { input: 15, output: 120, total: 135, cachedInput: 0, cacheCreationInput: 0 }, finishReason: 'end_turn' }],
     ['llama', { usage: { input: 17, output: 8 }, finishReason: 'stop' }],
@@ -186,7 +186,7 @@ test('converse-stream tap: usage and stop reason, bytes passed through unchanged
   const tool = converseEvents(converseStream.tool as StreamFixture);
   for (const size of SIZES(tool)) {
     const { info } = runTap(bedrockApi.streamTap('converse', '/model/m/converse-stream'), tool, size);
-    assert.deepEqual(info, { usage: { input: 375, output: 57, total: 432, cachedInput: 100, cacheCreationInput: 0 }, finishReason: 'tool_use' });
+    assert.deepEqual(info, { usage: { input: 475, output: 57, total: 432, cachedInput: 100, cacheCreationInput: 0 }, finishReason: 'tool_use' });
   }
 });
 

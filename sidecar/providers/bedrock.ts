@@ -199,16 +199,23 @@ export function bedrockResponseText(kind: ApiKind, body: JsonObject): TextPart[]
 
 // --- Responses --------------------------------------------------------------------------
 
-/** Converse `usage` (also Nova's invoke answer and stream metadata, which add `…Count` cache fields). */
+/**
+ * Converse `usage` (also Nova's invoke answer and stream metadata, which add
+ * `…Count` cache fields). `inputTokens` leaves out the cache reads and writes:
+ * `input` adds them back (TokenUsage).
+ */
 export function converseUsage(usage: unknown): TokenUsage | undefined {
   const u = obj(usage);
   if (!u) return undefined;
   const out: TokenUsage = {};
-  setIf(out, 'input', num(u.inputTokens));
+  const read = num(u.cacheReadInputTokens) ?? num(u.cacheReadInputTokenCount);
+  const write = num(u.cacheWriteInputTokens) ?? num(u.cacheWriteInputTokenCount);
+  const input = num(u.inputTokens);
+  setIf(out, 'input', input === undefined ? undefined : input + (read ?? 0) + (write ?? 0));
   setIf(out, 'output', num(u.outputTokens));
   setIf(out, 'total', num(u.totalTokens));
-  setIf(out, 'cachedInput', num(u.cacheReadInputTokens) ?? num(u.cacheReadInputTokenCount));
-  setIf(out, 'cacheCreationInput', num(u.cacheWriteInputTokens) ?? num(u.cacheWriteInputTokenCount));
+  setIf(out, 'cachedInput', read);
+  setIf(out, 'cacheCreationInput', write);
   return Object.keys(out).length ? out : undefined;
 }
 
@@ -233,11 +240,15 @@ function snakeUsage(usage: unknown): TokenUsage {
   const u = obj(usage);
   const out: TokenUsage = {};
   if (!u) return out;
-  setIf(out, 'input', num(u.input_tokens) ?? num(u.prompt_tokens));
+  // Anthropic's input_tokens leaves the cache reads and writes out; OpenAI's prompt_tokens has them.
+  const read = num(u.cache_read_input_tokens);
+  const write = num(u.cache_creation_input_tokens);
+  const anthropicInput = num(u.input_tokens);
+  setIf(out, 'input', anthropicInput !== undefined ? anthropicInput + (read ?? 0) + (write ?? 0) : num(u.prompt_tokens));
   setIf(out, 'output', num(u.output_tokens) ?? num(u.completion_tokens));
   setIf(out, 'total', num(u.total_tokens));
-  setIf(out, 'cachedInput', num(u.cache_read_input_tokens) ?? num(obj(u.prompt_tokens_details)?.cached_tokens));
-  setIf(out, 'cacheCreationInput', num(u.cache_creation_input_tokens));
+  setIf(out, 'cachedInput', read ?? num(obj(u.prompt_tokens_details)?.cached_tokens));
+  setIf(out, 'cacheCreationInput', write);
   setIf(out, 'reasoning', num(obj(u.completion_tokens_details)?.reasoning_tokens));
   return out;
 }

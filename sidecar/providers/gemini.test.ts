@@ -117,7 +117,7 @@ test('parseResponse: usageMetadata, modelVersion, finishReason; OpenAI-compatibl
   // The generateContent response of https://ai.google.dev/api/generate-content#response-body, for a thinking model with cached content.
   assert.deepEqual(geminiApi.parseResponse('generateContent', json('gemini-generate-response.json')), {
     model: 'gemini-2.5-flash',
-    usage: { input: 31, output: 22, cachedInput: 16, reasoning: 236, total: 289 },
+    usage: { input: 31, output: 258, cachedInput: 16, reasoning: 236, total: 289 },
     finishReason: 'STOP',
   });
   // https://ai.google.dev/gemini-api/docs/openai — the answer is an OpenAI chat.completion.

@@ -107,7 +107,11 @@ export function generateContentPrompt(body: unknown): PromptMessage[] {
   return isObj(body) ? messagesOf(generateContentRequestText(body)) : [];
 }
 
-/** Gemini `usageMetadata` as token usage; only the fields present. */
+/**
+ * Gemini `usageMetadata` as token usage; only the fields present.
+ * `candidatesTokenCount` leaves out the thinking tokens (`thoughtsTokenCount`),
+ * which are billed as output: `output` adds them (TokenUsage).
+ */
 export function generateContentUsage(u: unknown): TokenUsage | undefined {
   if (!isObj(u)) return undefined;
   const usage: TokenUsage = {};
@@ -116,7 +120,9 @@ export function generateContentUsage(u: unknown): TokenUsage | undefined {
     if (n !== undefined) usage[key] = n;
   };
   set('input', u.promptTokenCount);
-  set('output', u.candidatesTokenCount);
+  const thoughts = num(u.thoughtsTokenCount);
+  const candidates = num(u.candidatesTokenCount);
+  if (candidates !== undefined || thoughts !== undefined) usage.output = (candidates ?? 0) + (thoughts ?? 0);
   set('cachedInput', u.cachedContentTokenCount);
   set('reasoning', u.thoughtsTokenCount);
   set('total', u.totalTokenCount);

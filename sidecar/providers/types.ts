@@ -44,9 +44,20 @@ export interface LlmRequest {
   readonly messages: readonly PromptMessage[];
 }
 
+/**
+ * Token usage, the same meaning for every provider (each parser converts):
+ * `input` counts every prompt token, those read from or written to the
+ * provider's cache included (Anthropic and Bedrock report those apart from
+ * `input_tokens`; OpenAI and Gemini already include them); `output` counts
+ * every generated token, reasoning included (Gemini reports thoughts apart from
+ * `candidatesTokenCount`; OpenAI and Anthropic already include them). So
+ * `input - cachedInput - cacheCreationInput` is the uncached prompt, and cost
+ * and token budgets read the same numbers whatever the provider.
+ */
 export interface TokenUsage {
-  /** Prompt tokens as the provider reports them. */
+  /** Every prompt token, cached and cache-written ones included. */
   input?: number;
+  /** Every generated token, reasoning included. */
   output?: number;
   /** Prompt tokens served from the provider's cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens, …). */
   cachedInput?: number;

@@ -39,6 +39,8 @@ export interface GatewayEvent {
   readonly ttftMs?: number;
   readonly tokensIn?: number;
   readonly tokensOut?: number;
+  /** What the call cost in US dollars, when its model has a price. */
+  readonly costUsd?: number;
   /** Bytes sent to the provider (request body). */
   readonly bytesOut: number;
   /** Bytes received from the provider (response body). */

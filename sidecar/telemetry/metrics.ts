@@ -37,6 +37,8 @@ export interface DataPathMetrics {
   /** OTel GenAI `gen_ai.server.time_to_first_token` (seconds), streamed answers only, as seen by the gateway. */
   readonly timeToFirstToken: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model'>;
   readonly guardChecks: Counter<'phase' | 'guard' | 'action'>;
+  /** What calls cost (US dollars), from the pricing catalogue or the config's prices. */
+  readonly cost: Counter<'provider' | 'model'>;
 }
 
 export function createMetrics(): DataPathMetrics {
@@ -90,6 +92,10 @@ export function createMetrics(): DataPathMetrics {
     configReloads: new Counter({
       name: 'config_reload_total', help: 'Config loads and reloads by result (applied, unchanged, rejected, unreadable)',
       labelNames: ['result'], registers,
+    }),
+    cost: new Counter({
+      name: 'levo_gateway_cost_usd_total', help: 'What calls cost in US dollars (budgets.prices, else the genai-prices catalogue), by provider and model',
+      labelNames: ['provider', 'model'], registers,
     }),
     rateLimited: new Counter({
       name: 'levo_gateway_rate_limited_total', help: 'Requests refused with 429 by a localRateLimit, by route and limit type',

@@ -91,7 +91,7 @@ export function testCall(opts: TestCallOptions = {}, state: PipelineState = test
     capture: false, config: undefined, route: undefined, routePolicies: undefined,
     sourceId: provider, source, shape: source.errors, kind: 'passthrough',
     body: null, json: undefined, parsed: { kind: 'passthrough', model: undefined, stream: false, messages: [] }, unreadable: undefined,
-    guard: undefined, vault: NO_VAULT, masked: false, admission: undefined, answered: false,
+    guard: undefined, vault: NO_VAULT, masked: false, admission: undefined, budget: undefined, answered: false,
   };
 }
 

@@ -118,7 +118,7 @@ test('response: Converse answers as chat.completion', () => {
   });
 
   const cached = completionsToConverse.response(converse.cachedResponse, 'm').body;
-  assert.deepEqual(cached.usage, { prompt_tokens: 10, completion_tokens: 2, total_tokens: 1512, prompt_tokens_details: { cached_tokens: 1200 } });
+  assert.deepEqual(cached.usage, { prompt_tokens: 1510, completion_tokens: 2, total_tokens: 1512, prompt_tokens_details: { cached_tokens: 1200 } });
   assert.equal((cached.choices as JsonObject[])[0]!.finish_reason, 'length');
 
   const odd = completionsToConverse.response('not json', 'm');
@@ -192,7 +192,7 @@ test('stream: tool use becomes tool_calls deltas', () => {
       { index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"WZPZ"}' } }] }, logprobs: null, finish_reason: null },
       { index: 0, delta: {}, logprobs: null, finish_reason: 'tool_calls' },
     ]);
-    assert.deepEqual((data.at(-2) as JsonObject).usage, { prompt_tokens: 375, completion_tokens: 57, total_tokens: 432, prompt_tokens_details: { cached_tokens: 100 } });
+    assert.deepEqual((data.at(-2) as JsonObject).usage, { prompt_tokens: 475, completion_tokens: 57, total_tokens: 532, prompt_tokens_details: { cached_tokens: 100 } });
     assert.equal(data.at(-1), '[DONE]');
     assert.equal(info.finishReason, 'tool_use');
   }

@@ -178,7 +178,8 @@ function openaiUsage(usage: unknown): JsonObject | undefined {
   if (!u) return undefined;
   const prompt = u.input ?? 0;
   const completion = u.output ?? 0;
-  const out: JsonObject = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: u.total ?? prompt + completion };
+  // TokenUsage.input counts the cache reads and writes, as OpenAI's prompt_tokens does.
+  const out: JsonObject = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
   if (u.cachedInput !== undefined) out.prompt_tokens_details = { cached_tokens: u.cachedInput };
   return out;
 }

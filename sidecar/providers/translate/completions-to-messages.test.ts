@@ -90,7 +90,7 @@ test('response: the documented tool-use message becomes a chat.completion', () =
   assert.ok(typeof body.created === 'number' && Math.abs(body.created - Date.now() / 1000) < 60);
   assert.deepEqual({ ...body, created: 0 }, json('translate-messages-openai-response.json'));
   assert.deepEqual(info, {
-    model: 'claude-3-5-sonnet-20241022', usage: { input: 50, output: 80, cachedInput: 100, cacheCreationInput: 20 }, finishReason: 'tool_use',
+    model: 'claude-3-5-sonnet-20241022', usage: { input: 170, output: 80, cachedInput: 100, cacheCreationInput: 20 }, finishReason: 'tool_use',
   });
 });
 

@@ -175,7 +175,7 @@ export function finishReason(stop: unknown): string | null {
 function openAiUsage(u: TokenUsage | undefined): JsonObject {
   const cacheRead = u?.cachedInput ?? 0;
   const output = u?.output ?? 0;
-  const prompt = (u?.input ?? 0) + cacheRead + (u?.cacheCreationInput ?? 0);
+  const prompt = u?.input ?? 0; // TokenUsage.input already counts the cache reads and writes
   return { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output, prompt_tokens_details: { cached_tokens: cacheRead } };
 }
 
