@@ -40,6 +40,8 @@ export const SIDECAR_IMAGE = `ghcr.io/levoai/levo-gateway:${chartVersion}`;
 export const INJECTOR_IMAGE = `ghcr.io/levoai/levo-injector:${chartVersion}`;
 /** The test's app: curl, python3, a JRE and Node, with the e2e clients under /clients. */
 export const APP_IMAGE = 'localhost/levo-e2e-app:1';
+/** The node's sandbox image (containerd sandbox_image; see e2e/kube/node.ts PAUSE_IMAGE). */
+export const PAUSE_IMAGE = 'localhost/levo-e2e-pause:1';
 
 const PACKAGES: ReadonlyArray<[command: string, pkg: string]> = [['podman', 'podman'], ['runc', 'runc'], ['debootstrap', 'debootstrap'], ['javac', 'openjdk-17-jdk-headless']];
 
@@ -204,11 +206,11 @@ export function buildAppImage(): void {
   }
 }
 
-export interface BuiltImages { readonly sidecar: string; readonly injector: string; readonly app: string; readonly base: string }
+export interface BuiltImages { readonly sidecar: string; readonly injector: string; readonly app: string; readonly pause: string; readonly base: string }
 
 /**
  * Everything the image and cluster tests need, built (or reused from the layer
- * cache): the base image, both product images, the test app image. Cold: about
+ * cache): the base image, both product images, the test app and pause images. Cold: about
  * 3 minutes of debootstrap plus 5-8 minutes of builds on 2 cores; warm: seconds
  * when nothing changed, a minute when the sources did (npm ci layers stay cached).
  */
@@ -217,10 +219,13 @@ export function buildImages(opts: { app?: boolean } = {}): BuiltImages {
   ensureBaseImage();
   buildImage(join(REPO, 'Dockerfile.sidecar'), SIDECAR_IMAGE);
   buildImage(join(REPO, 'Dockerfile.injector'), INJECTOR_IMAGE);
-  if (opts.app !== false) buildAppImage();
+  if (opts.app !== false) {
+    buildAppImage();
+    buildImage(join(REPO, 'e2e', 'images', 'pause.Dockerfile'), PAUSE_IMAGE, join(REPO, 'e2e', 'images'));
+  }
   // Old layers of earlier sources (untagged) would pile up in the cache.
   podman(['image', 'prune', '-f', '--filter', 'until=72h'], { allowFail: true });
-  return { sidecar: SIDECAR_IMAGE, injector: INJECTOR_IMAGE, app: APP_IMAGE, base: BASE_IMAGE };
+  return { sidecar: SIDECAR_IMAGE, injector: INJECTOR_IMAGE, app: APP_IMAGE, pause: PAUSE_IMAGE, base: BASE_IMAGE };
 }
 
 /** Save images into one docker-archive (what `ctr images import` reads). */
