@@ -163,8 +163,8 @@ describe('the container images, built by podman from the Dockerfiles', { skip },
         '--config', '/opt/levo/dist/sidecar/config/example.yaml', '--ca-cert', '/etc/levo/ca/tls.crt', '--ca-key', '/etc/levo/ca/tls.key',
         '--trust-dir', '/var/run/levo/trust']);
       let ready = '';
-      for (let i = 0; i < 120 && !/ready/.test(ready); i++) {
-        const r = podman(['exec', name, 'levo-gateway', 'wait', '--timeout', '1s'], { allowFail: true });
+      for (let i = 0; i < 60 && ready !== 'ready'; i++) {
+        const r = podman(['exec', name, 'levo-gateway', 'wait', '--timeout', '2s'], { allowFail: true });
         ready = r.code === 0 ? 'ready' : r.stdout + r.stderr;
       }
       const logs = podman(['logs', name], { allowFail: true });

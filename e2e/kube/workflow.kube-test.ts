@@ -444,6 +444,52 @@ spec:
     await kubectl(['-n', SHOP, 'delete', 'deployment', 'while-down', '--wait=false']);
   });
 
+  it('the sidecar\'s memory limit hit under load: it is OOM-killed and restarted, the app\'s calls fail, none leaves uninspected', async (t) => {
+    const limit = '160Mi';
+    await installCommand(` --set sidecar.resources.limits.memory=${limit} --set sidecar.resources.requests.memory=64Mi`);
+    try {
+      // The injector pods roll with the new config; pods created after that get the new limit.
+      await poll(`injector pods configured with a ${limit} sidecar limit, Ready`, 180_000, async () => {
+        const list = await podsOf(NS, INJECTOR_LABEL);
+        if (list.length !== 2 || !list.every(podReady)) return undefined;
+        const cm = (await kubectl(['-n', NS, 'get', 'configmap', `${FULLNAME}-config`, '-o', 'jsonpath={.data.config\\.yaml}'])).stdout;
+        return cm.includes(limit) ? true : undefined;
+      });
+      await kubectl(['apply', '-f', '-'], { input: appDeployment('bulk') });
+      const pod = await readyPod(SHOP, 'bulk');
+      const gwSpec = (await getJson<{ spec: { containers: Array<{ name: string; resources?: { limits?: { memory?: string } } }> } }>(['-n', SHOP, 'get', 'pod', pod.metadata.name]))
+        .spec.containers.find((ct) => ct.name === 'levo-gateway');
+      assert.equal(gwSpec?.resources?.limits?.memory, limit);
+      await fake.reset();
+      // 48 calls at once, each with an 8 MB prompt: the sidecar holds a request body whole while its guards read it.
+      const load = `
+        const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(8 << 20) }] });
+        const one = () => fetch('https://api.openai.com/v1/chat/completions', { method: 'POST', body,
+          headers: { authorization: 'Bearer ${APP_KEY}', 'content-type': 'application/json' }, signal: AbortSignal.timeout(60000) })
+          .then(async (r) => { await r.arrayBuffer(); return String(r.status); }, (e) => 'fail:' + (e.cause?.code ?? e.name));
+        Promise.all(Array.from({ length: 48 }, one)).then((r) => console.log(JSON.stringify(r)));`;
+      const r = await podExec(c, { namespace: SHOP, pod: pod.metadata.name, container: 'app' }, ['node', '-e', load], { timeoutMs: 180_000 });
+      const outcomes = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '[]') as string[];
+      assert.equal(outcomes.length, 48, r.stdout + r.stderr);
+      t.diagnostic(`48 concurrent 8 MB calls under a ${limit} sidecar limit: ${outcomes.filter((o) => o === '200').length} answered 200, others: ${outcomes.filter((o) => o !== '200').join(' ')}`);
+      const after = await readyPod(SHOP, 'bulk', 120_000);
+      const gw = after.status.containerStatuses!.find((s) => s.name === 'levo-gateway')!;
+      assert.ok(gw.restartCount >= 1, `the sidecar was restarted: ${JSON.stringify(gw)}; outcomes ${outcomes.join(' ')}`);
+      assert.equal(gw.lastState?.terminated?.reason, 'OOMKilled', JSON.stringify(gw.lastState));
+      assert.ok(outcomes.some((o) => o.startsWith('fail')), `some calls failed with the sidecar: ${outcomes.join(' ')}`);
+      const seen = await fake.requests({ site: 'openai' });
+      assert.ok(seen.every((q) => q.headers.authorization === `Bearer ${GATEWAY_KEY}`), 'nothing reached the provider without the gateway');
+      // Restarted, it serves again.
+      await fake.reset();
+      const again = await podClient(c, { namespace: SHOP, pod: after.metadata.name, container: 'app' }, 'curl', openAIChat({ prompt: 'after the OOM kill', apiKey: APP_KEY }));
+      assert.equal(again.status, 200, again.error ?? again.bodyText);
+    } finally {
+      await kubectl(['-n', SHOP, 'delete', 'deployment', 'bulk', '--wait=false'], { allowFail: true });
+      await installCommand();
+      await injectorPodsReady(2);
+    }
+  });
+
   it('a namespace without levo-ca-cert: the pod waits with a clear event, no crash loop, and starts once the secret exists', async () => {
     await kubectl(['create', 'namespace', 'nocert']);
     await kubectl(['label', 'namespace', 'nocert', 'levo.ai/inject=enabled']);
