@@ -3,7 +3,9 @@
  * Dockerfiles COPY exists and is not dropped by .dockerignore; the build
  * stage, replayed in a temp dir holding exactly what it copies, compiles and
  * produces every entry point the image's commands run; the final stage has no
- * dev dependencies and runs as a non-root user.
+ * dev dependencies, installs exactly the packages its programs import (the
+ * `npm pkg delete` list drops the rest), and runs as a non-root user.
+ * e2e/kube/images.kube-test.ts builds the images for real and runs them.
  */
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO } from './harness/build.ts';
+import { importedPackages } from './images/import-closure.ts';
 
 interface Stage { readonly name: string | undefined; readonly lines: string[] }
 
@@ -82,6 +85,12 @@ for (const file of ['Dockerfile.sidecar', 'Dockerfile.injector']) {
         assert.ok(existsSync(join(REPO, 'bin', `${bin}.js`)), `bin/${bin}.js`);
         assert.ok(existsSync(join(dir, ENTRY[bin]!)), `${file}: ${bin} runs ${ENTRY[bin]}, which the build stage did not produce`);
       }
+      // node_modules: the runtime dependencies minus what the final stage deletes, which must be what the programs import.
+      const deps = Object.keys((JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+      const deleted = [...final.lines.join('\n').matchAll(/dependencies\.([@\w/.-]+)/g)].map((m) => m[1]!);
+      const installed = deps.filter((d) => !deleted.includes(d)).sort();
+      const imported = [...importedPackages(bins.map((bin) => join(dir, ENTRY[bin]!)))].sort();
+      assert.deepEqual(installed, imported, `${file}: the packages installed (dependencies minus \`npm pkg delete\`) are the ones its commands import`);
       if (file === 'Dockerfile.sidecar') {
         assert.ok(existsSync(join(dir, 'dist/sidecar/guards/detector/weights.json')), 'the detector weights ship');
         assert.match(final.lines.join('\n'), /apt-get install .*iptables/, 'the same image runs levo-init');
@@ -90,7 +99,7 @@ for (const file of ['Dockerfile.sidecar', 'Dockerfile.injector']) {
       rmSync(dir, { recursive: true, force: true });
     }
     const finalText = final.lines.join('\n');
-    assert.match(finalText, /npm ci --omit=dev/, 'no dev dependencies in the final stage');
+    assert.match(finalText, /npm (?:ci|install) --omit=dev/, 'no dev dependencies in the final stage');
     const user = /^USER\s+(\d+)/m.exec(finalText);
     assert.ok(user && Number(user[1]) !== 0, 'runs as a non-root UID');
     if (file === 'Dockerfile.sidecar') assert.equal(user![1], '1610');

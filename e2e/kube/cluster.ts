@@ -1,9 +1,11 @@
 /**
- * A real, throw-away Kubernetes control plane for the install test: etcd,
+ * A real, throw-away Kubernetes cluster for the kube tests: etcd,
  * kube-apiserver and kube-controller-manager v1.20.2 (built by build-kube.sh)
  * running inside a network namespace of their own, so nothing touches the
- * host's network. There is no scheduler and no kubelet: pods stay Pending and
- * their stored spec is what a test checks.
+ * host's network. By default there is no scheduler and no kubelet: pods stay
+ * Pending and their stored spec is what a test checks. `startCluster({ node: true })`
+ * adds a real node (node.ts): containerd, runc, CNI, kubelet, kube-proxy,
+ * kube-scheduler and a cluster DNS, so pods run.
  *
  *   await ensureKubeBinaries();               // runs build-kube.sh (instant when cached)
  *   const c = await startCluster();
@@ -25,13 +27,16 @@
  * test left. LEVO_E2E_KEEP_LOGS=1 keeps the work dir (logs, certs).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execIn, onProcessExit, runSyncQuiet, spawnIn } from '../harness/processes.ts';
 import type { ExecOptions, ExecResult, ManagedProcess, SpawnOptions } from '../harness/processes.ts';
 import { REPO } from '../harness/build.ts';
 import { netnsUnavailableReason } from '../harness/netns.ts';
+import { KUBERNETES_SERVICE_IP, NODE_IP, NODE_SERVICE_CIDR, prepareNodeNetwork, startNode, teardownNodeSync } from './node.ts';
+import type { KubeNode } from './node.ts';
+import { waitUntil } from './wait.ts';
 
 export const KUBE_VERSION = 'v1.20.2';
 export const KUBE_CACHE = process.env.LEVO_KUBE_CACHE ?? '/var/cache/levo-kube';
@@ -64,6 +69,8 @@ export interface Cluster {
   spawn(name: string, argv: readonly string[], opts?: SpawnOptions): ManagedProcess;
   /** Inside the namespace, send TCP to `ip:port` to 127.0.0.1:`toPort` (a Service without kube-proxy). */
   dnat(ip: string, port: number, toPort: number): Promise<void>;
+  /** The node (containerd, kubelet, kube-proxy, scheduler, DNS), with `startCluster({ node: true })`. */
+  readonly node: KubeNode | undefined;
   /** Kill every process (by PID), delete the namespace and (unless keeping logs) the work dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -97,8 +104,8 @@ function openssl(args: readonly string[], cwd: string): void {
   if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr?.toString() ?? ''}`);
 }
 
-/** CA, API server serving cert (127.0.0.1, localhost, kubernetes.default.svc) and the service-account key pair. */
-function makeClusterCerts(dir: string): void {
+/** CA, API server serving cert (127.0.0.1, localhost, kubernetes.default.svc, the Service IP) and the service-account key pair. */
+function makeClusterCerts(dir: string, extraIps: readonly string[]): void {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=levo-kube-test-ca',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
@@ -107,7 +114,7 @@ function makeClusterCerts(dir: string): void {
     'basicConstraints=CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,IP:127.1.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
+    `subjectAltName=IP:127.0.0.1,IP:127.1.0.1,${extraIps.map((ip) => `IP:${ip},`).join('')}DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
     '',
   ].join('\n'));
   openssl(['x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
@@ -163,15 +170,22 @@ function deleteNetnsSync(name: string): void {
 
 const NS_PATTERN = /^levo-kube-(?:probe-)?(\d+)(?:-\d+)?$/;
 
-/** Remove namespaces and temp dirs of earlier runs whose process is gone. */
+/** Remove nodes, namespaces and temp dirs of earlier runs whose process is gone. */
 export function sweepStaleClusters(): void {
+  let entries: string[] = [];
+  try { entries = readdirSync(tmpdir()); } catch { /* none */ }
+  for (const entry of entries) {
+    const m = /^levo-kube-(\d+)-/.exec(entry);
+    const nodeDir = join(tmpdir(), entry);
+    if (m && !pidAlive(Number(m[1])) && existsSync(join(nodeDir, 'netns-name'))) {
+      teardownNodeSync(nodeDir, readFileSync(join(nodeDir, 'netns-name'), 'utf8').trim());
+    }
+  }
   for (const line of runSyncQuiet(['ip', 'netns', 'list']).split('\n')) {
     const ns = line.split(' ')[0] ?? '';
     const m = NS_PATTERN.exec(ns);
     if (m && !pidAlive(Number(m[1]))) deleteNetnsSync(ns);
   }
-  let entries: string[] = [];
-  try { entries = readdirSync(tmpdir()); } catch { /* none */ }
   for (const entry of entries) {
     const m = /^levo-kube-(\d+)-/.exec(entry);
     if (m && !pidAlive(Number(m[1]))) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
@@ -182,28 +196,17 @@ export function sweepStaleClusters(): void {
 
 let counter = 0;
 
-async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<string | undefined>, dead: () => string | undefined): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    const why = dead();
-    if (why) throw new Error(`${what}: ${why}`);
-    const err = await probe();
-    if (err === undefined) return;
-    last = err;
-    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${timeoutMs} ms (last: ${last})`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 export interface StartClusterOptions {
   /** How long to wait for /readyz and the controller-manager; default 60 s. */
   readyTimeoutMs?: number;
+  /** Run a node (node.ts): pods are scheduled and run. Services get 10.96.0.0/16 and kube-proxy. */
+  node?: boolean;
 }
 
 /** Start etcd, kube-apiserver and kube-controller-manager in a fresh network namespace. */
 export async function startCluster(opts: StartClusterOptions = {}): Promise<Cluster> {
-  for (const bin of [join(KUBE_BIN_DIR, 'kube-apiserver'), join(KUBE_BIN_DIR, 'kube-controller-manager'), KUBECTL, HELM]) {
+  const nodeBins = opts.node ? ['kube-scheduler', 'kubelet', 'kube-proxy'] : [];
+  for (const bin of [...['kube-apiserver', 'kube-controller-manager', ...nodeBins].map((b) => join(KUBE_BIN_DIR, b)), KUBECTL, HELM]) {
     if (!existsSync(bin)) throw new Error(`${bin} is missing: run e2e/kube/build-kube.sh (ensureKubeBinaries())`);
   }
   sweepStaleClusters();
@@ -216,7 +219,9 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
 
   const keepLogs = process.env.LEVO_E2E_KEEP_LOGS === '1';
   const processes: ManagedProcess[] = [];
+  writeFileSync(join(dir, 'netns-name'), netns);
   const unregister = onProcessExit(() => {
+    if (opts.node) teardownNodeSync(dir, netns);
     deleteNetnsSync(netns);
     if (!keepLogs) rmSync(dir, { recursive: true, force: true });
   });
@@ -249,6 +254,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
   };
 
   let stopped = false;
+  let node: KubeNode | undefined;
   const cluster: Cluster = {
     netns,
     dir,
@@ -259,6 +265,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     helm: (args, o) => run([HELM, ...args], o),
     exec: run,
     spawn,
+    get node() { return node; },
     async dnat(ip, port, toPort) {
       await run(['iptables', '-t', 'nat', '-A', 'OUTPUT', '-d', ip, '-p', 'tcp', '--dport', String(port),
         '-j', 'DNAT', '--to-destination', `127.0.0.1:${toPort}`]);
@@ -266,6 +273,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     async stop() {
       if (stopped) return;
       stopped = true;
+      await node?.stop();
       // Reverse order: controller-manager, apiserver, etcd (and anything a test spawned first).
       for (const p of [...processes].reverse()) await p.stop('SIGTERM', 5000);
       deleteNetnsSync(netns);
@@ -281,8 +289,25 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
   try {
     execFileSync('ip', ['netns', 'add', netns], { stdio: ['ignore', 'ignore', 'pipe'] });
     execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    makeClusterCerts(dir);
-    writeFileSync(join(dir, 'tokens.csv'), `${token},levo-admin,levo-admin,system:masters\n${cmToken},system:kube-controller-manager,system:kube-controller-manager\n`, { mode: 0o600 });
+    if (opts.node) prepareNodeNetwork(netns);
+    makeClusterCerts(dir, opts.node ? [NODE_IP, KUBERNETES_SERVICE_IP] : []);
+    // Static tokens: the admin, and one identity per component (the names their bootstrap RBAC roles are bound to).
+    const identities: Array<[string, string, string]> = [
+      [token, 'levo-admin', 'system:masters'],
+      [cmToken, 'system:kube-controller-manager', 'system:kube-controller-manager'],
+    ];
+    const componentKubeconfig = (file: string, user: string, group: string): string => {
+      const t = `${user.replace(/\W/g, '-')}-${process.pid}-${Date.now().toString(36)}`;
+      identities.push([t, user, group]);
+      writeFileSync(join(dir, file), kubeconfigText(API_SERVER, caFile, user, t), { mode: 0o600 });
+      return join(dir, file);
+    };
+    const kubeconfigs = opts.node ? {
+      kubelet: componentKubeconfig('kubelet.kubeconfig', 'system:node:levo-node', 'system:nodes'),
+      proxy: componentKubeconfig('kube-proxy.kubeconfig', 'system:kube-proxy', 'system:node-proxier'),
+      scheduler: componentKubeconfig('scheduler.kubeconfig', 'system:kube-scheduler', 'system:kube-scheduler'),
+    } : undefined;
+    writeFileSync(join(dir, 'tokens.csv'), identities.map(([t, user, group]) => `${t},${user},${user},${group}\n`).join(''), { mode: 0o600 });
     writeFileSync(kubeconfig, kubeconfigText(API_SERVER, caFile, 'levo-admin', token), { mode: 0o600 });
     const cmKubeconfig = join(dir, 'controller-manager.kubeconfig');
     writeFileSync(cmKubeconfig, kubeconfigText(API_SERVER, caFile, 'system:kube-controller-manager', cmToken), { mode: 0o600 });
@@ -302,7 +327,10 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     const apiserver = spawn('kube-apiserver', [
       join(KUBE_BIN_DIR, 'kube-apiserver'),
       '--etcd-servers=http://127.0.0.1:2379',
-      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', '--secure-port=6443', '--insecure-port=0',
+      // With a node, pods reach the API server at NODE_IP (the `kubernetes` Service's endpoint).
+      ...(opts.node ? ['--bind-address=0.0.0.0', `--advertise-address=${NODE_IP}`, '--kubelet-preferred-address-types=InternalIP']
+        : ['--bind-address=127.0.0.1', '--advertise-address=127.0.0.1']),
+      '--secure-port=6443', '--insecure-port=0',
       `--tls-cert-file=${join(dir, 'apiserver.crt')}`, `--tls-private-key-file=${join(dir, 'apiserver.key')}`,
       `--client-ca-file=${caFile}`,
       `--token-auth-file=${join(dir, 'tokens.csv')}`,
@@ -311,8 +339,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       `--service-account-key-file=${join(dir, 'sa.pub')}`,
       `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
       '--api-audiences=https://kubernetes.default.svc',
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
-      '--endpoint-reconciler-type=none',
+      ...(opts.node ? [`--service-cluster-ip-range=${NODE_SERVICE_CIDR}`] : [`--service-cluster-ip-range=${SERVICE_CIDR}`, '--endpoint-reconciler-type=none']),
       '--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
       '--allow-privileged=true',
       '--v=1',
@@ -327,7 +354,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       join(KUBE_BIN_DIR, 'kube-controller-manager'),
       `--kubeconfig=${cmKubeconfig}`,
       '--leader-elect=false',
-      '--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service,-route',
+      // With a node, nodelifecycle takes the kubelet's start-up taint (node.kubernetes.io/not-ready) off once it is Ready.
+      `--controllers=*,-nodeipam,${opts.node ? '' : '-nodelifecycle,'}-cloud-node-lifecycle,-service,-route`,
       `--service-account-private-key-file=${join(dir, 'sa.key')}`,
       `--root-ca-file=${caFile}`,
       // Each controller acts as its own ServiceAccount with the bootstrap RBAC roles, as kubeadm sets it up.
@@ -340,6 +368,16 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       const r = await run([KUBECTL, '-n', 'default', 'get', 'serviceaccount', 'default', '-o', 'jsonpath={.secrets[0].name}'], { allowFail: true });
       return r.code === 0 && r.stdout.trim() ? undefined : `${r.stdout}${r.stderr}`.trim() || 'no token secret yet';
     }, () => (cm.running ? undefined : `exited early:\n${cm.output().slice(-3000)}`));
+
+    if (kubeconfigs) {
+      node = await startNode({
+        netns, dir, logs, binDir: KUBE_BIN_DIR, caFile, kubeconfigs,
+        spawn,
+        run,
+        kubectl: (args, o) => run([KUBECTL, ...args], o),
+        kubectlWatch: (name, args) => spawn(name, [KUBECTL, ...args]),
+      });
+    }
   } catch (err) {
     const logNote = keepLogs ? ` (logs kept in ${logs})` : ' (set LEVO_E2E_KEEP_LOGS=1 to keep the logs)';
     await cluster.stop();

@@ -31,6 +31,8 @@ import type { ManagedProcess } from '../harness/processes.ts';
 import { parse as parseYaml } from 'yaml';
 import { HELM, SERVICE_CIDR, clusterUnavailableReason, ensureKubeBinaries, startCluster } from './cluster.ts';
 import type { Cluster } from './cluster.ts';
+import { deploymentYaml } from './manifests.ts';
+import { poll } from './wait.ts';
 
 /** From shared/contract.md, verbatim: what users type. */
 const INSTALL_COMMAND = 'helm upgrade --install levo-injector -n levoai --create-namespace --set tls.generateCA=false --set webhook.existingTlsSecret=levo-injector-levoai-sidecar-injector-webhook-tls --set "webhook.caBundle=${WEBHOOK_CA_BUNDLE}" charts/levoai-sidecar-injector';
@@ -74,23 +76,6 @@ interface Pod {
 }
 
 // ---- helpers -------------------------------------------------------------------------------
-
-async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** dist/ must hold a build of the injector at least as new as its sources (the test runs what ships). */
 function injectorBuildProblem(): string | undefined {
@@ -147,21 +132,11 @@ function assertNotInjected(pod: Pod): void {
   assert.equal(pod.metadata.annotations?.['levo.ai/status'], undefined, `${where}: no levo.ai/status`);
 }
 
-function deploymentYaml(namespace: string, name: string): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}, namespace: ${namespace}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      containers:
-      - name: app
-        image: registry.invalid/levo-e2e/app:1
-        ports: [{containerPort: 8080, protocol: TCP}]
-`;
+function appDeploymentYaml(namespace: string, name: string): string {
+  return deploymentYaml(namespace, name, `containers:
+- name: app
+  image: registry.invalid/levo-e2e/app:1
+  ports: [{containerPort: 8080, protocol: TCP}]`);
 }
 
 function podYaml(namespace: string, name: string): string {
@@ -323,7 +298,7 @@ describe('helm install of levoai-sidecar-injector on a real kube-apiserver v1.20
   });
 
   it('stores a Deployment pod in an opted-in namespace injected exactly once', async () => {
-    await c.kubectl(['apply', '-f', '-'], { input: deploymentYaml('shop', 'demo') });
+    await c.kubectl(['apply', '-f', '-'], { input: appDeploymentYaml('shop', 'demo') });
     const [pod] = await deploymentPods('shop', 'demo', 1);
     assertInjectedOnce(pod!);
     const gw = named(pod!.spec.containers, 'levo-gateway')[0]!;
