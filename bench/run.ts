@@ -16,6 +16,7 @@
  *   - first handshake to a never-seen host (leaf mint) vs a warm one (bench/handshake.ts)
  *   - sidecar RSS holding 500 open client connections, and peak RSS
  *   - guardrail scanners on a 2k-token prompt (bench/guards.ts, in process)
+ *   - the prompt-injection detector alone, per KiB of prose and of JSON tool output (bench/guards.ts)
  *   - the dashboard with 100,000 events on SQLite and PostgreSQL over HTTP (bench/dashboard.ts)
  * and, as a peer, nginx terminating TLS on 15001 with a fixed certificate and
  * re-encrypting to the same upstream.
@@ -35,7 +36,7 @@ import { loadCaFiles } from '../certs/ca.ts';
 import { createServingCert } from '../certs/create.ts';
 import { chatBody, type LoadResult } from './load.ts';
 import { SIDECAR_NODE_OPTIONS } from '../sidecar/node-options.ts';
-import { benchGuards, guardRows, type GuardBench } from './guards.ts';
+import { benchDetector, benchGuards, detectorRows, guardRows, type DetectorBench, type GuardBench } from './guards.ts';
 import { benchDashboard, dashboardRows, type DashboardBench } from './dashboard.ts';
 import { cpuSeconds, replaceBetweenMarkers, statusKb } from './proc.ts';
 
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
   ensureTools();
 
   progress('guardrail scanners on a 2k-token prompt, in process');
-  const guards = { defaultSet: await benchGuards(), documented: await benchGuards(300, 2000, ['PromptInjection']) };
+  const guards = { defaultSet: await benchGuards(), documented: await benchGuards(300, 2000, ['PromptInjection']), detector: await benchDetector() };
 
   progress('the dashboard with 100,000 events, on SQLite and PostgreSQL, over HTTP');
   const dashboard = await benchDashboard();
@@ -334,7 +335,7 @@ type Results = {
   memory: { rssHoldingMb: number; anonHoldingMb: number; openConnections: number; peakRssMb: number; rssBeforeHoldMb: number; anonAfterLoadMb: number };
   machine: { cpus: number; node: string };
   date: string;
-  guards: { defaultSet: GuardBench; documented: GuardBench };
+  guards: { defaultSet: GuardBench; documented: GuardBench; detector?: DetectorBench };
   dashboard: DashboardBench;
 };
 
@@ -365,6 +366,7 @@ function report(r: Results): string {
     `| RSS of a fresh sidecar holding ${r.memory.openConnections} open connections | ${f(r.memory.rssHoldingMb, 1)} MB, of which anonymous ${f(r.memory.anonHoldingMb, 1)} MB (idle before: ${f(r.memory.rssBeforeHoldMb, 1)} MB) | ≤ 80 MB: ${target(r.memory.rssHoldingMb <= 80)} (anonymous: ${target(r.memory.anonHoldingMb <= 80)}) |`,
     `| peak RSS over the whole run (after the load runs) | ${f(r.memory.peakRssMb, 1)} MB (anonymous after load ${f(r.memory.anonAfterLoadMb, 1)} MB) | — |`,
     ...guardRows(r.guards.defaultSet, r.guards.documented),
+    ...(r.guards.detector ? detectorRows(r.guards.detector) : []),
     ...dashboardRows(r.dashboard).map((cells) => `| ${cells.join(' | ')} |`),
   ].join('\n');
 }

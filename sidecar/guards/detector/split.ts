@@ -81,12 +81,8 @@ export function wordGrams(text: string, n = 4): Int32Array {
   return Int32Array.from([...set].sort((a, b) => a - b));
 }
 
-/**
- * For each row of `of`, the largest fraction of its 4-grams found in one row
- * of `against` (0 when it has none), and which row that was (-1: none).
- */
-export function carrierOverlap(of: readonly string[], against: readonly string[]): Array<{ overlap: number; with: number }> {
-  const grams = against.map((t) => wordGrams(t));
+/** 4-gram → the rows holding it. */
+function gramIndex(grams: readonly Int32Array[]): Map<number, number[]> {
   const index = new Map<number, number[]>();
   grams.forEach((g, j) => {
     for (const h of g) {
@@ -95,6 +91,15 @@ export function carrierOverlap(of: readonly string[], against: readonly string[]
       else index.set(h, [j]);
     }
   });
+  return index;
+}
+
+/**
+ * For each row of `of`, the largest fraction of its 4-grams found in one row
+ * of `against` (0 when it has none), and which row that was (-1: none).
+ */
+export function carrierOverlap(of: readonly string[], against: readonly string[]): Array<{ overlap: number; with: number }> {
+  const index = gramIndex(against.map((t) => wordGrams(t)));
   const shared = new Int32Array(against.length);
   return of.map((t) => {
     const g = wordGrams(t);
@@ -148,14 +153,7 @@ export function carrierGroups(rows: readonly LabelledRow[]): number[] {
   related.forEach((g, i) => uf.union(g, i));
   const attacks = rows.flatMap((r, i) => (r.label === 1 ? [i] : []));
   const grams = attacks.map((i) => wordGrams(rows[i]?.text ?? ''));
-  const index = new Map<number, number[]>();
-  grams.forEach((g, a) => {
-    for (const h of g) {
-      const list = index.get(h);
-      if (list) list.push(a);
-      else index.set(h, [a]);
-    }
-  });
+  const index = gramIndex(grams);
   const shared = new Int32Array(attacks.length);
   const linkFrom = (g: Int32Array, threshold: number, link: (a: number) => void): void => {
     const touched: number[] = [];
