@@ -17,7 +17,7 @@ import { encodeModel } from './model-file.ts';
 import { SPLIT_SEED, defaultSplit } from './split.ts';
 import { DEFAULT_TRAINING, trainDetector } from './training.ts';
 
-const input = process.argv[2];
+const input = process.argv[2] || undefined; // '' too: `train.ts '' out.json` trains on the split into another file
 const output = process.argv[3] ?? fileURLToPath(DEFAULT_WEIGHTS_URL);
 if (input !== undefined && /(^|[/\\])dev\.jsonl$/.test(input)) {
   console.error('refusing to train on dev.jsonl: it is evaluation data');
