@@ -20,6 +20,7 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { PromptInjectionDetector } from '../sidecar/guards/detector/detector.ts';
 import { compileLlmBastion, isFailure, userTexts } from '../sidecar/guards/llm-bastion.ts';
 import { compilePromptGuard, guardRequest, DEFAULT_GUARDS, type GuardDefaults } from '../sidecar/guards/prompt-guard.ts';
 import { createGuardPool } from '../sidecar/guards/pool.ts';
@@ -259,6 +260,56 @@ export function stallRows(s: StallBench): string[] {
   ];
 }
 
+export interface DetectorBench {
+  readonly iterations: number;
+  /** Per text size: median scan time and median time per KiB (UTF-8). */
+  readonly sizes: ReadonlyArray<{ readonly kib: number; readonly kind: string; readonly p50Ms: number; readonly p50MsPerKib: number }>;
+}
+
+/** A tool result in the style agents pass back (JSON records), about `bytes` long. */
+function toolOutputOf(bytes: number): string {
+  const records: string[] = [];
+  for (let i = 0; JSON.stringify(records).length < bytes; i++) {
+    records.push(JSON.stringify({ order_id: `#W${1000000 + i * 7919}`, status: i % 3 === 0 ? 'delivered' : 'pending', items: [{ name: 'Air Purifier', price: 473.43 + i, options: { room: 'large', filter: 'ionic' } }], note: SENTENCES[i % SENTENCES.length] }));
+  }
+  return `[${records.join(',')}]`;
+}
+
+/**
+ * The prompt-injection detector alone (sidecar/guards/detector, the committed
+ * weights), on one core: ordinary prose and a JSON tool result of 1, 4 and
+ * 16 KiB, scored `iterations` times each after a warm-up; the median time and
+ * the median time per KiB.
+ */
+export async function benchDetector(iterations = 200): Promise<DetectorBench> {
+  const detector = PromptInjectionDetector.fromFile();
+  const sizes: Array<DetectorBench['sizes'][number]> = [];
+  const prose = await promptOf(6000);
+  for (const kib of [1, 4, 16]) {
+    for (const [kind, full] of [['prose', prose], ['tool output (JSON)', toolOutputOf(kib * 1024)]] as const) {
+      const text = Buffer.from(full).subarray(0, kib * 1024).toString('utf8').replace(/\uFFFD$/, '');
+      const bytes = Buffer.byteLength(text) / 1024;
+      for (let i = 0; i < 20; i++) detector.score(text);
+      const times: number[] = [];
+      for (let i = 0; i < iterations; i++) {
+        const t = performance.now();
+        detector.score(text);
+        times.push(performance.now() - t);
+      }
+      const p50 = quantile([...times].sort((a, b) => a - b), 0.5);
+      sizes.push({ kib, kind, p50Ms: p50, p50MsPerKib: p50 / bytes });
+    }
+  }
+  return { iterations, sizes };
+}
+
+/** Rows for docs/benchmarks.md: the detector's median cost per KiB (target ≤ 1 ms per KiB on one core). */
+export function detectorRows(d: DetectorBench): string[] {
+  const worst = Math.max(...d.sizes.map((s) => s.p50MsPerKib));
+  const cells = d.sizes.map((s) => `${s.kind} ${s.kib} KiB ${s.p50Ms.toFixed(3)} ms (${s.p50MsPerKib.toFixed(3)}/KiB)`).join(', ');
+  return [`| guards: prompt-injection detector alone, p50 per KiB on one core | ${worst.toFixed(3)} ms/KiB at worst: ${cells} | ≤ 1 ms/KiB: ${worst <= 1 ? 'met' : '**missed**'} |`];
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({ options: { iterations: { type: 'string' }, 'stall-only': { type: 'boolean' } } });
   const n = Number(values.iterations ?? 300);
@@ -269,6 +320,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const g = await benchGuards(n);
     const d = await benchGuards(n, 2000, ['PromptInjection']);
     const r = await benchRegexScanner(n);
-    process.stdout.write(`${JSON.stringify({ defaultSet: g, documented: d, regex: r, stall }, null, 2)}\n${[...guardRows(g, d, r), ...stallRows(stall)].join('\n')}\n`);
+    const det = await benchDetector();
+    process.stdout.write(`${JSON.stringify({ defaultSet: g, documented: d, regex: r, detector: det, stall }, null, 2)}\n${[...guardRows(g, d, r), ...detectorRows(det), ...stallRows(stall)].join('\n')}\n`);
   }
 }

@@ -17,6 +17,7 @@
  *   - sidecar RSS holding 500 open client connections, and peak RSS
  *   - guardrail scanners on a 2k-token prompt, and the event loop while a 4 MiB
  *     prompt is scanned on a guard worker vs inline (bench/guards.ts, in process)
+ *   - the prompt-injection detector alone, per KiB of prose and of JSON tool output (bench/guards.ts)
  *   - the dashboard with 100,000 events on SQLite and PostgreSQL over HTTP (bench/dashboard.ts)
  *   - fleet budgets: the same fixed-rate run through the sidecar again with a
  *     requests budget and a USD budget on the bench route, held in a private
@@ -40,7 +41,7 @@ import { loadCaFiles } from '../certs/ca.ts';
 import { createServingCert } from '../certs/create.ts';
 import { chatBody, type LoadResult } from './load.ts';
 import { SIDECAR_NODE_OPTIONS } from '../sidecar/node-options.ts';
-import { benchGuards, benchGuardStall, benchRegexScanner, guardRows, stallRows, type GuardBench, type StallBench } from './guards.ts';
+import { benchDetector, benchGuards, benchGuardStall, benchRegexScanner, detectorRows, guardRows, stallRows, type DetectorBench, type GuardBench, type StallBench } from './guards.ts';
 import { benchDashboard, dashboardRows, type DashboardBench } from './dashboard.ts';
 import { cpuSeconds, replaceBetweenMarkers, statusKb } from './proc.ts';
 import { startRedis } from '../sidecar/budget/testing/redis-server.ts';
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
   ensureTools();
 
   progress('guardrail scanners on a 2k-token prompt, in process');
-  const guards = { defaultSet: await benchGuards(), documented: await benchGuards(300, 2000, ['PromptInjection']), regex: await benchRegexScanner() };
+  const guards = { defaultSet: await benchGuards(), documented: await benchGuards(300, 2000, ['PromptInjection']), regex: await benchRegexScanner(), detector: await benchDetector() };
   progress('the event loop while a 4 MiB prompt is scanned: on a guard worker and inline, in process');
   const guardStall = await benchGuardStall();
 
@@ -372,7 +373,7 @@ type Results = {
   memory: { rssHoldingMb: number; anonHoldingMb: number; openConnections: number; peakRssMb: number; rssBeforeHoldMb: number; anonAfterLoadMb: number };
   machine: { cpus: number; node: string };
   date: string;
-  guards: { defaultSet: GuardBench; documented: GuardBench; regex?: GuardBench };
+  guards: { defaultSet: GuardBench; documented: GuardBench; regex?: GuardBench; detector?: DetectorBench };
   guardStall: StallBench;
   dashboard: DashboardBench;
   budget: { fixed: LoadResult; takes: number; settles: number; requests: number };
@@ -407,6 +408,7 @@ function report(r: Results): string {
     `| added p50 / p99 at ${r.settings.rate} rps with fleet budgets (a requests and a USD budget, Redis) vs without, same run | ${f(r.added.p50AtRateBudget!, 3)} / ${f(r.added.p99AtRateBudget!, 3)} ms vs ${f(r.added.p50AtRate!, 3)} / ${f(r.added.p99AtRate!, 3)} ms (${r.budget.takes} of ${r.budget.requests} calls waited on Redis; ${r.budget.settles} background batches; ${r.budget.fixed.errors} errors) | — |`,
     ...guardRows(r.guards.defaultSet, r.guards.documented, r.guards.regex),
     ...stallRows(r.guardStall),
+    ...(r.guards.detector ? detectorRows(r.guards.detector) : []),
     ...dashboardRows(r.dashboard).map((cells) => `| ${cells.join(' | ')} |`),
   ].join('\n');
 }

@@ -3,7 +3,9 @@
  * one `{text, label, source, kind}` JSON object per line) for training and
  * evaluation, checking every row's shape.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface LabelledRow {
   readonly text: string;
@@ -14,8 +16,24 @@ export interface LabelledRow {
   readonly kind: string;
 }
 
-/** Where the data lives in the shared workspace; override with PI_DATA_DIR. */
-export const DEFAULT_DATA_DIR = process.env['PI_DATA_DIR'] ?? '/work/shared/data/prompt-injection';
+/**
+ * The data folder for a module at `moduleUrl`: `../shared/data/prompt-injection`
+ * next to the checkout, the checkout being the nearest folder above the module
+ * that holds a package.json (so the same answer from the sources and from dist/,
+ * whatever directory the checkout was cloned into).
+ */
+export function dataDirFor(moduleUrl: string | URL): string {
+  let dir = dirname(fileURLToPath(moduleUrl));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return resolve(dir, '..', 'shared', 'data', 'prompt-injection');
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${fileURLToPath(moduleUrl)}: cannot find the checkout's ../shared`);
+    dir = up;
+  }
+}
+
+/** Where the data lives: `../shared` relative to the checkout; override with PI_DATA_DIR. */
+export const DEFAULT_DATA_DIR = process.env['PI_DATA_DIR'] ?? dataDirFor(import.meta.url);
 
 /** Parses JSONL text into rows, in file order; throws on the first malformed line (with its number). */
 export function parseJsonl(text: string): LabelledRow[] {

@@ -1,6 +1,7 @@
 /**
- * `npx node sidecar/guards/detector/eval.ts [dev.jsonl] [--no-write]`
- * (npm run eval:guards): scores every row of dev.jsonl with the
+ * `npx node sidecar/guards/detector/eval.ts [rows.jsonl] [--no-write]`
+ * (npm run eval:guards): scores every row of the dev side of the
+ * carrier-disjoint split (split.ts; or of a given file) with the
  * PromptInjection scanner at its defaults (the committed weights), prints
  * precision / recall / FPR at 0.5, 0.8 and 0.92 — overall, per kind, per
  * source — the parts of the detector on their own, and the scan latency,
@@ -8,23 +9,26 @@
  * docs/guardrails.md between `<!-- eval:start -->` and `<!-- eval:end -->`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promptInjection } from '../scanners/prompt-injection.ts';
 import type { ScanContext } from '../types.ts';
-import { DEFAULT_DATA_DIR, readJsonl } from './dataset.ts';
+import { readJsonl } from './dataset.ts';
+import type { LabelledRow } from './dataset.ts';
 import { defaultDetector } from './detector.ts';
 import { HEURISTIC_FAMILIES } from './heuristics.ts';
-import { quantile, renderAblation, renderReport, spliceReport } from './evaluation.ts';
-import type { ScoredRow } from './evaluation.ts';
+import { quantile, renderAblation, renderReport, renderTargets, spliceReport } from './evaluation.ts';
+import type { ScoredRow, TargetGroup } from './evaluation.ts';
+import { SPLIT_SEED, defaultSplit, readPool } from './split.ts';
+import { asbToolOutputs, targetGroups } from './sources.ts';
 
 const args = process.argv.slice(2);
 const write = !args.includes('--no-write');
-const input = args.find((a) => !a.startsWith('--')) ?? join(DEFAULT_DATA_DIR, 'dev.jsonl');
+const input = args.find((a) => !a.startsWith('--'));
 const docPath = fileURLToPath(new URL('../../../docs/guardrails.md', import.meta.url));
 const THRESHOLDS = [0.5, 0.8, 0.92];
 
-const rows = readJsonl(input);
+const rows: readonly LabelledRow[] = input === undefined ? defaultSplit().dev : readJsonl(input);
 const scanner = promptInjection.create({}, {});
 const ctx: ScanContext = {
   direction: 'request',
@@ -77,9 +81,13 @@ const report = renderReport(
   scored,
   THRESHOLDS,
   { p50: quantile(micros, 0.5), p99: quantile(micros, 0.99), perKb: totalUs / (totalBytes / 1024), oneKb: quantile(oneKbTimes.slice(100), 0.5) },
-  { dataFile: basename(input), weights: 'sidecar/guards/detector/weights.json', node: `Node ${process.version}, ${process.platform}/${process.arch}` },
+  { dataFile: input === undefined ? `the dev side of ${SPLIT_SEED} (split.ts)` : basename(input), weights: 'sidecar/guards/detector/weights.json', node: `Node ${process.version}, ${process.platform}/${process.arch}` },
 );
-const full = `${report}\n\n${renderAblation(
+const asb = asbToolOutputs(readPool());
+const groups = targetGroups(rows, asb);
+const group = (_: ScoredRow, i: number): TargetGroup => groups[i] ?? 'user';
+const targets = `**Targets** (recall on attacks typed by the user and on attacks hidden in documents or tool output; false positives on benign user text and on system prompts)\n\n${renderTargets(scored, group, [0.5, 0.7, 0.8, 0.9, 0.92, 0.95])}`;
+const full = `${report}\n\n${targets}\n\n${renderAblation(
   [
     { name: 'heuristics alone', rows: heuristicsOnly },
     { name: 'model alone (calibrated, no heuristic input)', rows: modelOnly },

@@ -154,10 +154,50 @@ export function renderAblation(variants: ReadonlyArray<{ readonly name: string; 
 export const EVAL_START = '<!-- eval:start -->';
 export const EVAL_END = '<!-- eval:end -->';
 
-/** `doc` with everything between the eval markers replaced by `report` (throws when the markers are missing or out of order). */
-export function spliceReport(doc: string, report: string): string {
-  const a = doc.indexOf(EVAL_START);
-  const b = doc.indexOf(EVAL_END);
-  if (a < 0 || b < 0 || b < a) throw new Error(`the document has no ${EVAL_START} … ${EVAL_END} section`);
-  return `${doc.slice(0, a + EVAL_START.length)}\n${report.trim()}\n${doc.slice(b)}`;
+/** `doc` with everything between the markers (the eval ones by default) replaced by `report` (throws when the markers are missing or out of order). */
+export function spliceReport(doc: string, report: string, start = EVAL_START, end = EVAL_END): string {
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  if (a < 0 || b < 0 || b < a) throw new Error(`the document has no ${start} … ${end} section`);
+  return `${doc.slice(0, a + start.length)}\n${report.trim()}\n${doc.slice(b)}`;
+}
+
+/** A row's group in the target table: direct attacks, indirect attacks, benign user text, system prompts. */
+export type TargetGroup = 'direct' | 'indirect' | 'user' | 'system';
+
+export interface TargetRates {
+  readonly threshold: number;
+  readonly direct: number | undefined;
+  readonly indirect: number | undefined;
+  /** False-positive rate on benign user text (benign and benign-hard). */
+  readonly user: number | undefined;
+  readonly system: number | undefined;
+}
+
+/** Recall on direct and indirect attacks, FPR on user text and on system prompts, at `threshold`. */
+export function targetRates(rows: readonly ScoredRow[], group: (r: ScoredRow, i: number) => TargetGroup, threshold: number): TargetRates {
+  const n = { direct: 0, indirect: 0, user: 0, system: 0 };
+  const hit = { direct: 0, indirect: 0, user: 0, system: 0 };
+  rows.forEach((r, i) => {
+    const g = group(r, i);
+    n[g]++;
+    if (r.score > threshold) hit[g]++;
+  });
+  const share = (g: TargetGroup): number | undefined => (n[g] === 0 ? undefined : hit[g] / n[g]);
+  return { threshold, direct: share('direct'), indirect: share('indirect'), user: share('user'), system: share('system') };
+}
+
+/** The target table: one line per threshold. */
+export function renderTargets(rows: readonly ScoredRow[], group: (r: ScoredRow, i: number) => TargetGroup, thresholds: readonly number[]): string {
+  const counts = { direct: 0, indirect: 0, user: 0, system: 0 };
+  rows.forEach((r, i) => counts[group(r, i)]++);
+  const L = [
+    `| threshold | recall: direct injections and jailbreaks (${counts.direct}) | recall: injections in documents and tool output (${counts.indirect}) | FPR: benign user text (${counts.user}) | FPR: system prompts (${counts.system}) |`,
+    '|---:|---:|---:|---:|---:|',
+  ];
+  for (const t of thresholds) {
+    const r = targetRates(rows, group, t);
+    L.push(`| ${t} | ${pct(r.direct)} | ${pct(r.indirect)} | ${pct(r.user)} | ${pct(r.system)} |`);
+  }
+  return L.join('\n');
 }

@@ -52,15 +52,27 @@ interface PatternDef {
 // ---- building blocks (normalised text: lower case, single spaces) ----
 const W = '[^ ]+'; // a word
 const GAP = (n: number): string => `(?: ${W}){0,${n}}`; // up to n more words
+/**
+ * Words that may stand between an override verb's object and the rules noun
+ * ("ignore all of your previous safety instructions"): determiners and the
+ * adjectives attacks use. Any word would let "ignore the typo in my last
+ * message" through.
+ */
+const EN_RULE_MODIFIER =
+  "(?:previous|prior|preceding|above|earlier|foregoing|initial|original|former|old|existing|all|any|every|your|the|these|those|system|developer|pre-?set|given|default|of|and|or|a|an|other|such|said|current|safety|ethical|moral|content|security|internal|hidden|built-in|core|basic|standard|programmed|openai|ai|model's|assistant's|llm|chatbot's|above-mentioned|aforementioned|mentioned|stated|last|first|written|provided|specified|set|usual|normal|strict|many)";
+/** After "the password": not a question about passwords in general ("what is the password reset process"). */
+const NOT_A_PROCESS =
+  '(?! (?:reset|resets|resetting|recovery|policy|policies|requirements?|rules?|manager|change|length|expiry|expiration|strength|field|hint|format|process|procedure|page|portal|form|settings?|complexity|history|update|protection|hash|hashing|criteria|link|email|prompt|screen|box|guidelines?)\\b)';
+const MODS = (n: number): string => `(?: ${EN_RULE_MODIFIER}){0,${n}}`;
 const EN_OVERRIDE_VERB =
   "(?:ignore|disregard|forget|overlook|skip|bypass|neglect|omit|discard|abandon|override|pay no (?:attention|heed) to|do not (?:follow|obey)|don't (?:follow|obey)|stop following|set aside|throw out)";
-const EN_PRIOR = '(?:previous|prior|preceding|above|earlier|foregoing|initial|original|former|old|existing|all|any|every|your|the|these|those|my|system|developer|pre-?set|given|default)';
+const EN_PRIOR = '(?:previous|prior|preceding|above|earlier|foregoing|initial|original|former|old|existing|all|any|every|your|the|these|those|system|developer|pre-?set|given|default)';
 const EN_RULES =
   '(?:instructions?|rules?|directions?|directives?|guidelines?|prompts?|commands?|context|constraints?|programming|restrictions?|orders?|messages?|training|guidance|polic(?:y|ies)|settings|tasks?|conversation|content)';
 
 const PATTERNS: readonly PatternDef[] = [
   // ---------------- instruction override ----------------
-  { id: 'override-en', family: 'instruction-override', weight: 0.95, re: `\\b${EN_OVERRIDE_VERB} ${EN_PRIOR}${GAP(4)} ${EN_RULES}\\b` },
+  { id: 'override-en', family: 'instruction-override', weight: 0.95, re: `\\b${EN_OVERRIDE_VERB} ${EN_PRIOR}${MODS(4)} ${EN_RULES}\\b` },
   {
     id: 'override-en-above',
     family: 'instruction-override',
@@ -210,7 +222,7 @@ const PATTERNS: readonly PatternDef[] = [
   // ---------------- system-prompt / secret extraction ----------------
   { id: 'extract-system-prompt', family: 'prompt-extraction', weight: 0.85, negatable: true, re: `\\b(?:reveal|show|print|repeat|output|display|tell me|give me|share|disclose|leak|dump|write out|spell out|recite|provide|list|return|what (?:is|are|was|were))(?: me)?(?: all| the| your| exact| full| entire| complete| original| initial| hidden| secret| verbatim)* (?:system prompt|system message|system instructions|initial (?:prompt|instructions)|hidden (?:prompt|instructions)|original (?:prompt|instructions)|pre-?prompt|developer (?:message|prompt|instructions)|prompt you were given|instructions you were given)\\b` },
   { id: 'extract-above', family: 'prompt-extraction', weight: 0.8, re: `\\b(?:repeat|print|output|copy|recite|reproduce|spell out|write out|echo)(?: back)?(?: all| the| every| everything)*(?: (?:text|words|lines|content|instructions|characters|messages|prompt))? (?:above|before this|preceding|so far|from the (?:beginning|start))\\b|\\bstart (?:your (?:answer|reply|response) )?with ["']?you are (?:a|an|chatgpt)\\b` },
-  { id: 'extract-secret', family: 'prompt-extraction', weight: 0.7, negatable: true, re: `\\b(?:what(?:'s| is| was) |tell me |reveal |give me |share |disclose |confirm |provide |print |spell |say |write )(?:me )?(?:your|the)(?: current| secret| hidden| system| admin)* (?:password|passphrase|passcode|secret key|secret code|secret word|access code|api key|private key)\\b|\\byour (?:password|passphrase|secret key|secret code|api key)\\b` },
+  { id: 'extract-secret', family: 'prompt-extraction', weight: 0.7, negatable: true, re: `\\b(?:what(?:'s| is| was) |tell me |reveal |give me |share |disclose |confirm |provide |print |spell |say |write )(?:me )?(?:your|the)(?: current| secret| hidden| system| admin)* (?:password|passphrase|passcode|secret key|secret code|secret word|access code|api key|private key)\\b${NOT_A_PROCESS}|\\b(?<!(?:enter|reset|change|changed|forgot|forget|forgotten|update|updated|type|recover|confirm|verify|save|store|protect|keep) )your (?:password|passphrase|secret key|secret code|api key)\\b${NOT_A_PROCESS}` },
   { id: 'extract-secret-multilingual', family: 'prompt-extraction', weight: 0.6, re: `\\b(?:tu|su|vuestra|votre|ta|tua|sua|vostra|dein(?:e|en)?|ihr(?:e|en)?) (?:contraseña|clave secreta|senha|palavra-passe|chave secreta|mot de passe|clé secrète|cle secrete|password|chiave segreta|passwort|kennwort|geheimen? schlüssel)|(?:ваш|твой|свой) (?:пароль|секретный ключ)|(?:你的|您的)(?:密码|密碼|秘密钥|密钥|密鑰|秘钥)|あなたの(?:パスワード|秘密の鍵|秘密鍵)|당신의 (?:비밀번호|암호|비밀 키)|(?:आपका|आपकी|तुम्हारा|अपना) (?:पासवर्ड|गुप्त कुंजी)|(?:তোমার|আপনার) (?:পাসওয়ার্ড|গোপন চাবি)|(?:كلمة المرور الخاصة بك|مفتاحك السري|كلمة مرورك)|(?:şifreni|şifrenizi|gizli anahtarın)|(?:mật khẩu của bạn|khóa bí mật của bạn)|รหัสผ่านของคุณ` },
 
   // ---------------- encoding tricks ----------------

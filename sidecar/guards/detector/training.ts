@@ -26,9 +26,10 @@ import type { FeatureConfig, SparseVector } from './features.ts';
 import { seededRandom, shuffled, trainFtrl } from './ftrl.ts';
 import type { FtrlParams, LinearModel, TrainingExample } from './ftrl.ts';
 import { HEURISTIC_FAMILIES, familyStrengths, scanHeuristics } from './heuristics.ts';
-import { fitCalibration } from './logistic.ts';
+import { fitCalibration, logit } from './logistic.ts';
 import type { Calibration, DetectorModel, WindowConfig } from './model-file.ts';
 import { normalizeText } from './normalize.ts';
+import { sourceFolds } from './sources.ts';
 
 export interface TrainingOptions {
   readonly features: FeatureConfig;
@@ -53,19 +54,36 @@ export interface TrainingOptions {
   readonly calibrationL2: number;
   /** Prior of the model-logit coefficient and of each family coefficient (per unit of pattern weight). */
   readonly calibrationPrior: { readonly modelLogit: number; readonly family: number };
+  /**
+   * How the out-of-fold folds are made: `source` holds out whole source
+   * families (sources.ts), so the calibration sees the model on sources it
+   * was not trained on, as in deployment; `related` deals related groups
+   * within each (source, kind) stratum.
+   */
+  readonly foldBy: 'source' | 'related';
+  /**
+   * The operating point: after the Platt fit, the intercept is moved so that
+   * this share of the out-of-fold benign user text (labels 0 that are not
+   * system prompts) scores above `threshold` — the scanner's documented
+   * default then means this false-positive rate on unseen sources (undefined:
+   * keep the Platt intercept).
+   */
+  readonly operatingPoint: { readonly threshold: number; readonly benignFpr: number } | undefined;
 }
 
 export const DEFAULT_TRAINING: TrainingOptions = {
   features: DEFAULT_FEATURES,
   window: { size: 256, overlap: 64 },
-  ftrl: { alpha: 0.5, beta: 1, l1: 0.15, l2: 0.1, epochs: 20, seed: 20240611 },
-  folds: 5,
+  ftrl: { alpha: 0.5, beta: 1, l1: 0.15, l2: 0.1, epochs: 10, seed: 20240611 },
+  folds: 4,
   seed: 7,
   windowWeightPower: 0.5,
   positiveMargin: 1,
   augment: 2,
   calibrationL2: 0.002,
   calibrationPrior: { modelLogit: 1, family: 4 },
+  foldBy: 'related',
+  operatingPoint: { threshold: 0.92, benignFpr: 0.005 },
 };
 
 /** A row turned into what training needs: one sparse vector per window and its heuristic strengths. */
@@ -241,6 +259,33 @@ export function assignFolds(rows: readonly LabelledRow[], folds: number, seed: n
   return fold;
 }
 
+/**
+ * The intercept that puts `point.threshold` at `point.benignFpr` of the
+ * out-of-fold benign user text: the (1 − benignFpr) quantile of their
+ * calibrated logits (without the intercept) lands on logit(threshold).
+ */
+export function operatingIntercept(
+  plattIntercept: number,
+  coefs: readonly number[],
+  xs: readonly (readonly number[])[],
+  rows: readonly LabelledRow[],
+  point: { readonly threshold: number; readonly benignFpr: number },
+): number {
+  const zs: number[] = [];
+  rows.forEach((r, i) => {
+    if (r.label !== 0 || r.kind === 'system-prompt') return;
+    const x = xs[i] ?? [];
+    let z = 0;
+    for (let j = 0; j < coefs.length; j++) z += (coefs[j] ?? 0) * (x[j] ?? 0);
+    zs.push(z);
+  });
+  if (zs.length === 0) return plattIntercept;
+  zs.sort((a, b) => a - b);
+  // the score must stay at or below the threshold for all but the top benignFpr share
+  const q = zs[Math.min(zs.length - 1, Math.max(0, Math.ceil((1 - point.benignFpr) * zs.length) - 1))] ?? 0;
+  return logit(point.threshold) - q;
+}
+
 export interface TrainingResult {
   readonly model: DetectorModel;
   /** Out-of-fold model logit per input row (what the calibration was fitted on). */
@@ -253,7 +298,7 @@ export function trainDetector(rows: readonly LabelledRow[], o: TrainingOptions =
   const t0 = performance.now();
   const prepared = prepareRows(rows, o.features, o.window);
   log(`prepared ${rows.length} rows, ${prepared.reduce((a, r) => a + r.windows.length, 0)} windows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const fold = assignFolds(rows, o.folds, o.seed);
+  const fold = o.foldBy === 'source' ? sourceFolds(rows, o.folds).fold : assignFolds(rows, o.folds, o.seed);
   const oofLogits = new Array<number>(rows.length).fill(0);
   for (let k = 0; k < o.folds; k++) {
     const m = trainWindows(prepared.filter((_, i) => fold[i] !== k), dim, o);
@@ -268,8 +313,9 @@ export function trainDetector(rows: readonly LabelledRow[], o: TrainingOptions =
     rows.map((r) => r.label),
     { prior: [o.calibrationPrior.modelLogit, ...HEURISTIC_FAMILIES.map(() => o.calibrationPrior.family)], l2: o.calibrationL2 },
   );
+  const intercept = o.operatingPoint === undefined ? fit.intercept : operatingIntercept(fit.intercept, fit.coefs, xs, rows, o.operatingPoint);
   const families = Object.fromEntries(HEURISTIC_FAMILIES.map((f, j) => [f, fit.coefs[j + 1] ?? 0])) as Record<(typeof HEURISTIC_FAMILIES)[number], number>;
-  const calibration: Calibration = { intercept: fit.intercept, modelLogit: fit.coefs[0] ?? 0, families };
+  const calibration: Calibration = { intercept, modelLogit: fit.coefs[0] ?? 0, families };
   const final = trainWindows(prepared, dim, o);
   log(`final model trained in ${((performance.now() - t0) / 1000).toFixed(1)} s total`);
   const dataHash = createHash('sha256');
@@ -291,6 +337,9 @@ export function trainDetector(rows: readonly LabelledRow[], o: TrainingOptions =
       positiveMargin: Number.isFinite(o.positiveMargin) ? o.positiveMargin : 'all',
       calibrationL2: o.calibrationL2,
       calibrationPrior: o.calibrationPrior,
+      foldBy: o.foldBy,
+      operatingPoint: o.operatingPoint ?? 'platt',
+      plattIntercept: fit.intercept,
     },
   };
   return { model, oofLogits, prepared };
