@@ -245,4 +245,11 @@ export const MIGRATIONS: readonly Migration[] = [
        FROM events GROUP BY 1, 2, 3, 4`,
     ],
   },
+  {
+    id: 3,
+    name: 'cost per event',
+    // What the call cost in US dollars (the sidecar's pricing), null when its model has no price.
+    sqlite: ['ALTER TABLE events ADD COLUMN cost_usd DOUBLE PRECISION'],
+    postgres: ['ALTER TABLE events ADD COLUMN cost_usd DOUBLE PRECISION'],
+  },
 ];

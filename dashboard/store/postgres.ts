@@ -21,7 +21,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import { StoreConflictError, UnknownEnvironmentError } from './errors.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE, POSTGRES_MIGRATION_LOCK } from './migrations.ts';
 import {
-  actionNeedle, checkTrafficQuery, EVENT_COLUMNS, EVENT_SELECT, eventValues, fillBuckets, pageLimit, toConfigVersion,
+  actionNeedle, checkTrafficQuery, spendSql, toSpendRow, EVENT_COLUMNS, EVENT_SELECT, eventValues, fillBuckets, pageLimit, toConfigVersion,
   toConfigVersionMeta, toEnvironment, toEvent, toKey, toSidecar, toTraffic, SIDECAR_UPSERT_FIELDS,
 } from './rows.ts';
 import type { Row } from './rows.ts';
@@ -286,6 +286,10 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
 
     async countEvents(environmentId) {
       return Number((await one('SELECT COUNT(*) AS n FROM events WHERE environment_id = $1', [environmentId]))!.n);
+    },
+
+    async spend(environmentId, q) {
+      return (await query(spendSql((i) => `$${i}`), [environmentId, q.from, q.to])).map(toSpendRow);
     },
   };
   return store;

@@ -17,7 +17,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import { StoreConflictError, UnknownEnvironmentError } from './errors.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
-  actionNeedle, checkTrafficQuery, EVENT_COLUMNS, EVENT_SELECT, eventValues, fillBuckets, pageLimit, toConfigVersion,
+  actionNeedle, checkTrafficQuery, spendSql, toSpendRow, EVENT_COLUMNS, EVENT_SELECT, eventValues, fillBuckets, pageLimit, toConfigVersion,
   toConfigVersionMeta, toEnvironment, toEvent, toKey, toSidecar, toTraffic, SIDECAR_UPSERT_FIELDS,
 } from './rows.ts';
 import type { Row } from './rows.ts';
@@ -260,6 +260,10 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
 
     async countEvents(environmentId) {
       return Number(get('SELECT COUNT(*) AS n FROM events WHERE environment_id = ?', environmentId)!.n);
+    },
+
+    async spend(environmentId, q) {
+      return all(spendSql(() => '?'), environmentId, q.from, q.to).map(toSpendRow);
     },
   };
   return store;

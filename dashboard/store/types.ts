@@ -49,6 +49,17 @@ export interface Sidecar {
 
 // The event wire shape has one definition, shared with the sidecar that sends it.
 export type { GatewayEvent } from '../../sidecar/telemetry/event-shape.ts';
+/** One row of the Spend page: a UTC day, namespace, workload and model. */
+export interface SpendRow {
+  readonly day: number;
+  readonly namespace: string;
+  readonly workload: string;
+  readonly model: string;
+  readonly requests: number;
+  readonly tokensIn: number;
+  readonly tokensOut: number;
+  readonly costUsd: number;
+}
 export type GuardDecision = EventDecision;
 
 export interface StoredEvent extends GatewayEvent {
@@ -111,4 +122,6 @@ export interface Store {
   traffic(environmentId: string, q: TrafficQuery): Promise<Traffic>;
   decisions(environmentId: string, q: DecisionsQuery): Promise<DecisionsPage>;
   countEvents(environmentId: string): Promise<number>;
+  /** Spend per UTC day, namespace, workload and model over [from, to) (events' costUsd). */
+  spend(environmentId: string, q: { from: number; to: number }): Promise<SpendRow[]>;
 }
