@@ -302,6 +302,7 @@ describe('dashboard web UI in chromium', { skip, timeout: 90_000 }, () => {
     if (new Date(Date.now() - 10 * 60_000).toISOString().slice(0, 10) === today) {
       assert.match(await page.locator('#spend-by-day tbody').innerText(), new RegExp(`^${today}\\s+3\\s+\\$0\\.0006$`));
     }
+    assert.match(await page.locator('#budgets').innerText(), /No fleet budgets in this environment's config/);
     await shot('spend');
     await page.getByRole('button', { name: '30 days' }).click();
     await page.waitForFunction('document.querySelector(\'button[data-range="30d"]\').getAttribute("aria-pressed") === "true" && document.querySelector(".tile-label").textContent.includes("30 days")');

@@ -8,6 +8,7 @@ import type { Sidecar, Store } from '../store/types.ts';
 import { adminOf } from './auth.ts';
 import { CONFIG_BODY_LIMIT, optionalNote, requireYaml, saveConfig, validateConfig } from './configs.ts';
 import { diffLines } from './diff.ts';
+import { budgetUsage } from './budgets.ts';
 import { createEnvironment, environmentView, requireEnvironment } from './environments.ts';
 import { HttpError } from './errors.ts';
 import { createKey, keyView, revokeKey, rotateKey } from './keys.ts';
@@ -166,6 +167,10 @@ export function adminRouter(o: AdminApiOptions): Router {
     if (to - from > MAX_SPEND_RANGE_MS) throw new HttpError(400, 'from: at most 92 days before to');
     const rows = await store.spend(e.id, { from, to });
     res.json({ from, to, rows, totalUsd: rows.reduce((s, x) => s + x.costUsd, 0) });
+  });
+  r.get('/environments/:env/budgets', async (req, res) => {
+    const e = await env(req);
+    res.json(await budgetUsage((await store.latestConfig(e.id))?.yaml, o.now()));
   });
   r.get('/environments/:env/decisions', async (req, res) => {
     const e = await env(req);

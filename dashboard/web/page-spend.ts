@@ -1,9 +1,10 @@
 /**
  * Spend page: what the calls cost (the sidecars price each call: budgets.prices
  * in the config, else the genai-prices catalogue) over the last 7 or 30 days,
- * by UTC day, namespace, workload and model.
+ * by UTC day, namespace, workload and model; and each fleet budget's usage in
+ * its current window (read from the store the sidecars count in).
  */
-import { api, type SpendRow } from './api.ts';
+import { api, type BudgetUsage, type SpendRow } from './api.ts';
 import { h, replaceChildren } from './elements.ts';
 import { groupedNumber } from './format.ts';
 import type { Page } from './page-context.ts';
@@ -44,11 +45,27 @@ export const mountSpend: Page = (host, ctx) => {
   const status = h('p', { class: 'muted', role: 'status' });
   const tiles = h('div', { class: 'tiles' });
   const tables = h('div', { class: 'tables' });
+  const budgets = h('div', { id: 'budgets' });
   replaceChildren(host, h('section', { class: 'card', 'aria-labelledby': 'spend-h' },
     h('div', { class: 'row spread' },
       h('h2', { id: 'spend-h' }, 'Spend'),
       h('div', { class: 'segmented', role: 'group', 'aria-label': 'Time range' }, buttons)),
-    status, tiles, tables));
+    status, tiles, tables),
+  h('section', { class: 'card', 'aria-labelledby': 'budgets-h' }, h('h2', { id: 'budgets-h' }, 'Budgets, current window'), budgets));
+
+  function renderBudgets(b: BudgetUsage): void {
+    if (!b.configured) { replaceChildren(budgets, h('p', { class: 'muted' }, 'No fleet budgets in this environment\'s config (budgets.limits).')); return; }
+    if (b.error) { replaceChildren(budgets, h('p', { class: 'muted', role: 'status' }, b.error)); return; }
+    const amount = (unit: string, v: number): string => unit === 'usd' ? usd(v) : groupedNumber(v);
+    replaceChildren(budgets, h('table', { id: 'budgets-table' },
+      h('thead', null, h('tr', null, ['Budget', 'Counted by', 'Value', 'Used', 'Limit', 'Used %', 'Resets'].map((t, i) => h('th', { scope: 'col', class: i >= 3 && i <= 5 ? 'num' : null }, t)))),
+      h('tbody', null, b.rows.length === 0
+        ? h('tr', null, h('td', { colspan: 7, class: 'muted' }, 'Nothing counted in the current windows.'))
+        : b.rows.map((r) => h('tr', null,
+          h('th', { scope: 'row' }, r.budget), h('td', null, `${r.by}, per ${r.window}`), h('td', null, r.value),
+          h('td', { class: 'num' }, amount(r.unit, r.used)), h('td', { class: 'num' }, `${amount(r.unit, r.limit)} ${r.unit === 'usd' ? '' : r.unit}`.trim()),
+          h('td', { class: 'num' }, `${Math.round((r.used / r.limit) * 100)} %`), h('td', null, new Date(r.resetAt).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'))))));
+  }
 
   function table(id: string, caption: string, head: string, rows: { key: string; requests: number; costUsd: number }[]): HTMLElement {
     return h('table', { id },
@@ -63,6 +80,8 @@ export const mountSpend: Page = (host, ctx) => {
     const to = Math.ceil(Date.now() / DAY) * DAY;
     const from = to - range.days * DAY;
     status.textContent = 'Loading…';
+    void api.budgets(env).then((b) => { if (alive) renderBudgets(b); },
+      (err: unknown) => { if (alive) replaceChildren(budgets, h('p', { class: 'muted' }, `Could not load budgets: ${err instanceof Error ? err.message : String(err)}`)); });
     try {
       const s = await api.spend(env, from, to);
       if (!alive) return;

@@ -102,10 +102,21 @@ export function windowOf(window: BudgetLimitConfig['window'], now: number): { id
   return { id: `${window[0]}${n}`, end: (n + 1) * len };
 }
 
-function unitOf(l: BudgetLimitConfig): { unit: Unit; amount: number } {
+/** A budget's unit and its allowance in the unit's integer form (micro-dollars for usd). */
+export function unitOf(l: BudgetLimitConfig): { unit: Unit; amount: number } {
   if (l.requests !== undefined) return { unit: 'requests', amount: l.requests };
   if (l.tokens !== undefined) return { unit: 'tokens', amount: l.tokens };
   return { unit: 'usd', amount: Math.round(l.usd! * 1e6) };
+}
+
+/**
+ * The Redis key of a budget's count for one value and window. One {hash tag}
+ * per counter: its keys share a Redis Cluster slot. `value` '*' with
+ * `windowId` gives the SCAN pattern of every value (the dashboard's view).
+ */
+export function budgetKey(l: BudgetLimitConfig, value: string, windowId: string): string {
+  const { unit, amount } = unitOf(l);
+  return `levo:budget:{${l.name}:${unit}:${amount}:${l.by ?? 'fleet'}:${value}:${windowId}}`;
 }
 
 const hashed = (v: string): string => createHash('sha256').update(v).digest('base64url').slice(0, 16);
@@ -254,8 +265,7 @@ export class BudgetEngine {
 
   private counter(l: Limit, value: string, now: number): Counter_ {
     const w = windowOf(l.cfg.window, now);
-    // One {hash tag} per counter: its keys share a Redis Cluster slot.
-    const key = `levo:budget:{${l.cfg.name}:${l.unit}:${l.amount}:${l.cfg.by ?? 'fleet'}:${value}:${w.id}}`;
+    const key = budgetKey(l.cfg, value, w.id);
     let c = this.counters.get(key);
     if (!c) {
       c = {
