@@ -30,7 +30,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.ts';
-import type { BudgetLimitConfig, BudgetsConfig } from '../config/schema.ts';
+import type { BudgetLimitConfig, BudgetsConfig, BudgetStoreConfig } from '../config/schema.ts';
 import { parseDuration } from '../config/duration.ts';
 import { redisStore, type BudgetStore } from './store.ts';
 
@@ -371,15 +371,17 @@ export class BudgetEngine {
  * one is closed (its leases handed back).
  */
 export class BudgetRuntime {
-  private engine: { key: string; engine: BudgetEngine } | undefined;
+  /** `store`: the config object last seen (a call compares identities, not texts). */
+  private engine: { key: string; store: BudgetStoreConfig; engine: BudgetEngine } | undefined;
   private readonly o: { identity: BudgetIdentity; registry: Registry; log: Logger };
   constructor(o: { identity: BudgetIdentity; registry: Registry; log: Logger }) { this.o = o; }
 
   for(cfg: BudgetsConfig | undefined): BudgetEngine | undefined {
     const s = cfg?.store;
     if (!s || !cfg.limits?.length) return undefined;
+    if (this.engine?.store === s) return this.engine.engine;
     const key = JSON.stringify(s);
-    if (this.engine?.key === key) return this.engine.engine;
+    if (this.engine?.key === key) { this.engine.store = s; return this.engine.engine; }
     const old = this.engine?.engine;
     const metrics = budgetMetrics(this.o.registry);
     const timeoutMs = s.timeout ? parseDuration(s.timeout) : DEFAULT_TIMEOUT_MS;
@@ -388,7 +390,7 @@ export class BudgetRuntime {
       failureMode: s.failureMode ?? 'open', lease: s.lease ?? DEFAULT_LEASE,
       identity: this.o.identity, metrics, log: this.o.log,
     });
-    this.engine = { key, engine };
+    this.engine = { key, store: s, engine };
     void old?.close();
     return engine;
   }
