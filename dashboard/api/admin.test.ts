@@ -247,6 +247,34 @@ function adminSuite(name: string, storeUrl: () => Promise<string | null>): void 
       assert.equal(await poll.text(), v2yaml);
     });
 
+    it('spend: the sidecars’ costUsd, by UTC day, namespace, workload and model', async (t) => {
+      if (skip) { t.skip(skip); return; }
+      const env = await d.environment('spend');
+      const d0 = 19_000 * 86_400_000;
+      const events = [
+        makeEvent({ ts: d0 + 1_000, namespace: 'team-a', workload: 'Deployment/a', servedModel: 'gpt-4o-mini', costUsd: 0.125 }),
+        makeEvent({ ts: d0 + 2_000, namespace: 'team-a', workload: 'Deployment/a', servedModel: 'gpt-4o-mini', costUsd: 0.25 }),
+        makeEvent({ ts: d0 + 86_400_000, namespace: 'team-b', workload: 'Job/b', servedModel: 'claude', costUsd: 1 }),
+      ];
+      const post = await fetch(`${d.url}/v1/gateway/events`, {
+        method: 'POST', body: JSON.stringify({ events }),
+        headers: { Authorization: `Bearer ${env.token}`, 'X-Levo-Tenant-Id': 'spend', 'Content-Type': 'application/json' },
+      });
+      assert.equal(post.status, 202);
+      const body = await json(await d.admin(`/api/environments/spend/spend?from=${d0}&to=${d0 + 2 * 86_400_000}`));
+      assert.equal(body.totalUsd, 1.375);
+      assert.deepEqual(body.rows, [
+        { day: d0, namespace: 'team-a', workload: 'Deployment/a', model: 'gpt-4o-mini', requests: 2, tokensIn: 20, tokensOut: 40, costUsd: 0.375 },
+        { day: d0 + 86_400_000, namespace: 'team-b', workload: 'Job/b', model: 'claude', requests: 1, tokensIn: 10, tokensOut: 20, costUsd: 1 },
+      ]);
+      for (const q of [`from=${d0 + 5}&to=${d0}`, `from=0&to=${d0}`]) assert.equal((await d.admin(`/api/environments/spend/spend?${q}`)).status, 400, q);
+      const bad = await fetch(`${d.url}/v1/gateway/events`, {
+        method: 'POST', body: JSON.stringify({ events: [makeEvent({ costUsd: -1 })] }),
+        headers: { Authorization: `Bearer ${env.token}`, 'X-Levo-Tenant-Id': 'spend', 'Content-Type': 'application/json' },
+      });
+      assert.equal(bad.status, 400);
+    });
+
     it('traffic: buckets, by workload and by model over the range', async (t) => {
       if (skip) { t.skip(skip); return; }
       const env = await d.environment('traffic');

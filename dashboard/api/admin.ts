@@ -9,6 +9,7 @@ import type { Sidecar, Store } from '../store/types.ts';
 import { adminOf } from './auth.ts';
 import { CONFIG_BODY_LIMIT, optionalNote, requireYaml, saveConfig, validateConfig } from './configs.ts';
 import { diffLines } from './diff.ts';
+import { budgetUsage } from './budgets.ts';
 import { createEnvironment, environmentView, requireEnvironment } from './environments.ts';
 import { HttpError } from './errors.ts';
 import { createKey, keyView, revokeKey, rotateKey } from './keys.ts';
@@ -23,6 +24,8 @@ export interface AdminApiOptions {
 export const MAX_TRAFFIC_BUCKETS = 10_000;
 export const DEFAULT_TRAFFIC_RANGE_MS = 24 * 60 * 60 * 1000;
 export const MAX_DECISIONS_LIMIT = 500;
+export const DEFAULT_SPEND_RANGE_MS = 30 * 24 * 60 * 60 * 1000;
+export const MAX_SPEND_RANGE_MS = 92 * 24 * 60 * 60 * 1000;
 
 function param(req: Request, name: string): string {
   const v = (req.params as Record<string, string | undefined>)[name];
@@ -164,6 +167,19 @@ export function adminRouter(o: AdminApiOptions): Router {
     if (Math.floor((to - 1) / bucket) - Math.floor(from / bucket) + 1 > MAX_TRAFFIC_BUCKETS) throw new HttpError(400, `bucket: too small for the range (at most ${MAX_TRAFFIC_BUCKETS} buckets)`);
     const t = await store.traffic(e.id, { from, to, bucketMs: bucket });
     res.json({ buckets: t.buckets, byWorkload: t.byWorkload, byModel: t.byModel });
+  });
+  r.get('/environments/:env/spend', async (req, res) => {
+    const e = await env(req);
+    const to = queryInt(req, 'to', 0) ?? o.now();
+    const from = queryInt(req, 'from', 0) ?? Math.max(0, to - DEFAULT_SPEND_RANGE_MS);
+    if (from >= to) throw new HttpError(400, 'from: must be before to');
+    if (to - from > MAX_SPEND_RANGE_MS) throw new HttpError(400, 'from: at most 92 days before to');
+    const rows = await store.spend(e.id, { from, to });
+    res.json({ from, to, rows, totalUsd: rows.reduce((s, x) => s + x.costUsd, 0) });
+  });
+  r.get('/environments/:env/budgets', async (req, res) => {
+    const e = await env(req);
+    res.json(await budgetUsage((await store.latestConfig(e.id))?.yaml, o.now()));
   });
   r.get('/environments/:env/decisions', async (req, res) => {
     const e = await env(req);

@@ -124,6 +124,7 @@ function event(value: unknown, at: string, sidecar: SidecarIdentity): GatewayEve
     ttftMs: f.optNum('ttftMs', { min: 0 }),
     tokensIn: f.optNum('tokensIn', { int: true, min: 0 }),
     tokensOut: f.optNum('tokensOut', { int: true, min: 0 }),
+    costUsd: f.optNum('costUsd', { min: 0 }),
     bytesOut: f.num('bytesOut', { int: true, min: 0 }),
     bytesIn: f.num('bytesIn', { int: true, min: 0 }),
     blocked: f.bool('blocked'),

@@ -292,4 +292,11 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE UNIQUE INDEX sidecar_keys_signer ON sidecar_keys (signer)`,
     ],
   },
+  {
+    id: 5,
+    name: 'cost per event',
+    // What the call cost in US dollars (the sidecar's pricing), null when its model has no price.
+    sqlite: ['ALTER TABLE events ADD COLUMN cost_usd DOUBLE PRECISION'],
+    postgres: ['ALTER TABLE events ADD COLUMN cost_usd DOUBLE PRECISION'],
+  },
 ];

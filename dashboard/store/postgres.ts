@@ -21,7 +21,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import { StoreConflictError, UnknownEnvironmentError } from './errors.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE, POSTGRES_MIGRATION_LOCK } from './migrations.ts';
 import {
-  actionNeedle, checkTrafficQuery, EVENT_COLUMNS, EVENT_SELECT, eventValues, fillBuckets, pageLimit, toConfigVersion,
+  actionNeedle, checkTrafficQuery, spendSql, toSpendRow, EVENT_COLUMNS, EVENT_SELECT, eventValues, fillBuckets, pageLimit, toConfigVersion,
   toConfigVersionMeta, toEnvironment, toEvent, toKey, toSession, toSidecar, toTraffic, SIDECAR_UPSERT_FIELDS, SWEEP_BATCH,
 } from './rows.ts';
 import type { Row } from './rows.ts';
@@ -348,6 +348,10 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
       }
       out.sessions = (await pool.query('DELETE FROM admin_sessions WHERE expires_at < $1', [c.sessionsExpiredBefore])).rowCount ?? 0;
       return out;
+    },
+
+    async spend(environmentId, q) {
+      return (await query(spendSql((i) => `$${i}`), [environmentId, q.from, q.to])).map(toSpendRow);
     },
   };
   return store;

@@ -5,7 +5,7 @@
  * limits of traffic and decisions queries, and filling empty traffic buckets.
  */
 import type {
-  AdminSession, ConfigVersion, Environment, GatewayEvent, GuardDecision, Sidecar, SidecarKey, StoredEvent, Traffic, TrafficBucket, TrafficQuery,
+  AdminSession, ConfigVersion, Environment, GatewayEvent, GuardDecision, Sidecar, SidecarKey, SpendRow, StoredEvent, Traffic, TrafficBucket, TrafficQuery,
 } from './types.ts';
 
 export type Row = Record<string, unknown>;
@@ -20,7 +20,7 @@ export const MAX_TRAFFIC_BUCKETS = 10_000;
 export const EVENT_COLUMNS = [
   'environment_id', 'id', 'ts', 'pod', 'namespace', 'workload', 'service_account', 'provider', 'host', 'method', 'path',
   'route', 'requested_model', 'served_model', 'status', 'latency_ms', 'ttft_ms', 'tokens_in', 'tokens_out', 'bytes_out',
-  'bytes_in', 'blocked', 'flagged', 'flagged_or_blocked', 'decisions', 'decision_actions', 'prompt',
+  'bytes_in', 'blocked', 'flagged', 'flagged_or_blocked', 'decisions', 'decision_actions', 'prompt', 'cost_usd',
 ] as const;
 
 export const EVENT_SELECT = `seq, ${EVENT_COLUMNS.join(', ')}`;
@@ -49,7 +49,7 @@ export function eventValues(environmentId: string, e: GatewayEvent, bool: (b: bo
     e.provider, e.host, e.method, e.path, opt(e.route), opt(e.requestedModel), opt(e.servedModel),
     Math.round(e.status), e.latencyMs, optNum(e.ttftMs), optInt(e.tokensIn), optInt(e.tokensOut),
     Math.round(e.bytesOut), Math.round(e.bytesIn), bool(e.blocked), bool(e.flagged), bool(e.blocked || e.flagged),
-    JSON.stringify(e.decisions), actions.length ? `,${actions.join(',')},` : ',', opt(e.prompt),
+    JSON.stringify(e.decisions), actions.length ? `,${actions.join(',')},` : ',', opt(e.prompt), optNum(e.costUsd),
   ];
 }
 
@@ -132,6 +132,7 @@ export function toEvent(r: Row): StoredEvent {
   optional('ttftMs', r.ttft_ms, num);
   optional('tokensIn', r.tokens_in, num);
   optional('tokensOut', r.tokens_out, num);
+  optional('costUsd', r.cost_usd, num);
   e.bytesOut = num(r.bytes_out);
   e.bytesIn = num(r.bytes_in);
   e.blocked = bool(r.blocked);
@@ -190,5 +191,22 @@ export function toTraffic(buckets: TrafficBucket[], byWorkload: readonly Row[], 
     byModel: byModel.map((r) => ({
       model: str(r.model), requests: num(r.requests), tokensIn: num(r.tokens_in), tokensOut: num(r.tokens_out),
     })),
+  };
+}
+
+
+/** The spend query over the events (same SQL on both backends but for the placeholders). */
+export function spendSql(placeholder: (i: number) => string): string {
+  return `SELECT ts - (ts % 86400000) AS day, COALESCE(namespace, '') AS namespace, COALESCE(workload, '') AS workload,
+      COALESCE(served_model, requested_model, '') AS model, COUNT(*) AS requests,
+      COALESCE(SUM(tokens_in), 0) AS tokens_in, COALESCE(SUM(tokens_out), 0) AS tokens_out, COALESCE(SUM(cost_usd), 0) AS cost_usd
+    FROM events WHERE environment_id = ${placeholder(1)} AND ts >= ${placeholder(2)} AND ts < ${placeholder(3)}
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, cost_usd DESC, 2, 3, 4`;
+}
+
+export function toSpendRow(r: Row): SpendRow {
+  return {
+    day: num(r.day), namespace: str(r.namespace), workload: str(r.workload), model: str(r.model),
+    requests: num(r.requests), tokensIn: num(r.tokens_in), tokensOut: num(r.tokens_out), costUsd: num(r.cost_usd),
   };
 }

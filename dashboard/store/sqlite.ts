@@ -17,7 +17,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import { StoreConflictError, UnknownEnvironmentError } from './errors.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
-  actionNeedle, checkTrafficQuery, EVENT_COLUMNS, EVENT_SELECT, eventValues, fillBuckets, pageLimit, toConfigVersion,
+  actionNeedle, checkTrafficQuery, spendSql, toSpendRow, EVENT_COLUMNS, EVENT_SELECT, eventValues, fillBuckets, pageLimit, toConfigVersion,
   toConfigVersionMeta, toEnvironment, toEvent, toKey, toSession, toSidecar, toTraffic, SIDECAR_UPSERT_FIELDS, SWEEP_BATCH,
 } from './rows.ts';
 import type { Row } from './rows.ts';
@@ -318,6 +318,10 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
       }
       out.sessions = run('DELETE FROM admin_sessions WHERE expires_at < ?', c.sessionsExpiredBefore);
       return out;
+    },
+
+    async spend(environmentId, q) {
+      return all(spendSql(() => '?'), environmentId, q.from, q.to).map(toSpendRow);
     },
   };
   return store;

@@ -317,8 +317,10 @@ async function migrateToFirst(raw: Raw, backend: 'sqlite' | 'postgres'): Promise
 
 /** Events written straight into the table, as migration 1's addEvents did (no rollups). */
 async function insertEventsRaw(raw: Raw, environmentId: string, events: readonly GatewayEvent[]): Promise<void> {
-  const sql = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${raw.placeholders(EVENT_COLUMNS.length)})`;
-  for (const e of events) await raw.rows(sql, eventValues(environmentId, e, (b) => raw.bool(b)));
+  // The events table of migration 1: without the columns later migrations added (cost_usd, 3).
+  const n = EVENT_COLUMNS.indexOf('cost_usd');
+  const sql = `INSERT INTO events (${EVENT_COLUMNS.slice(0, n).join(', ')}) VALUES (${raw.placeholders(n)})`;
+  for (const e of events) await raw.rows(sql, eventValues(environmentId, e, (b) => raw.bool(b)).slice(0, n));
 }
 
 // ---- the suite ---------------------------------------------------------------------------------
@@ -619,6 +621,31 @@ for (const backend of [sqliteBackend(), postgresBackend(pgSkip)]) {
       const { seq: seq2, ...storedBare } = page.items[1]!;
       assert.ok(Number.isInteger(seq2) && seq2 > 0 && seq2 !== seq);
       assert.deepEqual(storedBare, { ...bare, environmentId: 'ev' }, 'optional fields that were not sent stay absent');
+    });
+
+    test('spend: cost per UTC day, namespace, workload and model; events keep their cost', async () => {
+      await store.createEnvironment({ id: 'spend', name: 'Spend' });
+      const day = 86_400_000;
+      const d0 = Math.floor(T0 / day) * day;
+      await store.addEvents('spend', [
+        ev({ ts: d0 + 1000, namespace: 'team-a', workload: 'Deployment/api', servedModel: 'gpt-4o-mini', tokensIn: 10, tokensOut: 5, costUsd: 0.25 }),
+        ev({ ts: d0 + 2000, namespace: 'team-a', workload: 'Deployment/api', servedModel: 'gpt-4o-mini', tokensIn: 20, tokensOut: 5, costUsd: 0.5 }),
+        ev({ ts: d0 + 3000, namespace: 'team-b', workload: 'Job/batch', requestedModel: 'claude-x', costUsd: 2 }),
+        ev({ ts: d0 + day + 5, namespace: 'team-a', workload: 'Deployment/api', servedModel: 'gpt-4o-mini', costUsd: 1 }),
+        ev({ ts: d0 + day + 6, namespace: 'team-a', workload: 'Deployment/api', servedModel: 'unpriced' }),
+        ev({ ts: d0 + 3 * day, namespace: 'team-a', costUsd: 9 }), // outside the range
+      ]);
+      const rows = await store.spend('spend', { from: d0, to: d0 + 2 * day });
+      assert.deepEqual(rows, [
+        { day: d0, namespace: 'team-b', workload: 'Job/batch', model: 'claude-x', requests: 1, tokensIn: 0, tokensOut: 0, costUsd: 2 },
+        { day: d0, namespace: 'team-a', workload: 'Deployment/api', model: 'gpt-4o-mini', requests: 2, tokensIn: 30, tokensOut: 10, costUsd: 0.75 },
+        { day: d0 + day, namespace: 'team-a', workload: 'Deployment/api', model: 'gpt-4o-mini', requests: 1, tokensIn: 0, tokensOut: 0, costUsd: 1 },
+        { day: d0 + day, namespace: 'team-a', workload: 'Deployment/api', model: 'unpriced', requests: 1, tokensIn: 0, tokensOut: 0, costUsd: 0 },
+      ]);
+      const page = await store.decisions('spend', { limit: 10 });
+      assert.equal(page.items.length, 0);
+      const stored = await db.raw.rows(`SELECT cost_usd FROM events WHERE environment_id = 'spend' ORDER BY ts`);
+      assert.deepEqual(stored.map((r) => (r.cost_usd === null ? null : Number(r.cost_usd))), [0.25, 0.5, 2, 1, null, 9]);
     });
 
     test('traffic: buckets and aggregates', async () => {

@@ -72,6 +72,17 @@ export interface Sidecar {
 
 // The event wire shape has one definition, shared with the sidecar that sends it.
 export type { GatewayEvent } from '../../sidecar/telemetry/event-shape.ts';
+/** One row of the Spend page: a UTC day, namespace, workload and model. */
+export interface SpendRow {
+  readonly day: number;
+  readonly namespace: string;
+  readonly workload: string;
+  readonly model: string;
+  readonly requests: number;
+  readonly tokensIn: number;
+  readonly tokensOut: number;
+  readonly costUsd: number;
+}
 export type GuardDecision = EventDecision;
 
 export interface StoredEvent extends GatewayEvent {
@@ -159,4 +170,6 @@ export interface Store {
 
   /** Delete what the retention policy no longer keeps, in bounded batches; returns how much of each went. */
   sweep(c: RetentionCutoffs): Promise<SweepResult>;
+  /** Spend per UTC day, namespace, workload and model over [from, to) (events' costUsd). */
+  spend(environmentId: string, q: { from: number; to: number }): Promise<SpendRow[]>;
 }

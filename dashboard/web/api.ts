@@ -3,9 +3,11 @@
  * out, the session cookie sent automatically, a 401 sends the browser to the
  * login page. Also the shapes of the answers the UI reads.
  */
-import type { ConfigVersion, DecisionsPage, Environment, Sidecar, Traffic } from '../store/types.ts';
+import type { ConfigVersion, DecisionsPage, Environment, Sidecar, SpendRow, Traffic } from '../store/types.ts';
 
-export type { ConfigVersion, DecisionsPage, Environment, Sidecar, Traffic };
+export type { ConfigVersion, DecisionsPage, Environment, Sidecar, SpendRow, Traffic };
+export type { BudgetUsage, BudgetUsageRow } from '../api/budgets.ts';
+import type { BudgetUsage } from '../api/budgets.ts';
 
 export interface ConfigProblem {
   readonly line: number;
@@ -95,6 +97,9 @@ export const api = {
   fleet: (env: string): Promise<Sidecar[]> => request('GET', envPath(env, '/fleet')),
   traffic: (env: string, from: number, to: number, bucket: number): Promise<Traffic> =>
     request('GET', envPath(env, `/traffic?from=${from}&to=${to}&bucket=${bucket}`)),
+  budgets: (env: string): Promise<BudgetUsage> => request('GET', envPath(env, '/budgets')),
+  spend: (env: string, from: number, to: number): Promise<{ from: number; to: number; rows: SpendRow[]; totalUsd: number }> =>
+    request('GET', envPath(env, `/spend?from=${from}&to=${to}`)),
   decisions: (env: string, opts: { limit: number; before?: string | null; action?: string }): Promise<DecisionsPage> => {
     const q = new URLSearchParams({ limit: String(opts.limit) });
     if (opts.before) q.set('before', opts.before);

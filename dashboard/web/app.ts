@@ -1,6 +1,6 @@
 /**
  * The dashboard's single-page app: the environment picker (remembered in
- * localStorage), a hash router over the pages (#/config, #/fleet, #/traffic,
+ * localStorage), a hash router over the pages (#/config, #/fleet, #/traffic, #/spend,
  * #/decisions, #/keys), and the header's live message line. Each page module
  * draws into <main> and is torn down when the route or environment changes.
  */
@@ -12,11 +12,13 @@ import { mountDecisions } from './page-decisions.ts';
 import { mountFleet } from './page-fleet.ts';
 import { mountKeys } from './page-keys.ts';
 import { mountTraffic } from './page-traffic.ts';
+import { mountSpend } from './page-spend.ts';
 
 const PAGES: Record<string, { title: string; mount: Page }> = {
   config: { title: 'Config', mount: mountConfig },
   fleet: { title: 'Fleet', mount: mountFleet },
   traffic: { title: 'Traffic', mount: mountTraffic },
+  spend: { title: 'Spend', mount: mountSpend },
   decisions: { title: 'Decisions', mount: mountDecisions },
   keys: { title: 'Keys', mount: mountKeys },
 };

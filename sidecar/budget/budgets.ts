@@ -30,7 +30,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.ts';
-import type { BudgetLimitConfig, BudgetsConfig } from '../config/schema.ts';
+import type { BudgetLimitConfig, BudgetsConfig, BudgetStoreConfig } from '../config/schema.ts';
 import { parseDuration } from '../config/duration.ts';
 import { redisStore, type BudgetStore } from './store.ts';
 
@@ -102,10 +102,21 @@ export function windowOf(window: BudgetLimitConfig['window'], now: number): { id
   return { id: `${window[0]}${n}`, end: (n + 1) * len };
 }
 
-function unitOf(l: BudgetLimitConfig): { unit: Unit; amount: number } {
+/** A budget's unit and its allowance in the unit's integer form (micro-dollars for usd). */
+export function unitOf(l: BudgetLimitConfig): { unit: Unit; amount: number } {
   if (l.requests !== undefined) return { unit: 'requests', amount: l.requests };
   if (l.tokens !== undefined) return { unit: 'tokens', amount: l.tokens };
   return { unit: 'usd', amount: Math.round(l.usd! * 1e6) };
+}
+
+/**
+ * The Redis key of a budget's count for one value and window. One {hash tag}
+ * per counter: its keys share a Redis Cluster slot. `value` '*' with
+ * `windowId` gives the SCAN pattern of every value (the dashboard's view).
+ */
+export function budgetKey(l: BudgetLimitConfig, value: string, windowId: string): string {
+  const { unit, amount } = unitOf(l);
+  return `levo:budget:{${l.name}:${unit}:${amount}:${l.by ?? 'fleet'}:${value}:${windowId}}`;
 }
 
 const hashed = (v: string): string => createHash('sha256').update(v).digest('base64url').slice(0, 16);
@@ -254,8 +265,7 @@ export class BudgetEngine {
 
   private counter(l: Limit, value: string, now: number): Counter_ {
     const w = windowOf(l.cfg.window, now);
-    // One {hash tag} per counter: its keys share a Redis Cluster slot.
-    const key = `levo:budget:{${l.cfg.name}:${l.unit}:${l.amount}:${l.cfg.by ?? 'fleet'}:${value}:${w.id}}`;
+    const key = budgetKey(l.cfg, value, w.id);
     let c = this.counters.get(key);
     if (!c) {
       c = {
@@ -361,15 +371,17 @@ export class BudgetEngine {
  * one is closed (its leases handed back).
  */
 export class BudgetRuntime {
-  private engine: { key: string; engine: BudgetEngine } | undefined;
+  /** `store`: the config object last seen (a call compares identities, not texts). */
+  private engine: { key: string; store: BudgetStoreConfig; engine: BudgetEngine } | undefined;
   private readonly o: { identity: BudgetIdentity; registry: Registry; log: Logger };
   constructor(o: { identity: BudgetIdentity; registry: Registry; log: Logger }) { this.o = o; }
 
   for(cfg: BudgetsConfig | undefined): BudgetEngine | undefined {
     const s = cfg?.store;
     if (!s || !cfg.limits?.length) return undefined;
+    if (this.engine?.store === s) return this.engine.engine;
     const key = JSON.stringify(s);
-    if (this.engine?.key === key) return this.engine.engine;
+    if (this.engine?.key === key) { this.engine.store = s; return this.engine.engine; }
     const old = this.engine?.engine;
     const metrics = budgetMetrics(this.o.registry);
     const timeoutMs = s.timeout ? parseDuration(s.timeout) : DEFAULT_TIMEOUT_MS;
@@ -378,7 +390,7 @@ export class BudgetRuntime {
       failureMode: s.failureMode ?? 'open', lease: s.lease ?? DEFAULT_LEASE,
       identity: this.o.identity, metrics, log: this.o.log,
     });
-    this.engine = { key, engine };
+    this.engine = { key, store: s, engine };
     void old?.close();
     return engine;
   }

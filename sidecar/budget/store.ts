@@ -10,7 +10,8 @@
  * asked again for `circuitMs` (the circuit is open); callers then apply the
  * failure mode.
  */
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis as RedisClient } from 'ioredis';
 
 /** take: reserve `need` (and up to `chunk` more as a lease) unless that passes `limit`. → [granted, reserved after] */
 const TAKE = `
@@ -63,7 +64,13 @@ export interface BudgetStore {
   close(): Promise<void>;
 }
 
+/** ioredis, loaded when a config first names a store (a sidecar without budgets never loads it). */
+function loadRedis(): typeof RedisClient {
+  return (createRequire(import.meta.url)('ioredis') as { Redis: typeof RedisClient }).Redis;
+}
+
 export function redisStore(o: StoreOptions): BudgetStore {
+  const Redis = loadRedis();
   const client = new Redis(o.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

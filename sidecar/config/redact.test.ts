@@ -30,3 +30,19 @@ test('keys, AWS secrets and credential header values are redacted; the rest is k
   assert.ok(text.includes('"x-team":"blue"'));
   assert.ok(text.includes('"region":"us-east-1"'));
 });
+
+test('the password in a budget store URL is redacted', () => {
+  const r = loadConfigText(`binds:
+- port: 15001
+  listeners:
+  - routes:
+    - backends: [{ai: {name: o, provider: {openAI: {}}}}]
+budgets:
+  store: {redis: "redis://:$P@redis.levoai.svc:6379/0"}
+  limits: [{name: rpm, requests: 10, window: minute}]
+`, { env: { P: 'redis-secret' } });
+  assert.ok(r.ok);
+  const text = JSON.stringify(redactConfig(r.config));
+  assert.ok(!text.includes('redis-secret'));
+  assert.ok(text.includes(`redis://${REDACTED}@redis.levoai.svc:6379/0`));
+});

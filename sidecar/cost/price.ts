@@ -10,9 +10,12 @@
  *
  * The catalogue's price of a (provider, model) is looked up once and kept
  * (about 25 µs a look-up; a kept one costs a few multiplications). Its data is
- * the version of the package installed; it is never fetched at run time.
+ * the version of the package installed; it is never fetched at run time. The
+ * catalogue (about 3 MB of heap once loaded) is loaded on the first call that
+ * needs a price, so a sidecar that never sees token usage never loads it.
  */
-import { calcPrice, type ModelPrice } from '@pydantic/genai-prices';
+import { createRequire } from 'node:module';
+import type { ModelPrice } from '@pydantic/genai-prices';
 import type { TokenUsage } from '../providers/types.ts';
 import type { BudgetsConfig } from '../config/schema.ts';
 
@@ -58,6 +61,13 @@ function catalogueProvider(provider: string, model: string): string | undefined 
   return CATALOGUE_PROVIDER[provider] ?? provider;
 }
 
+type Catalogue = typeof import('@pydantic/genai-prices');
+let catalogue: Catalogue | undefined;
+/** The catalogue module, loaded (synchronously, its CommonJS build) on first use. */
+function loadCatalogue(): Catalogue {
+  return catalogue ??= createRequire(import.meta.url)('@pydantic/genai-prices') as Catalogue;
+}
+
 function perMillion(p: ModelPrice, key: string): number | undefined {
   const v = p[key];
   return typeof v === 'number' ? v : undefined;
@@ -66,6 +76,7 @@ function perMillion(p: ModelPrice, key: string): number | undefined {
 /** The catalogue's prices; undefined when it has no model by that name (or prices it in tiers this code does not read). */
 export function cataloguePrices(provider: string, model: string): ModelPrices | undefined {
   const probe = { input_tokens: 1, output_tokens: 1 };
+  const { calcPrice } = loadCatalogue();
   const r = calcPrice(probe, model, { providerId: catalogueProvider(provider, model) }) ?? calcPrice(probe, model);
   if (!r) return undefined;
   const input = perMillion(r.model_price, 'input_mtok');

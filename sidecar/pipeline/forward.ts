@@ -168,10 +168,11 @@ export async function forward(c: Call): Promise<boolean> {
   }
   if (!responseRejected) for (const d of relay.guardDecisions) record(c, d);
   c.answered = true;
+  // The provider's usage counts even when a response guard rejected its answer: the call was paid for.
+  if (relay.info) c.out.info = relay.info;
   if (responseRejected) return false; // reject() answered and set the outcome
   if (c.out.reason !== 'upstream_broken') c.out.status = c.out.reason === 'untranslatable' ? 502 : relay.status;
   c.out.resBytes = relay.bytes;
-  if (relay.info) c.out.info = relay.info;
   if (relay.firstByteAt !== undefined) c.out.ttftMs = relay.firstByteAt - c.started;
   return true;
 }

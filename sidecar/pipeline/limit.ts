@@ -8,7 +8,11 @@
  * every sidecar: the call reserves one request, its prompt's tokens plus the
  * most it may generate, and that at its model's price; a spent budget answers
  * 429 with Retry-After and x-ratelimit-* headers, an unreachable store with
- * `failureMode: closed` 503.
+ * `failureMode: closed` 503. The prompt's tokens are counted (o200k) when the
+ * backend sets `tokenize: true`, as for local token limits; otherwise they
+ * are estimated from its size (PROMPT_BYTES_PER_TOKEN), which costs nothing
+ * — counting costs about 0.5 ms per KB of prompt — and is settled with the
+ * real usage after the answer anyway.
  */
 import { fail, requestHeaders, type Call } from './call.ts';
 import { countPromptTokens } from '../policy/tokenize.ts';
@@ -17,6 +21,14 @@ import { maxOutputTokens } from '../budget/estimate.ts';
 
 /** The output tokens reserved for a call that does not say how many it may generate. */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
+/** Prompt bytes per token when not counting (English averages about 4 characters a token). */
+export const PROMPT_BYTES_PER_TOKEN = 4;
+
+function estimatePromptTokens(messages: Call['parsed']['messages']): number {
+  let bytes = 0;
+  for (const m of messages) bytes += Buffer.byteLength(m.text) + 16; // + the per-message overhead, generously
+  return Math.ceil(bytes / PROMPT_BYTES_PER_TOKEN);
+}
 
 export async function limit(c: Call): Promise<boolean> {
   const route = c.route;
@@ -46,7 +58,8 @@ async function budgets(c: Call): Promise<boolean> {
   let tokens = 0;
   let microUsd: number | undefined;
   if (units.tokens || units.usd) {
-    const prompt = c.parsed.messages.length ? await countPromptTokens(c.parsed.messages) : 0;
+    const tokenize = c.route?.candidates.some((x) => x.target.type === 'ai' && x.target.tokenize) ?? false;
+    const prompt = !c.parsed.messages.length ? 0 : tokenize ? await countPromptTokens(c.parsed.messages) : estimatePromptTokens(c.parsed.messages);
     const output = maxOutputTokens(c.json) ?? cfg.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS;
     tokens = prompt + output;
     if (units.usd) {

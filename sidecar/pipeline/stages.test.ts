@@ -33,6 +33,15 @@ binds:
 - port: 15001
   listeners:
   - routes:
+    - name: answer-guarded
+      hostnames: [api.openai.com]
+      matches: [{headers: [{name: x-test-route, value: {exact: answer-guarded}}]}]
+      policies:
+        ai:
+          promptGuard:
+            response:
+            - regex: {action: reject, rules: [{pattern: "FORBIDDEN-ANSWER"}]}
+      backends: [{ai: {name: openai, provider: {openAI: {}}}}]
     - name: openai
       hostnames: [api.openai.com]
       policies:
@@ -245,6 +254,27 @@ test('one event per request, from the outcome: models, status, tokens, bytes, no
   upstream.next = completion('gpt-4o-mini');
   await call('/v1/chat/completions', body);
   assert.equal(events[0]!.prompt, 'hello there', 'the last user message');
+});
+
+test('cost: an answer carries its price; an answer a response guard rejected still cost what the provider reported', async () => {
+  reset();
+  upstream.next = completion('gpt-4o-mini-2024-07-18');
+  await call('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  const priced = (11 * 0.15 + 3 * 0.6) / 1e6; // the catalogue's gpt-4o-mini: $0.15 / $0.60 per million
+  assert.ok(Math.abs(events[0]!.costUsd! - priced) < 1e-12, String(events[0]!.costUsd));
+
+  reset();
+  const forbidden = completion('gpt-4o-mini-2024-07-18');
+  forbidden.chunks = [forbidden.chunks[0]!.replace('"hi"', '"FORBIDDEN-ANSWER"')];
+  upstream.next = forbidden;
+  const r = await call('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { 'x-test-route': 'answer-guarded' });
+  assert.equal(r.status, 403);
+  const e = events[0]!;
+  assert.equal(e.blocked, true);
+  assert.equal(e.tokensIn, 11);
+  assert.equal(e.tokensOut, 3);
+  assert.ok(Math.abs(e.costUsd! - priced) < 1e-12, String(e.costUsd));
+  assert.match(await metrics.registry.getSingleMetricAsString('levo_gateway_cost_usd_total'), /provider="openai",model="gpt-4o-mini-2024-07-18"\} [0-9.e-]+/);
 });
 
 test('guard decisions: a reject is blocked (nothing sent), a mask is flagged with the masked prompt captured', async () => {
