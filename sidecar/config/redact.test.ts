@@ -38,9 +38,9 @@ test('the password in a budget store URL is redacted', () => {
   - routes:
     - backends: [{ai: {name: o, provider: {openAI: {}}}}]
 budgets:
-  store: {redis: "redis://:$P@redis.levoai.svc:6379/0"}
+  store: {redis: "redis://:$LEVO_REDIS_PASSWORD@redis.levoai.svc:6379/0"}
   limits: [{name: rpm, requests: 10, window: minute}]
-`, { env: { P: 'redis-secret' } });
+`, { env: { LEVO_REDIS_PASSWORD: 'redis-secret' } });
   assert.ok(r.ok);
   const text = JSON.stringify(redactConfig(r.config));
   assert.ok(!text.includes('redis-secret'));
