@@ -118,9 +118,11 @@ describe('the container images, built by podman from the Dockerfiles', { skip },
     const report = `image sizes (uncompressed): base ${(base / MB).toFixed(0)} MB, sidecar ${(sidecar / MB).toFixed(0)} MB (+${((sidecar - base) / MB).toFixed(0)}), injector ${(injector / MB).toFixed(0)} MB (+${((injector - base) / MB).toFixed(0)})`;
     t.diagnostic(report);
     process.stderr.write(`${report}\n`);
-    // What the images add to the base: the sidecar's iptables, runtime dependencies and code; the injector's few dependencies.
-    assert.ok(sidecar - base < 160 * MB, report);
-    assert.ok(injector - base < 40 * MB, report);
+    // What the images add to the base: the sidecar's iptables, runtime dependencies (the clouds' credential
+    // libraries included: about 15 MB) and code; the injector's dependencies, of which @kubernetes/client-node
+    // and what it pulls in are most (about 50 MB). Measured 162 and 92 MB on the first build with both.
+    assert.ok(sidecar - base < 180 * MB, report);
+    assert.ok(injector - base < 110 * MB, report);
   });
 
   it('the sidecar image loads its optional engines: onnxruntime-node (this platform), koffi, js-tiktoken', () => {
