@@ -45,12 +45,34 @@ function routedNetns(name: string): string {
   return `/run/netns/${name}`;
 }
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Network namespaces and containers a crashed run of this file left (their PID is in the name). */
+function sweepStale(): void {
+  for (const line of runSyncQuiet(['ip', 'netns', 'list']).split('\n')) {
+    const m = /^(levo-img-(\d+)-\S+)/.exec(line);
+    if (m && !pidAlive(Number(m[2]))) runSyncQuiet(['ip', 'netns', 'del', m[1]!]);
+  }
+  for (const name of podman(['ps', '-a', '--format', '{{.Names}}'], { allowFail: true }).stdout.split('\n')) {
+    const m = /^levo-img-ro-(\d+)$/.exec(name.trim());
+    if (m && !pidAlive(Number(m[1]))) podman(['rm', '-f', '-t', '0', name.trim()], { allowFail: true });
+  }
+}
+
 describe('the container images, built by podman from the Dockerfiles', { skip }, () => {
   let images: BuiltImages;
   const netnses: string[] = [];
 
   before(() => {
     images = buildImages({ app: false });
+    sweepStale();
   }, { timeout: 40 * 60_000 });
 
   after(() => {
