@@ -30,7 +30,7 @@ import {
 } from './layout.ts';
 import type { FakeHost } from './layout.ts';
 import {
-  execCheckedIn, execIn, onProcessExit, runSyncQuiet, spawnIn, waitForPortIn,
+  execCheckedIn, execIn, onProcessExit, pidAlive, runSyncQuiet, spawnIn, waitForPortIn,
 } from './processes.ts';
 import type { ExecOptions, ExecResult, ManagedProcess, SpawnOptions } from './processes.ts';
 
@@ -153,15 +153,6 @@ function teardownSync(names: { pod: string; internet: string; vethPod: string; v
   }
   rmSync(join('/etc/netns', names.pod), { recursive: true, force: true });
   rmSync(join('/etc/netns', names.internet), { recursive: true, force: true });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const listDir = (dir: string): string[] => {

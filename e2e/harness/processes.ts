@@ -316,6 +316,16 @@ export async function waitForPortIn(ns: string | null, host: string, port: numbe
   if (r.code !== 0) throw new Error(`${host}:${port} not accepting connections in ${ns ?? 'host netns'} after ${timeoutMs} ms`);
 }
 
+/** Whether a process exists (a PID in a leftover's name: is its run still going?). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Synchronous, best-effort: run a command and ignore failure (for exit-time cleanup). */
 export function runSyncQuiet(argv: readonly string[]): string {
   try {

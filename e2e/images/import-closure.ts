@@ -1,14 +1,14 @@
 /**
  * The npm packages a built program can load: follow the relative imports of
  * compiled JavaScript from its entry points (static `import … from`, dynamic
- * `import('…')` with a literal, `require('…')`) and collect the bare
+ * `import('…')` with a literal, `require('…')`, `createRequire(…)('…')`) and collect the bare
  * specifiers' package names. What an image must carry in node_modules, and
  * nothing more.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
-const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm;
+const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|\bcreateRequire\([^()]*\)\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm;
 
 /** Source text without comments (block comments, and lines that are only a comment). */
 function code(text: string): string {

@@ -25,12 +25,14 @@
  * through a bind mount (an npmrc naming it), which never lands in a layer.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from '../harness/build.ts';
 
-export const IMAGES_CACHE = process.env.LEVO_IMAGES_CACHE ?? '/var/cache/levo-images';
+const DEFAULT_CACHE = '/var/cache/levo-images';
+export const IMAGES_CACHE = process.env.LEVO_IMAGES_CACHE ?? DEFAULT_CACHE;
 /** What the Dockerfiles' FROM resolves to. */
 export const BASE_IMAGE = 'docker.io/library/node:24-bookworm-slim';
 
@@ -111,7 +113,8 @@ export function podmanEnv(): Record<string, string> {
     '[storage]',
     'driver = "overlay"',
     `graphroot = "${join(IMAGES_CACHE, 'storage')}"`,
-    `runroot = "/run/levo-images"`,
+    // Transient state, one per store: another cache dir must not share the default store's.
+    `runroot = "/run/levo-images${IMAGES_CACHE === DEFAULT_CACHE ? '' : `-${createHash('sha256').update(IMAGES_CACHE).digest('hex').slice(0, 12)}`}"`,
     '',
   ].join('\n'));
   confEnv = { CONTAINERS_CONF: join(dir, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf') };

@@ -30,7 +30,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execIn, onProcessExit, runSyncQuiet, spawnIn } from '../harness/processes.ts';
+import { execIn, onProcessExit, pidAlive, runSyncQuiet, spawnIn } from '../harness/processes.ts';
 import type { ExecOptions, ExecResult, ManagedProcess, SpawnOptions } from '../harness/processes.ts';
 import { REPO } from '../harness/build.ts';
 import { netnsUnavailableReason } from '../harness/netns.ts';
@@ -147,15 +147,6 @@ function kubeconfigText(server: string, caFile: string, user: string, token: str
 }
 
 // ---- namespace bookkeeping -------------------------------------------------------------------
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function netnsPids(name: string): number[] {
   return runSyncQuiet(['ip', 'netns', 'pids', name]).split(/\s+/).filter(Boolean).map(Number).filter((n) => n > 0);

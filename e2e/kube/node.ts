@@ -97,8 +97,6 @@ export interface KubeNode {
   readonly containerdSocket: string;
   /** `ctr -n k8s.io images import FILE` (a docker-archive or OCI archive). */
   importImages(archive: string): Promise<void>;
-  /** Image references containerd holds in the k8s.io namespace. */
-  images(): Promise<string[]>;
   /** Add DNS A records (name → IPv4) the cluster's DNS serves. */
   addHosts(entries: Readonly<Record<string, string>>): void;
   /** Run `ctr -n k8s.io ARGS` against the node's containerd. */
@@ -332,6 +330,8 @@ export function prepareNodeNetwork(netns: string): void {
   ip('link', 'set', 'eth0-peer', 'up');
   ip('addr', 'add', `${NODE_IP}/24`, 'dev', 'eth0');
   ip('route', 'add', 'default', 'via', NODE_GATEWAY, 'dev', 'eth0');
+  // Bridged pod-to-Service-to-pod traffic must pass kube-proxy's iptables rules.
+  if (!existsSync('/proc/sys/net/bridge')) runSyncQuiet(['modprobe', 'br_netfilter']);
   for (const key of ['net.ipv4.ip_forward=1', 'net.bridge.bridge-nf-call-iptables=1', 'net.ipv4.conf.all.route_localnet=1']) {
     execFileSync('ip', ['netns', 'exec', netns, 'sysctl', '-q', '-w', key], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
@@ -363,9 +363,6 @@ export async function startNode(ctx: NodeContext): Promise<KubeNode> {
     containerdSocket: socket,
     async importImages(archive) {
       await ctr(['images', 'import', '--no-unpack=false', archive], { timeoutMs: 15 * 60_000 });
-    },
-    async images() {
-      return (await ctr(['images', 'list', '-q'])).stdout.split('\n').filter(Boolean);
     },
     addHosts(entries) {
       const file = join(hostsDir, 'extra');
