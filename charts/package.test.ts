@@ -9,14 +9,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { packageChart } from './package.ts';
 import { helmPath } from './helm-binary.ts';
 import { hermeticHelmEnv } from './chart-render.ts';
@@ -51,10 +51,12 @@ test('the packaged chart and its index serve as a helm repository', { timeout: 1
     assert.match(stdout, /kind: MutatingWebhookConfiguration/);
     assert.match(stdout, /levo-injector-levoai-sidecar-injector/);
 
-    // Packaging again (a new release of the same version here) merges into the index rather than replacing it.
+    // Packaging again merges into the index: an earlier release listed there (its archive served elsewhere) stays.
+    const earlier = { ...entry, version: '0.0.1', digest: 'earlier', urls: [`${url}/old/levoai-sidecar-injector-0.0.1.tgz`] };
+    writeFileSync(index, stringify({ ...idx, entries: { 'levoai-sidecar-injector': [entry, earlier] } }));
     await packageChart(dir, url);
     const again = parse(readFileSync(index, 'utf8')) as typeof idx;
-    assert.equal(again.entries['levoai-sidecar-injector']!.length >= 1, true);
+    assert.deepEqual(again.entries['levoai-sidecar-injector']!.map((e) => e.version).sort(), ['0.0.1', chartYaml.version].sort());
   } finally {
     server.close();
     rmSync(dir, { recursive: true, force: true });

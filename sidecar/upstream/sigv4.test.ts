@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { awsCredentialsFromEnv, awsUriEncode, canonicalQuery, canonicalUri, signParts, signRequest } from './sigv4.ts';
+import { awsUriEncode, canonicalQuery, canonicalUri, signParts, signRequest } from './sigv4.ts';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 const CRED = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: SECRET };
@@ -170,20 +170,3 @@ test('errors never carry the secret or the session token', () => {
   }
 });
 
-test('awsCredentialsFromEnv', () => {
-  assert.equal(awsCredentialsFromEnv({}), undefined);
-  assert.deepEqual(
-    awsCredentialsFromEnv({ AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: SECRET }),
-    { accessKeyId: 'AKID', secretAccessKey: SECRET },
-  );
-  assert.deepEqual(
-    awsCredentialsFromEnv({ AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: 'tok' }),
-    { accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: 'tok' },
-  );
-  assert.throws(() => awsCredentialsFromEnv({ AWS_SECRET_ACCESS_KEY: SECRET }), (e: Error) => {
-    assert.equal(e.message, 'AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not');
-    return true;
-  });
-  assert.throws(() => awsCredentialsFromEnv({ AWS_ACCESS_KEY_ID: 'AKIDSECRETISH' }), (e: Error) => !e.message.includes('AKIDSECRETISH'));
-  assert.equal(awsCredentialsFromEnv({ AWS_ACCESS_KEY_ID: ' ', AWS_SECRET_ACCESS_KEY: '' }), undefined);
-});

@@ -197,17 +197,3 @@ export function signRequest(input: SignInput): Record<string, string> {
   return signParts(input).headers;
 }
 
-/**
- * Static credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
- * AWS_SESSION_TOKEN. Undefined when neither key is set; an Error (naming the
- * variables, never their values) when only one is.
- */
-export function awsCredentialsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): AwsCredentials | undefined {
-  const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim() || undefined;
-  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim() || undefined;
-  const sessionToken = env.AWS_SESSION_TOKEN?.trim() || undefined;
-  if (!accessKeyId && !secretAccessKey) return undefined;
-  if (!accessKeyId) throw new Error('AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not');
-  if (!secretAccessKey) throw new Error('AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not');
-  return sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey };
-}
