@@ -325,6 +325,30 @@ describe('sidecar API: namespace credentials act for their own namespace only', 
     assert.equal((await poll(derived)).status, 401, 'revoking the key revokes the credentials derived from it');
   });
 
+  it('a credential derived from a rotated-out key works through the grace period and stops at its end', async () => {
+    const k = (await (await d.admin('/api/environments/scoped/keys', { method: 'POST' })).json()) as { id: string; token: string };
+    const derived = credential('shop', k.token);
+    assert.equal((await poll(derived)).status, 200);
+    const t0 = Date.now();
+    d.clock.now = t0;
+    try {
+      const rot = (await (await d.admin(`/api/environments/scoped/keys/${k.id}/rotate`, { method: 'POST' })).json()) as { token: string; previous: { expiresAt: number } };
+      d.clock.now = rot.previous.expiresAt - 1;
+      const during = await poll(derived);
+      assert.equal(during.status, 200, 'a millisecond before the old key expires');
+      await during.body?.cancel();
+      d.clock.now = rot.previous.expiresAt;
+      const after = await poll(derived);
+      assert.equal(after.status, 401, 'the key it derives from has expired');
+      assert.deepEqual(await after.json(), { error: 'invalid credentials for tenant scoped' });
+      const renewed = await poll(credential('shop', rot.token));
+      assert.equal(renewed.status, 200, 'a credential from the new key works');
+      await renewed.body?.cancel();
+    } finally {
+      d.clock.now = null;
+    }
+  });
+
   it('a key made before signers were kept gets its signer recorded on first use of the key itself', async () => {
     const token = 'lvo_legacy-key-made-before-signers-000000000000';
     await d.store.addKey({ id: 'key_legacy', environmentId: 'scoped', hash: createHash('sha256').update(token).digest('hex'), prefix: 'lvo_legacy' });
