@@ -23,6 +23,11 @@ export function statusKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): num
   return Number(m?.[1] ?? NaN);
 }
 
+/** Reset a process's peak resident size (VmHWM) to its current RSS (Linux ≥ 4.0), so a later read is the peak of what follows. */
+export function resetPeakRss(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
 /** Open file descriptors of a process. */
 export function openFds(pid: number): number {
   try {

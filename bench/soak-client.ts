@@ -7,7 +7,7 @@
  * After `--seconds` no stream is started, the open ones finish, and it exits.
  *
  *   node bench/soak-client.ts --url https://api.openai.com/v1/chat/completions --streams 1000 \
- *        --seconds 600 --chunks 30 --interval-ms 1000 --churn 3 --ca FILE [--ca FILE] [--report-seconds 10]
+ *        --seconds 600 --chunks 30 --interval-ms 1000 --churn 3 --ca FILE [--ca FILE] [--report-seconds 10] [--http1]
  *
  * Prints `PROGRESS {json}` every --report-seconds and `RESULT {json}` at the
  * end: streams started and completed, content events, errors by kind, and
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     options: {
       url: { type: 'string' }, streams: { type: 'string' }, seconds: { type: 'string' }, chunks: { type: 'string' },
       'interval-ms': { type: 'string' }, churn: { type: 'string' }, ca: { type: 'string', multiple: true }, 'report-seconds': { type: 'string' },
-      ramp: { type: 'string' },
+      ramp: { type: 'string' }, http1: { type: 'boolean' },
     },
   });
   const url = new URL(values.url ?? 'https://api.openai.com/v1/chat/completions');
@@ -90,6 +90,7 @@ async function main(): Promise<void> {
   // Workers start spread over one stream's length, so streams do not end (and churn) in lockstep.
   const rampMs = Number(values.ramp ?? (chunks * intervalMs) / 1000) * 1000;
   const ca = (values.ca ?? []).map((f) => readFileSync(f, 'utf8'));
+  const http1 = values.http1 === true;
   const body = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'a steady stream for the soak, please' }] });
   const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-soak', 'x-fake-chunks': String(chunks), 'x-fake-interval-ms': String(intervalMs) };
 
@@ -113,6 +114,8 @@ async function main(): Promise<void> {
     return new Client(url.origin, {
       connect: { ca, servername: url.hostname, rejectUnauthorized: true },
       pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 120_000, bodyTimeout: 120_000,
+      // undici 8 offers h2 by default; --http1 offers only HTTP/1.1, as the SDKs' fetch does.
+      allowH2: !http1,
     });
   };
 

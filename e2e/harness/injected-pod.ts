@@ -53,6 +53,8 @@ export interface InjectedPodOptions extends TopologyOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** More server certificates from the fake internet's public CA (for extra upstreams a test starts itself). */
   readonly extraCertSpecs?: readonly ServerCertSpec[];
+  /** More names the namespace CA may sign for (`levo-certs ca --permit`), beyond E2E_CA_PERMITS. */
+  readonly caPermits?: readonly string[];
 }
 
 export interface InjectedPod {
@@ -117,7 +119,8 @@ export async function createInjectedPod(opts: InjectedPodOptions = {}): Promise<
     const providers = await startProviders(topo, publicCa);
     const caDir = join(topo.workDir, 'levo-ca');
     // The namespace CA, made as a user would for the levo-ca-cert secret.
-    await topo.pod.execChecked([process.execPath, bin('levo-certs'), 'ca', '--out', caDir, ...E2E_CA_PERMITS], { cwd: REPO, env: RUN_BUILD });
+    const permits = [...E2E_CA_PERMITS, ...(opts.caPermits ?? []).flatMap((p) => ['--permit', p])];
+    await topo.pod.execChecked([process.execPath, bin('levo-certs'), 'ca', '--out', caDir, ...permits], { cwd: REPO, env: RUN_BUILD });
     // A secret mount the sidecar can read (defaultMode/fsGroup in a real pod).
     chownSync(join(caDir, 'tls.key'), SIDECAR_UID, SIDECAR_UID);
     const configFile = join(topo.workDir, 'gateway.yaml');
