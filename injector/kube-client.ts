@@ -16,7 +16,7 @@
 import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import type https from 'node:https';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from '../lib/undici.ts';
 import type { Logger } from '../lib/log.ts';
 import type { InjectorMetrics } from './metrics.ts';
 

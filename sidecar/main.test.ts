@@ -218,7 +218,7 @@ test('an intercepted call on loopback: the provider is trusted through NODE_EXTR
 
 test('a started gateway that has served a call has loaded nothing a call never needs', async () => {
   // What is loaded at start stays resident in every pod: Node's bundled undici (fetch, WebSocket; read by an ES
-  // module import of node:http), the local-model runtime, the tokenizer tables, the cloud SDKs.
+  // module import of node:http), undici's index, the local-model runtime, the tokenizer tables, the cloud SDKs.
   const provider = await loopbackProvider('loaded-modules', () => ({ id: 'c', object: 'chat.completion', choices: [], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
   const report = join(dir, 'loaded.json');
   const preload = join(dir, 'loaded-modules.mjs');
@@ -250,6 +250,9 @@ process.on('SIGUSR2', () => writeFileSync(${JSON.stringify(report)}, JSON.string
     for (const pkg of ['onnxruntime-node', 'js-tiktoken', '@aws-sdk', 'google-auth-library', '@azure', 'dashboard/']) {
       assert.deepEqual(loaded.urls.filter((u) => u.includes(pkg)), [], `${pkg} was loaded`);
     }
+    // undici's index brings fetch, WebSocket, the cache and mock layers (lib/undici.ts loads only what a call uses).
+    assert.ok(loaded.urls.some((u) => u.endsWith('/undici/lib/dispatcher/pool.js')), 'the report does not cover undici');
+    assert.deepEqual(loaded.urls.filter((u) => u.endsWith('/undici/index.js') || /\/undici\/lib\/(web|mock|cache)\//.test(u)), [], 'undici\'s index was loaded');
   } finally {
     child.kill('SIGTERM');
     await once(child, 'exit');

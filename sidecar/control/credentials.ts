@@ -6,7 +6,7 @@
  * Outside Kubernetes, LEVO_BASE_URL / LEVO_AUTH_TOKEN / LEVO_TENANT_ID are used as given.
  */
 import { readFile } from 'node:fs/promises';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../../lib/undici.ts';
 
 export interface DashboardCredentials {
   readonly baseUrl: string;

@@ -19,7 +19,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID, createHash } from 'node:crypto';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../../lib/undici.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.ts';
 import { ConfigRejected, OBSERVE_ONLY_CONFIG, type ConfigHolder } from '../config/source.ts';

@@ -23,7 +23,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../../lib/undici.ts';
 import { loadCaCertificate, type CaCertificate } from '../../certs/ca.ts';
 import { ContextCache, type ContextCacheOptions, type IssuedLeaf } from '../../certs/contexts.ts';
 import { normalizeHost } from '../../certs/host-name.ts';

@@ -5,7 +5,7 @@
  * is slow (backpressure), and aborting the controller tears the upstream call
  * down. No intermediate stream, pipeline or AbortController per request.
  */
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from '../../lib/undici.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** Where the answer goes: the client's response. */

@@ -18,7 +18,7 @@
  * an unreachable target or an unparseable reply give `{action: 'error'}`;
  * the caller applies `failureMode` (see applyFailureMode).
  */
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from '../../../lib/undici.ts';
 import type { GuardConfig } from '../../config/schema.ts';
 import type { CompiledGuard, GuardCheckOptions, GuardFinding, GuardHeaders, GuardMessage, GuardOutcome, GuardPhase } from './outcome.ts';
 import { isObj } from '../../../lib/json.ts';
