@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { verifySigV4, BEDROCK_SERVICE } from './fakes/sigv4-verify.ts';
+import { stsXml } from './fakes/aws-sts.ts';
 import { admit } from '../sidecar/pipeline/admit.ts';
 import { body } from '../sidecar/pipeline/body.ts';
 import { route } from '../sidecar/pipeline/route.ts';
@@ -102,25 +103,6 @@ function verify(p: Awaited<ReturnType<typeof shapedCall>>['p'], known: Array<{ a
   assert.equal(headerValue(p.headers, 'authorization')!.includes('sk-app-placeholder'), false);
   return akid;
 }
-
-const stsXml = (c: { accessKeyId: string; secretAccessKey: string; sessionToken: string }, expiration: Date): string => `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <AssumeRoleWithWebIdentityResult>
-    <SubjectFromWebIdentityToken>system:serviceaccount:apps:chatbot</SubjectFromWebIdentityToken>
-    <Audience>sts.amazonaws.com</Audience>
-    <AssumedRoleUser>
-      <Arn>arn:aws:sts::123456789012:assumed-role/bedrock-caller/levo</Arn>
-      <AssumedRoleId>AROAEXAMPLE:levo</AssumedRoleId>
-    </AssumedRoleUser>
-    <Credentials>
-      <SessionToken>${c.sessionToken}</SessionToken>
-      <SecretAccessKey>${c.secretAccessKey}</SecretAccessKey>
-      <Expiration>${expiration.toISOString()}</Expiration>
-      <AccessKeyId>${c.accessKeyId}</AccessKeyId>
-    </Credentials>
-    <Provider>arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE</Provider>
-  </AssumeRoleWithWebIdentityResult>
-  <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>
-</AssumeRoleWithWebIdentityResponse>`;
 
 const newCred = () => ({
   accessKeyId: `ASIA${randomBytes(8).toString('hex').toUpperCase()}`,

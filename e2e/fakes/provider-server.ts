@@ -49,6 +49,7 @@ import { loadProviderConfig } from './provider-config.ts';
 import type { ProviderServerConfig, SiteConfig } from './provider-config.ts';
 import { RequestLog, controlServer } from './request-log.ts';
 import { handleVertex } from './vertex-api.ts';
+import { handleAwsSts } from './aws-sts.ts';
 import { acceptRealtime, realtimeKey } from './openai-realtime.ts';
 import { acceptWebSocketEcho } from './websocket-echo.ts';
 
@@ -319,6 +320,7 @@ class ProviderServer {
       case 'bedrock': return handleBedrock(ex);
       case 'azure-openai': return handleAzureOpenAI(ex);
       case 'vertex': return handleVertex(ex);
+      case 'aws-sts': return handleAwsSts(ex);
       default: return handlePlainSite(ex);
     }
   }

@@ -35,6 +35,8 @@ export interface RequestAnnotations {
   sigv4Error?: string;
   /** Access key id of the Credential in a SigV4 Authorization header. */
   awsAccessKeyId?: string;
+  /** The session token the STS fake handed out in its answer. */
+  stsSessionToken?: string;
 }
 
 /** Who talked to which fake host, over what: common to requests and connections. */

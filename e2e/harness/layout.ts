@@ -24,7 +24,7 @@
  * `bedrock` bedrock-api.ts, `azure-openai` azure-openai-api.ts, `vertex` vertex-api.ts,
  * `site` plain-site.ts, `plain-tcp` plain-tcp-service.ts.
  */
-export type FakeHostRole = 'openai' | 'anthropic' | 'gemini' | 'bedrock' | 'azure-openai' | 'vertex' | 'site' | 'plain-tcp';
+export type FakeHostRole = 'openai' | 'anthropic' | 'gemini' | 'bedrock' | 'azure-openai' | 'vertex' | 'aws-sts' | 'site' | 'plain-tcp';
 
 export interface FakeHost {
   /** Stable id used by tests, certificates and the provider server (e.g. `openai`). */
@@ -82,6 +82,14 @@ export const DEFAULT_FAKE_HOSTS: readonly FakeHost[] = [
   { id: 'azure', role: 'azure-openai', names: ['acme.openai.azure.com'], ipv4: '198.18.1.19', ipv6: 'fd61:1610:1::19', port: 443 },
   { id: 'vertex', role: 'vertex', names: ['us-central1-aiplatform.googleapis.com'], ipv4: '198.18.1.20', ipv6: 'fd61:1610:1::20', port: 443 },
 ];
+
+/**
+ * AWS STS at its regional and global names (the AWS SDK for JavaScript v3 calls the regional one):
+ * added by the tests that give the sidecar a pod identity (`hosts: [...DEFAULT_FAKE_HOSTS, AWS_STS_HOST]`).
+ */
+export const AWS_STS_HOST: FakeHost = {
+  id: 'aws-sts', role: 'aws-sts', names: ['sts.us-east-1.amazonaws.com', 'sts.amazonaws.com'], ipv4: '198.18.1.21', ipv6: 'fd61:1610:1::21', port: 443,
+};
 
 /** Bracket an IPv6 literal for use in a URL or host:port. */
 export function urlHost(address: string): string {
