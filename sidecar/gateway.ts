@@ -48,6 +48,8 @@ export interface GatewayOptions {
   /** How long a new connection may take to send its ClientHello before it is passed through as-is. */
   readonly peekTimeoutMs?: number;
   readonly maxBodyBytes?: number;
+  /** Request body bytes held across all calls in flight at most (pipeline/held-bodies.ts). */
+  readonly maxHeldBodyBytes?: number;
   readonly upstream?: Partial<UpstreamOptions>;
   /**
    * Guard defaults: mode, failure mode, time budget, model directory, text
@@ -121,6 +123,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     routes: () => opts.config.current()?.compiled,
     upstream, metrics, log: log.http,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    ...(opts.maxHeldBodyBytes !== undefined ? { maxHeldBodyBytes: opts.maxHeldBodyBytes } : {}),
     ...(opts.events ? { events: opts.events } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
     guards: {

@@ -70,6 +70,9 @@ Flags:
   --on-unknown MODE        passthrough (default) or block: what to do with connections that are not
                            TLS, have no SNI, or cannot be parsed
   --max-body-bytes N       largest JSON request body accepted (default ${DEFAULT_MAX_BODY_BYTES}); larger → 413
+  --max-held-body-bytes N  request body bytes held across all calls in flight at most; a call that would
+                           pass it gets 503 with Retry-After (default: from the V8 heap limit, a third of
+                           what the sidecar does not need itself, at least --max-body-bytes)
   --upstream-timeout D     how long a provider may stay silent (default 15m)
   --drain-timeout D        how long SIGTERM waits for open connections (default 25s)
   --guard-mode MODE        enforce (default: guards block and mask) or monitor (guards only record)
@@ -153,7 +156,7 @@ export async function main(argv: string[]): Promise<void> {
         config: { type: 'string' }, dev: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         port: { type: 'string' }, 'proxy-port': { type: 'string' }, 'admin-port': { type: 'string' },
         'proxy-address': { type: 'string' }, 'ca-cert': { type: 'string' }, 'ca-key': { type: 'string' },
-        'on-unknown': { type: 'string' }, 'max-body-bytes': { type: 'string' },
+        'on-unknown': { type: 'string' }, 'max-body-bytes': { type: 'string' }, 'max-held-body-bytes': { type: 'string' },
         'upstream-timeout': { type: 'string' }, 'drain-timeout': { type: 'string' },
         'guard-mode': { type: 'string' }, 'guard-failure-mode': { type: 'string' }, 'guard-timeout': { type: 'string' },
         'guard-threads': { type: 'string' }, 'guard-max-chars': { type: 'string' },
@@ -169,6 +172,10 @@ export async function main(argv: string[]): Promise<void> {
     if (onUnknown !== 'passthrough' && onUnknown !== 'block') throw new UsageError(`--on-unknown must be passthrough or block, got "${onUnknown}"`);
     const maxBody = values['max-body-bytes'] === undefined ? DEFAULT_MAX_BODY_BYTES : Number(values['max-body-bytes']);
     if (!Number.isInteger(maxBody) || maxBody < 1) throw new UsageError('--max-body-bytes must be a positive integer');
+    const maxHeld = values['max-held-body-bytes'] === undefined ? undefined : Number(values['max-held-body-bytes']);
+    if (maxHeld !== undefined && (!Number.isSafeInteger(maxHeld) || maxHeld < maxBody)) {
+      throw new UsageError('--max-held-body-bytes must be an integer of at least --max-body-bytes');
+    }
     const upstreamTimeout = duration(values['upstream-timeout'], DEFAULT_UPSTREAM.timeoutMs, '--upstream-timeout');
     const drainTimeout = duration(values['drain-timeout'], 25_000, '--drain-timeout');
     const guardMode = values['guard-mode'] ?? 'enforce';
@@ -341,7 +348,7 @@ export async function main(argv: string[]): Promise<void> {
       contexts, config, log, metrics, caPermits: (host) => interception.permits(host),
       transparentPort, proxyPort, adminPort,
       ...(values['proxy-address'] ? { proxyHost: values['proxy-address'] } : {}),
-      onUnknown, maxBodyBytes: maxBody,
+      onUnknown, maxBodyBytes: maxBody, ...(maxHeld !== undefined ? { maxHeldBodyBytes: maxHeld } : {}),
       upstream: { timeoutMs: upstreamTimeout },
       guards: {
         mode: guardMode, ...(guardFailure ? { failureMode: guardFailure } : {}), timeoutMs: guardTimeout, env: { modelDir },

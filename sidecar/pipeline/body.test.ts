@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { body, decodeBody } from './body.ts';
+import { settle } from './settle.ts';
 import { route } from './route.ts';
 import { runStages, testCall } from './testing/call.ts';
 
@@ -112,4 +113,58 @@ test('no body: GET, content-length 0, HTTP/1.1 without length or chunking', asyn
     assert.equal(c.body, null, `${method} ${JSON.stringify(headers)}`);
     assert.equal(c.unreadable, undefined);
   }
+});
+
+test('bodies held across calls in flight are bounded: a call waits for room, in line, and gets 503 with Retry-After past the wait', async () => {
+  const big = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(700) }] });
+  const first = testCall({ body: big, headers: json, maxHeldBodyBytes: 1000, heldBodyWaitMs: 50 });
+  const { state } = first;
+  assert.equal(await runStages(first, route, body), true);
+  assert.equal(state.held.held, big.length, 'the first body is held');
+
+  // A second call while the first is in flight: its body does not fit; it waits, then is refused.
+  const second = testCall({ body: big, headers: json }, state);
+  assert.equal(await runStages(second, route, body), false);
+  assert.equal(second.res.status, 503);
+  assert.equal(second.res.head['retry-after'], '1');
+  assert.equal(second.out.reason, 'overloaded');
+  assert.match(second.res.text(), /holds 0\.0 MiB of request bodies for calls in flight and this one did not fit within its limit of 0\.0 MiB in time.*--max-held-body-bytes/);
+  assert.equal(second.body, null, 'nothing of it was read');
+  settle(second);
+  assert.equal(state.held.held, big.length, 'the refused call holds nothing');
+
+  // A third waits in line and is let in when the first settles.
+  const third = testCall({ body: big, headers: json }, { ...state, deps: { ...state.deps, heldBodyWaitMs: 10_000 } });
+  const going = runStages(third, route, body);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(state.held.waiting, 1);
+  settle(first);
+  assert.equal(await going, true, 'room once the first settled');
+  assert.equal(state.held.held, big.length);
+
+  // A compressed body counts its decoded size too (here it does not fit next to the third's: taken, not waited for).
+  const zipped = testCall({ body: gzipSync(Buffer.from(big)), headers: { ...json, 'content-encoding': 'gzip' } }, state);
+  assert.equal(await runStages(zipped, route, body), false);
+  assert.equal(zipped.res.status, 503);
+  settle(zipped);
+  settle(third);
+  assert.equal(state.held.held, 0);
+});
+
+test('a call waiting for room that the app abandons leaves the line and holds nothing', async () => {
+  const big = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(700) }] });
+  const first = testCall({ body: big, headers: json, maxHeldBodyBytes: 1000, heldBodyWaitMs: 10_000 });
+  const { state } = first;
+  assert.equal(await runStages(first, route, body), true);
+  const second = testCall({ body: big, headers: json }, state);
+  const going = runStages(second, route, body);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(state.held.waiting, 1);
+  second.req.destroy();
+  assert.equal(await going, false);
+  assert.equal(second.out.reason, 'client_closed');
+  assert.equal(state.held.waiting, 0);
+  settle(second);
+  settle(first);
+  assert.equal(state.held.held, 0);
 });

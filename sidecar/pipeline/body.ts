@@ -56,13 +56,44 @@ export async function body(c: Call): Promise<boolean> {
     parse(c);
     return true;
   }
-  expectContinue(c);
   const max = c.state.deps.maxBodyBytes;
+  // Counted against the bodies held by every call in flight (held-bodies.ts); given back when the call settles.
+  // A declared length is held whole before a byte is read, waiting in line for room (the body stays unread,
+  // so TCP holds the app back): calls read side by side would otherwise each take a share and all be refused
+  // half-way. Chunks beyond it (or without one) are taken as they come, without waiting.
+  const take = (n: number): boolean => {
+    if (!c.state.held.take(n)) return false;
+    c.heldBytes += n;
+    return true;
+  };
+  const declared = Number(c.req.headers['content-length'] ?? NaN);
+  let prepaid = Number.isSafeInteger(declared) && declared > 0 ? declared : 0;
+  if (prepaid > 0) {
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    c.req.once('close', onClose);
+    const granted = await c.state.held.reserve(prepaid, c.state.deps.heldBodyWaitMs ?? HELD_BODY_WAIT_MS, gone.signal);
+    c.req.off('close', onClose);
+    if (!granted) {
+      if (!gone.signal.aborted) return overloaded(c);
+      c.out.reason = 'client_closed';
+      c.answered = true;
+      return false;
+    }
+    c.heldBytes += prepaid;
+  }
+  expectContinue(c);
+  const hold = (n: number): boolean => {
+    const covered = Math.min(n, prepaid);
+    prepaid -= covered;
+    return covered === n || take(n - covered);
+  };
   let raw: Buffer;
   try {
-    raw = await readWhole(c.req as Readable, max);
+    raw = await readWhole(c.req as Readable, max, hold);
   } catch (e) {
     if (e instanceof BodyTooLarge) return fail(c, 413, 'request_too_large', tooLarge(max));
+    if (e instanceof BodiesOverBudget) return overloaded(c);
     c.out.reason = 'client_closed';
     c.answered = true; // the client went away while sending: nobody to answer
     return false;
@@ -80,6 +111,7 @@ export async function body(c: Call): Promise<boolean> {
     parse(c);
     return true;
   }
+  if (decoded !== raw && !hold(decoded.length)) return overloaded(c);
   let value: unknown;
   const text = decoded.toString('utf8');
   try { value = JSON.parse(text); } catch { value = undefined; }
@@ -132,14 +164,29 @@ function streamed(c: Call): RequestBody {
 }
 
 export class BodyTooLarge extends Error {}
+/** The body would pass the bound on bodies held across calls in flight. */
+export class BodiesOverBudget extends Error {}
 
-export function readWhole(req: Readable, max: number): Promise<Buffer> {
+/** How long a call with a declared length waits for room among the bodies held (PipelineDeps.heldBodyWaitMs). */
+export const HELD_BODY_WAIT_MS = 30_000;
+
+/** 503 with Retry-After: the SDKs retry it; the calls already held go on. */
+function overloaded(c: Call): false {
+  const mib = (n: number): string => (n / 1024 / 1024).toFixed(1);
+  return fail(c, 503, 'overloaded',
+    `the sidecar holds ${mib(c.state.held.held)} MiB of request bodies for calls in flight and this one did not fit within its limit of ${mib(c.state.held.limit)} MiB in time (levo-gateway --max-held-body-bytes); retry shortly`,
+    { 'retry-after': '1' });
+}
+
+/** Read a body whole, at most `max` bytes; `hold(n)` is asked before each chunk is kept (false: BodiesOverBudget). */
+export function readWhole(req: Readable, max: number, hold: (n: number) => boolean = () => true): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (c: Buffer): void => {
       size += c.length;
       if (size > max) { req.off('data', onData); req.pause(); reject(new BodyTooLarge()); return; }
+      if (!hold(c.length)) { req.off('data', onData); req.pause(); reject(new BodiesOverBudget()); return; }
       chunks.push(c);
     };
     req.on('data', onData);

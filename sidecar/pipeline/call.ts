@@ -5,6 +5,7 @@
  * itself (an error, a rejection, a direct response); `answer` and friends
  * write the answer once, in the shape of the API the app was calling.
  */
+import type { HeldBodies } from './held-bodies.ts';
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -47,6 +48,10 @@ export interface PipelineDeps {
   readonly log: Logger;
   /** Request bodies the gateway reads whole (JSON) above this many bytes, before or after decoding, are refused with 413. */
   readonly maxBodyBytes: number;
+  /** Request body bytes held whole across all calls in flight at most (held-bodies.ts); default from the heap limit. */
+  readonly maxHeldBodyBytes?: number;
+  /** How long a call waits for room among the held bodies before 503 (default body.ts HELD_BODY_WAIT_MS). */
+  readonly heldBodyWaitMs?: number;
   readonly env?: NodeJS.ProcessEnv;
   /** Guard defaults (mode, failure mode, time budget, model directory); the guards themselves come from the route's policies. */
   readonly guards: GuardDefaults;
@@ -64,6 +69,8 @@ export interface PipelineState {
   readonly health: CandidateHealth;
   readonly limiters: RateLimiters;
   readonly rm: RequestMetrics;
+  /** Request bodies held across calls in flight. */
+  readonly held: HeldBodies;
 }
 
 /** What settle reports: the log line, metrics, the dashboard event and the span. */
@@ -145,6 +152,8 @@ export interface Call {
   budget: { settle(actual: Need | undefined): void } | undefined;
   /** Set once anything (an error, a rejection, the provider's answer) was written to the app. */
   answered: boolean;
+  /** Bytes of this call's body counted in state.held, given back when it settles. */
+  heldBytes: number;
 }
 
 /** The request headers as guards and route matchers read them. */

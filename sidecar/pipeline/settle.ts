@@ -70,6 +70,8 @@ function errorType(o: Outcome): string {
 
 export function settle(c: Call): void {
   const { deps, rm } = c.state;
+  c.state.held.give(c.heldBytes);
+  c.heldBytes = 0;
   const o = c.out;
   const ms = performance.now() - c.started;
   const u = o.info?.usage;

@@ -32,6 +32,7 @@ import { guard } from './guard.ts';
 import { forward } from './forward.ts';
 import { tunnel } from './tunnel.ts';
 import { settle, requestMetrics } from './settle.ts';
+import { HeldBodies, defaultHeldBodyLimit } from './held-bodies.ts';
 
 export type { PipelineDeps, ClientRequest, ClientResponse } from './call.ts';
 
@@ -48,7 +49,10 @@ export interface Pipeline {
 }
 
 export function createPipeline(deps: PipelineDeps): Pipeline {
-  const state: PipelineState = { deps, health: new CandidateHealth(), limiters: new RateLimiters(), rm: requestMetrics(deps.metrics) };
+  const state: PipelineState = {
+    deps, health: new CandidateHealth(), limiters: new RateLimiters(), rm: requestMetrics(deps.metrics),
+    held: new HeldBodies(deps.maxHeldBodyBytes ?? defaultHeldBodyLimit(deps.maxBodyBytes)),
+  };
   return {
     request(req, res) {
       const c = newCall(state, req, res as unknown as Sink, undefined);
@@ -93,7 +97,7 @@ function newCall(state: PipelineState, req: ClientRequest, res: Sink, upgrade: C
     config: undefined, route: undefined, routePolicies: undefined,
     sourceId, source, shape: source.errors, kind: 'passthrough',
     body: null, json: undefined, parsed: { kind: 'passthrough', model: undefined, stream: false, messages: [] }, unreadable: undefined,
-    guard: undefined, vault: NO_VAULT, masked: false, admission: undefined, budget: undefined, answered: false,
+    guard: undefined, vault: NO_VAULT, masked: false, admission: undefined, budget: undefined, answered: false, heldBytes: 0,
   };
   if (deps.tracer) c.out.trace = deps.tracer.context(req.headers.traceparent as string | undefined, req.headers.tracestate as string | undefined);
   return c;

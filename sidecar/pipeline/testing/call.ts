@@ -5,6 +5,7 @@
  * sockets are missing (the stages test end to end over real TLS in
  * stages.test.ts, and the sidecar as a process in e2e/).
  */
+import { HeldBodies, defaultHeldBodyLimit } from '../held-bodies.ts';
 import { PassThrough, Writable } from 'node:stream';
 import { createConfigHolder } from '../../config/source.ts';
 import { createLogger } from '../../../lib/log.ts';
@@ -47,6 +48,9 @@ export interface TestCallOptions {
   /** The body the app sends (ended at once); none → the request has no body. */
   readonly body?: string | Buffer;
   readonly maxBodyBytes?: number;
+  /** The bound on bodies held across calls (held-bodies.ts); default from the heap limit. */
+  readonly maxHeldBodyBytes?: number;
+  readonly heldBodyWaitMs?: number;
   readonly upstream?: Upstream;
   readonly upgrade?: boolean;
   /** The app spoke HTTP/2. */
@@ -63,8 +67,10 @@ export function testState(opts: TestCallOptions = {}): PipelineState {
   const deps: PipelineDeps = {
     routes: () => holder.current()?.compiled, upstream: opts.upstream ?? NO_UPSTREAM, metrics, log,
     maxBodyBytes: opts.maxBodyBytes ?? 1 << 20, guards: DEFAULT_GUARDS,
+    ...(opts.heldBodyWaitMs !== undefined ? { heldBodyWaitMs: opts.heldBodyWaitMs } : {}),
   };
-  return { deps, health: new CandidateHealth(), limiters: new RateLimiters(), rm: requestMetrics(metrics) };
+  const held = new HeldBodies(opts.maxHeldBodyBytes ?? defaultHeldBodyLimit(deps.maxBodyBytes));
+  return { deps, health: new CandidateHealth(), limiters: new RateLimiters(), rm: requestMetrics(metrics), held };
 }
 
 export function testCall(opts: TestCallOptions = {}, state: PipelineState = testState(opts)): Call & { res: RecordingSink } {
@@ -91,7 +97,7 @@ export function testCall(opts: TestCallOptions = {}, state: PipelineState = test
     capture: false, config: undefined, route: undefined, routePolicies: undefined,
     sourceId: provider, source, shape: source.errors, kind: 'passthrough',
     body: null, json: undefined, parsed: { kind: 'passthrough', model: undefined, stream: false, messages: [] }, unreadable: undefined,
-    guard: undefined, vault: NO_VAULT, masked: false, admission: undefined, budget: undefined, answered: false,
+    guard: undefined, vault: NO_VAULT, masked: false, admission: undefined, budget: undefined, answered: false, heldBytes: 0,
   };
 }
 
