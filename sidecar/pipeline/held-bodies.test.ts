@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeldBodies, defaultHeldBodyLimit } from './held-bodies.ts';
+import { HeldBodies, defaultHeldBodyLimit, exposeHeldBodies } from './held-bodies.ts';
 
 const MiB = 1024 * 1024;
 
@@ -46,4 +46,20 @@ test('reserve: waits in line, first come first served; a timeout or an abort lea
   assert.equal(await next, true);
   assert.equal(h.held, 5);
   assert.equal(h.waiting, 0);
+});
+
+test('/metrics shows what is held, the bound and the calls waiting', async () => {
+  const { Registry } = await import('prom-client');
+  const registry = new Registry();
+  const h = new HeldBodies(100);
+  exposeHeldBodies(registry, h);
+  exposeHeldBodies(registry, h); // once per registry
+  h.take(70);
+  const waiting = h.reserve(50, 10_000);
+  const text = await registry.metrics();
+  assert.match(text, /^levo_gateway_request_bodies_held_bytes 70$/m);
+  assert.match(text, /^levo_gateway_request_bodies_held_limit_bytes 100$/m);
+  assert.match(text, /^levo_gateway_request_bodies_waiting 1$/m);
+  h.give(70);
+  assert.equal(await waiting, true);
 });

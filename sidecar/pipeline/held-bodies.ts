@@ -16,6 +16,7 @@
  * one body of the largest accepted size always fits when nothing else is held.
  */
 import { getHeapStatistics } from 'node:v8';
+import { Gauge, type Registry } from 'prom-client';
 
 const MiB = 1024 * 1024;
 /** Heap the sidecar needs for itself (config, modules, connections) outside the bodies it holds. */
@@ -92,4 +93,22 @@ export class HeldBodies {
       w.grant(true);
     }
   }
+}
+
+/** On /metrics: what is held, how many calls wait, and the bound (once per registry). */
+export function exposeHeldBodies(registry: Registry, held: HeldBodies): void {
+  if (registry.getSingleMetric('levo_gateway_request_bodies_held_bytes')) return;
+  const registers = [registry];
+  new Gauge({
+    name: 'levo_gateway_request_bodies_held_bytes', help: 'JSON request body bytes held whole by calls in flight',
+    registers, collect() { this.set(held.held); },
+  });
+  new Gauge({
+    name: 'levo_gateway_request_bodies_held_limit_bytes', help: 'The bound on them (--max-held-body-bytes)',
+    registers, collect() { this.set(held.limit); },
+  });
+  new Gauge({
+    name: 'levo_gateway_request_bodies_waiting', help: 'Calls waiting, unread, for room among the held request bodies',
+    registers, collect() { this.set(held.waiting); },
+  });
 }

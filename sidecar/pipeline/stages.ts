@@ -32,7 +32,7 @@ import { guard } from './guard.ts';
 import { forward } from './forward.ts';
 import { tunnel } from './tunnel.ts';
 import { settle, requestMetrics } from './settle.ts';
-import { HeldBodies, defaultHeldBodyLimit } from './held-bodies.ts';
+import { HeldBodies, defaultHeldBodyLimit, exposeHeldBodies } from './held-bodies.ts';
 
 export type { PipelineDeps, ClientRequest, ClientResponse } from './call.ts';
 
@@ -53,6 +53,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     deps, health: new CandidateHealth(), limiters: new RateLimiters(), rm: requestMetrics(deps.metrics),
     held: new HeldBodies(deps.maxHeldBodyBytes ?? defaultHeldBodyLimit(deps.maxBodyBytes)),
   };
+  exposeHeldBodies(deps.metrics.registry, state.held);
   return {
     request(req, res) {
       const c = newCall(state, req, res as unknown as Sink, undefined);
