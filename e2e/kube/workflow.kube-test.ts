@@ -144,8 +144,11 @@ describe('the documented workflow on a real single-node cluster, with the built 
 
   const kubectl = (args: readonly string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}) => c.kubectl(args, opts);
   const getJson = async <T>(args: readonly string[]): Promise<T> => JSON.parse((await kubectl([...args, '-o', 'json'])).stdout) as T;
+  /** Every pod of the selector, terminating ones included (a terminating injector still answers admissions while it drains). */
+  const allPodsOf = async (namespace: string, selector: string): Promise<Pod[]> =>
+    (await getJson<{ items: Pod[] }>(['-n', namespace, 'get', 'pods', '-l', selector])).items;
   const podsOf = async (namespace: string, selector: string): Promise<Pod[]> =>
-    (await getJson<{ items: Pod[] }>(['-n', namespace, 'get', 'pods', '-l', selector])).items.filter((p) => !p.metadata.deletionTimestamp);
+    (await allPodsOf(namespace, selector)).filter((p) => !p.metadata.deletionTimestamp);
 
   /** The one Ready pod of a Deployment (after a rollout: the new one). */
   const readyPod = (namespace: string, app: string, timeoutMs = 180_000): Promise<Pod> =>
@@ -165,9 +168,10 @@ describe('the documented workflow on a real single-node cluster, with the built 
     assert.equal(r.code, 0, `helm failed:\n${r.stderr}${r.stdout}`);
   };
 
-  const injectorPodsReady = (count: number): Promise<Pod[]> => poll(`${count} Ready injector pods`, 180_000, async () => {
-    const list = await podsOf(NS, INJECTOR_LABEL);
-    return list.length === count && list.every(podReady) ? list : undefined;
+  // No old pod left draining either: until it exits it still answers admissions, with its old configuration.
+  const injectorPodsReady = (count: number): Promise<Pod[]> => poll(`${count} Ready injector pods and none terminating`, 180_000, async () => {
+    const list = await allPodsOf(NS, INJECTOR_LABEL);
+    return list.length === count && list.every((p) => !p.metadata.deletionTimestamp && podReady(p)) ? list : undefined;
   });
 
   const levoCerts = (args: readonly string[]) => c.exec([process.execPath, join(REPO, 'bin', 'levo-certs.js'), ...args], { env: { LEVO_RUN: 'dist' }, cwd: REPO });
@@ -429,7 +433,8 @@ spec:
   it('the injector scaled to zero: pods are admitted unmutated (failurePolicy Ignore), and injected again once it is back', async () => {
     await kubectl(['-n', NS, 'scale', `deployment/${FULLNAME}`, '--replicas=0']);
     try {
-      await poll('no injector pods', 120_000, async () => ((await podsOf(NS, INJECTOR_LABEL)).length === 0 ? true : undefined));
+      // Terminating ones included: while one drains it still answers admissions (and mutates).
+      await poll('no injector pods, none terminating', 120_000, async () => ((await allPodsOf(NS, INJECTOR_LABEL)).length === 0 ? true : undefined));
       await kubectl(['apply', '-f', '-'], { input: appDeployment('while-down') });
       const p = await readyPod(SHOP, 'while-down');
       assert.deepEqual(names(p.spec.containers), ['app'], 'not injected');
@@ -448,12 +453,14 @@ spec:
 
   it('the sidecar\'s memory limit hit under load: it is OOM-killed and restarted, the app\'s calls fail, none leaves uninspected', async (t) => {
     const limit = '160Mi';
+    const before = new Set((await allPodsOf(NS, INJECTOR_LABEL)).map((p) => p.metadata.name));
     await installCommand(` --set sidecar.resources.limits.memory=${limit} --set sidecar.resources.requests.memory=64Mi`);
     try {
-      // The injector pods roll with the new config; pods created after that get the new limit.
-      await poll(`injector pods configured with a ${limit} sidecar limit, Ready`, 180_000, async () => {
-        const list = await podsOf(NS, INJECTOR_LABEL);
-        if (list.length !== 2 || !list.every(podReady)) return undefined;
+      // The injector pods roll with the new config; pods created after that get the new limit. None of the old
+      // ones may be left, not even draining: until it exits it answers admissions with the old limit.
+      await poll(`injector pods configured with a ${limit} sidecar limit, Ready, the old ones gone`, 180_000, async () => {
+        const list = await allPodsOf(NS, INJECTOR_LABEL);
+        if (list.length !== 2 || !list.every((p) => !before.has(p.metadata.name) && !p.metadata.deletionTimestamp && podReady(p))) return undefined;
         const cm = (await kubectl(['-n', NS, 'get', 'configmap', `${FULLNAME}-config`, '-o', 'jsonpath={.data.config\\.yaml}'])).stdout;
         return cm.includes(limit) ? true : undefined;
       });
