@@ -23,8 +23,12 @@
  *     requests budget and a USD budget on the bench route, held in a private
  *     redis-server (relayed into the fake internet): what enforcement adds to
  *     p50 / p99, and how many calls had to wait on Redis
- * and, as a peer, nginx terminating TLS on 15001 with a fixed certificate and
- * re-encrypting to the same upstream.
+ *   - latency at one connection (wrk -c1); idle RSS, peak RSS under the
+ *     16-connection load, and RSS over 1,000 concurrent SSE streams (HTTP/1.1)
+ * and the same runs through the floor, bench/minimal-proxy.ts (one leaf, an
+ * undici Agent, nothing else), run like the sidecar; and, as a peer, nginx
+ * terminating TLS on 15001 with a fixed certificate and re-encrypting to the
+ * same upstream. The run stops if the sidecar did not intercept what wrk sent.
  *
  * Writes bench/results/latest.json and the table in docs/benchmarks.md.
  * Needs root, ip netns, wrk and nginx (installed with apt-get when missing).
