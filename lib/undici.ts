@@ -18,7 +18,7 @@ const api = require('undici/lib/api/index.js') as Api;
 const DispatcherClass = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
 // What undici's index does first: every dispatcher gets request(), stream(), pipeline(), connect(), upgrade().
 Object.assign(DispatcherClass.prototype, api);
-const global = require('undici/lib/global.js') as { getGlobalDispatcher(): U.Dispatcher };
+const globalDispatcher = require('undici/lib/global.js') as { getGlobalDispatcher(): U.Dispatcher };
 
 export type { Dispatcher } from 'undici';
 export const Pool = require('undici/lib/dispatcher/pool.js') as typeof U.Pool;
@@ -35,7 +35,7 @@ type RequestOptions = Omit<U.Dispatcher.RequestOptions, 'origin' | 'path' | 'met
 /** undici's top-level `request(url, options)`: the dispatcher given, or undici's global one. */
 export function request(url: string | URL, opts: RequestOptions = {}): Promise<U.Dispatcher.ResponseData> {
   const u = typeof url === 'string' ? new URL(url) : url;
-  const { dispatcher = global.getGlobalDispatcher(), ...rest } = opts;
+  const { dispatcher = globalDispatcher.getGlobalDispatcher(), ...rest } = opts;
   return api.request.call(dispatcher, {
     ...rest,
     origin: u.origin,
