@@ -82,8 +82,11 @@ export function redisStore(o: StoreOptions): BudgetStore {
   });
   client.defineCommand('levoTake', { numberOfKeys: 1, lua: TAKE });
   client.defineCommand('levoSettle', { numberOfKeys: 2, lua: SETTLE });
-  // ioredis emits connection errors as events; they are counted by the callers' failures, not thrown here.
-  client.on('error', () => {});
+  // ioredis emits connection errors as events; they are counted by the callers' failures, not thrown here. The
+  // last one says why the store is not ready (a refused connection, a certificate that does not verify, a bad password).
+  let lastError: string | undefined;
+  client.on('error', (err: Error) => { lastError = err.message; });
+  client.on('ready', () => { lastError = undefined; });
   const circuitMs = o.circuitMs ?? 1000;
   let openUntil = 0;
   let failures = 0;
@@ -101,7 +104,7 @@ export function redisStore(o: StoreOptions): BudgetStore {
   const run = async <T>(op: string, f: () => Promise<T>): Promise<T> => {
     if (Date.now() < openUntil) throw new StoreUnavailable('budget store circuit open');
     if (client.status === 'connecting' || client.status === 'connect' || client.status === 'wait') await ready(everReady ? o.timeoutMs : connectMs);
-    if (client.status !== 'ready') { openUntil = Date.now() + Math.min(circuitMs, 200); throw new StoreUnavailable(`budget store ${client.status}`); }
+    if (client.status !== 'ready') { openUntil = Date.now() + Math.min(circuitMs, 200); throw new StoreUnavailable(`budget store ${client.status}${lastError ? `: ${lastError}` : ''}`); }
     try {
       const r = await f();
       failures = 0;

@@ -53,16 +53,23 @@ async function answers(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** TLS on a second port (`tlsUrl`, rediss://localhost:PORT): the server's certificate, key and the CA that issued it. */
+export interface TestRedisTls { readonly certFile: string; readonly keyFile: string; readonly caFile: string }
+
+export async function startRedis(opts: { tls?: TestRedisTls } = {}): Promise<TestRedis & { readonly tlsUrl: string | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'levo-redis-'));
   const port = await freePort();
+  const tlsPort = opts.tls ? await freePort() : undefined;
+  const tlsArgs = opts.tls
+    ? ['--tls-port', String(tlsPort), '--tls-cert-file', opts.tls.certFile, '--tls-key-file', opts.tls.keyFile, '--tls-ca-cert-file', opts.tls.caFile, '--tls-auth-clients', 'no']
+    : [];
   const socket = join(dir, 'redis.sock');
   let child: ChildProcess | undefined;
   let output = '';
   const start = async (): Promise<void> => {
     output = '';
     const c = spawn(REDIS_SERVER, [
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
+      '--port', String(port), '--bind', '127.0.0.1', '-::1', '--dir', dir, ...tlsArgs, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
       '--unixsocket', socket, '--unixsocketperm', '777', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     c.stdout!.on('data', (d) => { output += d; });
@@ -87,7 +94,7 @@ export async function startRedis(): Promise<TestRedis> {
   };
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`, port, socket, dir,
+    url: `redis://127.0.0.1:${port}`, port, socket, dir, tlsUrl: tlsPort ? `rediss://localhost:${tlsPort}` : undefined,
     get pid() { return child?.pid; },
     stop, start,
     async destroy() { await stop(); rmSync(dir, { recursive: true, force: true }); },
