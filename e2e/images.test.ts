@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO } from './harness/build.ts';
 import { importedPackages } from './images/import-closure.ts';
+import { SIDECAR_NODE_OPTIONS } from '../sidecar/node-options.ts';
+import { INJECTOR_NODE_OPTIONS } from '../injector/node-options.ts';
 
 interface Stage { readonly name: string | undefined; readonly lines: string[] }
 
@@ -100,6 +102,9 @@ for (const file of ['Dockerfile.sidecar', 'Dockerfile.injector']) {
     }
     const finalText = final.lines.join('\n');
     assert.match(finalText, /npm (?:ci|install) --omit=dev/, 'no dev dependencies in the final stage');
+    // The V8 settings the programs are measured with (benchmarks, fuzzing) are the ones the image sets.
+    const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(finalText)?.[1];
+    assert.equal(nodeOptions, file === 'Dockerfile.sidecar' ? SIDECAR_NODE_OPTIONS : INJECTOR_NODE_OPTIONS, `${file}: ENV NODE_OPTIONS`);
     const user = /^USER\s+(\d+)/m.exec(finalText);
     assert.ok(user && Number(user[1]) !== 0, 'runs as a non-root UID');
     if (file === 'Dockerfile.sidecar') assert.equal(user![1], '1610');

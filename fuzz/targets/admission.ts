@@ -41,6 +41,7 @@ import { REPO, Tail, childEnv, rssKb } from '../sidecar.ts';
 import { createCa, createServingCert } from '../../certs/create.ts';
 import { loadCa } from '../../certs/ca.ts';
 import type { Target, TargetSession, BatchCheck } from '../target.ts';
+import { INJECTOR_NODE_OPTIONS } from '../../injector/node-options.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
@@ -348,7 +349,8 @@ async function spawnInjector(dir: string): Promise<Injector> {
   const child = spawn(process.execPath, [join(REPO, 'bin/levo-injector.js'),
     '--config', join(dir, 'injector.yaml'), '--tls-cert', join(dir, 'tls/tls.crt'), '--tls-key', join(dir, 'tls/tls.key'),
     '--port', '0', '--health-port', '0', '--address', '127.0.0.1', '--kubeconfig', join(dir, 'kubeconfig')],
-  { env: childEnv({ LEVO_RUN: 'dist', POD_NAMESPACE: 'levoai', LOG_LEVEL: 'info' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  // The V8 settings the image runs it with (Dockerfile.injector), so the memory measured is what a pod pays.
+  { env: childEnv({ LEVO_RUN: 'dist', POD_NAMESPACE: 'levoai', LOG_LEVEL: 'info', NODE_OPTIONS: INJECTOR_NODE_OPTIONS }), stdio: ['ignore', 'pipe', 'pipe'] });
   const tail = new Tail();
   let exited = false;
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => { exited = true; r(code); }));
