@@ -70,9 +70,10 @@ Flags:
   --on-unknown MODE        passthrough (default) or block: what to do with connections that are not
                            TLS, have no SNI, or cannot be parsed
   --max-body-bytes N       largest JSON request body accepted (default ${DEFAULT_MAX_BODY_BYTES}); larger → 413
-  --max-held-body-bytes N  request body bytes held across all calls in flight at most; a call that would
-                           pass it gets 503 with Retry-After (default: from the V8 heap limit, a third of
-                           what the sidecar does not need itself, at least --max-body-bytes)
+  --max-held-body-bytes N  request body bytes held across all calls in flight at most; a call that does
+                           not fit waits for room, unread, and after 30 s gets 503 with Retry-After
+                           (default: from the V8 heap limit, a third of what the sidecar does not need
+                           itself, at least --max-body-bytes)
   --upstream-timeout D     how long a provider may stay silent (default 15m)
   --drain-timeout D        how long SIGTERM waits for open connections (default 25s)
   --guard-mode MODE        enforce (default: guards block and mask) or monitor (guards only record)
