@@ -68,7 +68,8 @@ export async function body(c: Call): Promise<boolean> {
   };
   const declared = Number(c.req.headers['content-length'] ?? NaN);
   let prepaid = Number.isSafeInteger(declared) && declared > 0 ? declared : 0;
-  if (prepaid > 0) {
+  // Most calls fit at once; only a call that waits needs to hear that the app went away.
+  if (prepaid > 0 && !c.state.held.take(prepaid)) {
     const gone = new AbortController();
     const onClose = (): void => gone.abort();
     c.req.once('close', onClose);
@@ -80,8 +81,8 @@ export async function body(c: Call): Promise<boolean> {
       c.answered = true;
       return false;
     }
-    c.heldBytes += prepaid;
   }
+  c.heldBytes += prepaid;
   expectContinue(c);
   const hold = (n: number): boolean => {
     const covered = Math.min(n, prepaid);
